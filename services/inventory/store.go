@@ -202,7 +202,7 @@ func (s *Store) Reserve(ctx context.Context, id string, items []Item) (Reservati
 				`SELECT price_cents, available FROM products WHERE sku = ?`, it.SKU).
 				Scan(&it.PriceCents, &available)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("sku %q: %w", it.SKU, ErrUnknownProduct)
+				return fmt.Errorf("%w: sku %q", ErrUnknownProduct, it.SKU)
 			}
 			if err != nil {
 				return fmt.Errorf("reading product %q: %w", it.SKU, err)
