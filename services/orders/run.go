@@ -1,0 +1,134 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+
+	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
+	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/internal/grpcclient"
+	"github.com/chaoslab/chaoslab/services/internal/host"
+	"github.com/chaoslab/chaoslab/services/internal/resilience"
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
+)
+
+// Config is what the orders service is started with.
+type Config struct {
+	Host host.Config
+	// DBPath is the SQLite file the service owns.
+	DBPath string
+	// InventoryAddr and PaymentsAddr are the dependencies' gRPC addresses
+	// (in the lab: the Toxiproxy proxies in front of them).
+	InventoryAddr string
+	PaymentsAddr  string
+	// Resilience switches deadlines, retries, breakers and load shedding.
+	Resilience resilience.Config
+	// RecoveryInterval is how often PENDING orders left by a crash or a
+	// failed compensation are finished.
+	RecoveryInterval time.Duration
+}
+
+// DefaultConfig listens on loopback: gRPC :50051, metrics :9082, admin
+// :9182, with every resilience mechanism on.
+func DefaultConfig() Config {
+	return Config{
+		Host:             host.Config{Addr: "127.0.0.1:50051", MetricsAddr: "127.0.0.1:9082", AdminAddr: "127.0.0.1:9182"},
+		DBPath:           ".run/data/orders.db",
+		InventoryAddr:    "127.0.0.1:50052",
+		PaymentsAddr:     "127.0.0.1:50053",
+		Resilience:       resilience.DefaultConfig(),
+		RecoveryInterval: 5 * time.Second,
+	}
+}
+
+// RegisterFlags registers the service's own flags with c's values as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (created if missing)")
+	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory")
+	fs.StringVar(&c.PaymentsAddr, "payments-addr", c.PaymentsAddr, "gRPC address of payments")
+	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", c.RecoveryInterval, "how often PENDING orders are resumed")
+	c.Resilience.RegisterFlags(fs)
+}
+
+// New opens the store, dials the dependencies and returns the service ready
+// to be hosted.
+func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Service, error) {
+	if err := cfg.Resilience.Validate(); err != nil {
+		return host.Service{}, err
+	}
+	store, err := OpenStore(ctx, cfg.DBPath)
+	if err != nil {
+		return host.Service{}, err
+	}
+	dial := func(name, addr, service string) (*grpc.ClientConn, error) {
+		return grpcclient.Dial(grpcclient.Options{
+			Target: addr, Name: name, Services: []string{service},
+			Resilience: cfg.Resilience, Registerer: tel.Registerer,
+			TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
+			Logger: tel.Logger, Instrument: tel.Instrument,
+		})
+	}
+	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName)
+	if err != nil {
+		store.Close()
+		return host.Service{}, err
+	}
+	payConn, err := dial("payments", cfg.PaymentsAddr, paymentsv1.PaymentsService_ServiceDesc.ServiceName)
+	if err != nil {
+		invConn.Close()
+		store.Close()
+		return host.Service{}, err
+	}
+	closeAll := func() error { return errors.Join(invConn.Close(), payConn.Close(), store.Close()) }
+
+	stepTimeout := cfg.Resilience.CallTimeout
+	if !cfg.Resilience.Deadlines {
+		stepTimeout = time.Hour // deadlines off: a hung dependency hangs the saga
+	}
+	svc, err := NewService(store,
+		inventoryv1.NewInventoryServiceClient(invConn),
+		paymentsv1.NewPaymentsServiceClient(payConn),
+		Options{Logger: tel.Logger, TracerProvider: tel.TracerProvider, Registerer: tel.Registerer, StepTimeout: stepTimeout},
+	)
+	if err != nil {
+		closeAll()
+		return host.Service{}, err
+	}
+	srv := NewServer(svc)
+	return host.Service{
+		Name:        "orders",
+		GRPC:        func(s *grpc.Server) { ordersv1.RegisterOrdersServiceServer(s, srv) },
+		HealthNames: []string{ordersv1.OrdersService_ServiceDesc.ServiceName},
+		MaxInFlight: cfg.Resilience.MaxInFlight,
+		Ready:       store.db.PingContext,
+		Background: func(ctx context.Context) {
+			// Finish what a crash left PENDING, then keep sweeping.
+			if n, err := svc.RecoverPending(ctx); err != nil {
+				tel.Logger.WarnContext(ctx, "recovering pending orders at start", "recovered", n, "err", err)
+			}
+			_ = svc.RunRecovery(ctx, cfg.RecoveryInterval)
+		},
+		Close: closeAll,
+	}, nil
+}
+
+// Run is the orders binary: it parses args (without the program name) and
+// serves until ctx is cancelled, then drains and closes the database.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	return host.Main(ctx, host.Command{
+		Name:    "orders",
+		Summary: "places orders as a saga over inventory and payments (gRPC)",
+		Host:    &cfg.Host,
+		Flags:   cfg.RegisterFlags,
+		Build: func(ctx context.Context, tel *telemetry.Telemetry) (host.Service, error) {
+			return New(ctx, cfg, tel)
+		},
+	}, args, getenv, stdout, stderr)
+}

@@ -1,0 +1,69 @@
+package payments
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"google.golang.org/grpc"
+
+	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/internal/host"
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
+)
+
+// Config is what the payments service is started with.
+type Config struct {
+	Host host.Config
+	// DBPath is the SQLite file the service owns.
+	DBPath string
+	// MaxInFlight sheds requests beyond this many in flight (0: no limit).
+	MaxInFlight int
+}
+
+// DefaultConfig listens on loopback: gRPC :50053, metrics :9084, admin :9184.
+func DefaultConfig() Config {
+	return Config{
+		Host:        host.Config{Addr: "127.0.0.1:50053", MetricsAddr: "127.0.0.1:9084", AdminAddr: "127.0.0.1:9184"},
+		DBPath:      ".run/data/payments.db",
+		MaxInFlight: 128,
+	}
+}
+
+// RegisterFlags registers the service's own flags with c's values as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (created if missing)")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "shed requests beyond this many in flight with RESOURCE_EXHAUSTED (0: no limit)")
+}
+
+// New opens the store and returns the service ready to be hosted.
+func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Service, error) {
+	store, err := OpenStore(ctx, cfg.DBPath)
+	if err != nil {
+		return host.Service{}, err
+	}
+	srv := NewServer(store, tel.Logger)
+	return host.Service{
+		Name:        "payments",
+		GRPC:        func(s *grpc.Server) { paymentsv1.RegisterPaymentsServiceServer(s, srv) },
+		HealthNames: []string{paymentsv1.PaymentsService_ServiceDesc.ServiceName},
+		MaxInFlight: cfg.MaxInFlight,
+		Ready:       store.db.PingContext,
+		Close:       store.Close,
+	}, nil
+}
+
+// Run is the payments binary: it parses args (without the program name)
+// and serves until ctx is cancelled, then drains and closes the database.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	return host.Main(ctx, host.Command{
+		Name:    "payments",
+		Summary: "idempotent charges and refunds of the chaoslab shop (gRPC)",
+		Host:    &cfg.Host,
+		Flags:   cfg.RegisterFlags,
+		Build: func(ctx context.Context, tel *telemetry.Telemetry) (host.Service, error) {
+			return New(ctx, cfg, tel)
+		},
+	}, args, getenv, stdout, stderr)
+}
