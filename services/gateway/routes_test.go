@@ -112,8 +112,10 @@ func TestListProducts(t *testing.T) {
 				{"sku":"sku-2","name":"Gadget","price_cents":1000,"available":0}]}`,
 		},
 		{
-			name:     "empty catalog is an empty list",
-			list:     func(context.Context) (*inventoryv1.ListProductsResponse, error) { return &inventoryv1.ListProductsResponse{}, nil },
+			name: "empty catalog is an empty list",
+			list: func(context.Context) (*inventoryv1.ListProductsResponse, error) {
+				return &inventoryv1.ListProductsResponse{}, nil
+			},
 			wantCode: http.StatusOK,
 			wantBody: `{"products":[]}`,
 		},
