@@ -12,7 +12,7 @@ REPORTS     := $(CURDIR)/reports
 GOTESTSUM   := $(TOOLS_BIN)/gotestsum
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer.
-UNIT_PKGS   := ./services/... ./cmd/...
+UNIT_PKGS   := ./services/... ./internal/... ./cmd/...
 
 .DEFAULT_GOAL := help
 
@@ -63,6 +63,13 @@ test-unit: $(GOTESTSUM)
 .PHONY: bench
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./services/...
+
+## bench-checkout: checkout throughput with instrumentation on vs off, as a ratio (target ≥ 0.85)
+.PHONY: bench-checkout
+bench-checkout:
+	$(GO) test -run '^$$' -bench 'BenchmarkCheckout' -benchtime $${BENCHTIME:-5s} -count $${COUNT:-3} ./services/ | tee /dev/stderr | \
+	  awk '/BenchmarkCheckout\/instrumented/ {i+=$$(NF-1); ni++} /BenchmarkCheckout\/uninstrumented/ {u+=$$(NF-1); nu++} \
+	  END { if (ni && nu) printf "instrumented/uninstrumented throughput: %.3f (%.0f vs %.0f orders/s)\n", (i/ni)/(u/nu), i/ni, u/nu; else exit 1 }'
 
 ## fuzz: fuzz the gateway's request decoding for 60s (FUZZTIME=…)
 .PHONY: fuzz

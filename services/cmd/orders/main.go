@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/chaoslab/chaoslab/services/orders"
 	"github.com/chaoslab/chaoslab/services/internal/host"
+	"github.com/chaoslab/chaoslab/services/orders"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/chaoslab/chaoslab/services/payments"
 	"github.com/chaoslab/chaoslab/services/internal/host"
+	"github.com/chaoslab/chaoslab/services/payments"
 )
 
 func main() {

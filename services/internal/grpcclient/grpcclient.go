@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
@@ -105,6 +107,19 @@ func Dial(opts Options) (*grpc.ClientConn, error) {
 	}
 	if !rc.Retries {
 		dialOpts = append(dialOpts, grpc.WithDisableRetry())
+	}
+	// Reconnect quickly: in the lab, dependencies restart within a second,
+	// and grpc-go's default first backoff alone is a second.
+	dialOpts = append(dialOpts, grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+		MinConnectTimeout: 2 * time.Second,
+	}))
+	if rc.Deadlines {
+		// With every call bounded by a deadline, a call made while the
+		// dependency is (re)connecting waits for it instead of failing at
+		// once: a restart within the deadline fails no request. Without
+		// deadlines such a wait could last forever, so calls fail fast.
+		dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(grpc.WaitForReady(true)))
 	}
 
 	cc, err := grpc.NewClient(opts.Target, dialOpts...)

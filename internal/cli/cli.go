@@ -1,0 +1,133 @@
+// Package cli implements the chaoslab command: one file (and one test) per
+// subcommand. Everything a command touches of the operating system comes
+// through Env, so commands run in memory in tests.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes of chaoslab, documented in the README.
+const (
+	ExitOK           = 0 // everything as expected
+	ExitCheckFailed  = 1 // an SLO or check failed
+	ExitUsage        = 2 // bad command line, flags or input files
+	ExitInconclusive = 3 // a verdict could not be reached (no data)
+	ExitInfra        = 4 // the lab or a tool failed (a port in use, a process died)
+)
+
+// Env is the process environment a command may use.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Getwd          func() (string, error)
+}
+
+// OS is the real process environment.
+func OS() Env {
+	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Getwd: os.Getwd}
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"token": {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+	}
+}
+
+// exitError carries an exit code chosen by a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// Run runs the command line args (without the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, env Env, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		printHelp(env.Stdout, cmds)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "chaoslab: unknown command %q\n\n", args[0])
+		printHelp(env.Stderr, cmds)
+		return ExitUsage
+	}
+	err := cmd.run(ctx, env, args[1:])
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	}
+	fmt.Fprintf(env.Stderr, "chaoslab %s: %v\n", args[0], err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitInfra
+}
+
+func printHelp(w io.Writer, cmds map[string]command) {
+	fmt.Fprint(w, `chaoslab — an observability and resilience lab for Go microservices.
+
+Usage: chaoslab <command> [flags]   (chaoslab <command> -help for its flags)
+
+Commands:
+`)
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprint(w, `
+Exit codes: 0 ok, 1 a check failed, 2 bad usage or input, 3 inconclusive, 4 lab/infrastructure error.
+`)
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(env Env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: chaoslab %s\n\nFlags:\n", strings.TrimSpace(usage))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and maps a flag error to a usage exit code.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: ExitUsage, err: err}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return Env{
+		Stdout: &out, Stderr: &errOut,
+		Getenv: func(k string) string { return vars[k] },
+		Getwd:  func() (string, error) { return "/", nil },
+	}, &out, &errOut
+}
+
+func TestToken(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("file-secret\n"), 0o600))
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		wantKey  string
+		wantErr  string
+	}{
+		{name: "key from env", env: map[string]string{"CHAOSLAB_JWT_KEY": "env-secret"}, wantKey: "env-secret"},
+		{name: "key from file", args: []string{"-key-file", keyFile, "-subject", "alice"}, wantKey: "file-secret"},
+		{name: "no key", wantCode: ExitUsage, wantErr: "CHAOSLAB_JWT_KEY"},
+		{name: "bad ttl", env: map[string]string{"CHAOSLAB_JWT_KEY": "k"}, args: []string{"-ttl", "-1s"}, wantCode: ExitUsage, wantErr: "-ttl"},
+		{name: "unknown flag", args: []string{"-nope"}, wantCode: ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, out, errOut := testEnv(tt.env)
+			code := Run(t.Context(), env, append([]string{"token"}, tt.args...))
+			require.Equal(t, tt.wantCode, code, errOut.String())
+			if tt.wantCode != ExitOK {
+				assert.Contains(t, errOut.String(), tt.wantErr)
+				return
+			}
+			tok := strings.TrimSpace(out.String())
+			claims := jwt.MapClaims{}
+			_, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(tt.wantKey), nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestHelpAndUnknownCommand(t *testing.T) {
+	env, out, _ := testEnv(nil)
+	assert.Equal(t, ExitOK, Run(t.Context(), env, []string{"help"}))
+	assert.Contains(t, out.String(), "token")
+	assert.Contains(t, out.String(), "Exit codes")
+
+	env, _, errOut := testEnv(nil)
+	assert.Equal(t, ExitUsage, Run(t.Context(), env, []string{"frobnicate"}))
+	assert.Contains(t, errOut.String(), `unknown command "frobnicate"`)
+}
