@@ -48,15 +48,12 @@ type Shop struct {
 	Hosts map[string]*host.Host
 	// Telemetry by service name; tests read the registries.
 	Telemetry map[string]*telemetry.Telemetry
-	// URL is the gateway's base URL, e.g. http://127.0.0.1:41234.
-	URL string
-	// Token is a valid bearer token for the gateway's write routes.
-	Token string
+	// Client talks to the gateway with a valid bearer token.
+	*Client
 
 	tb      testing.TB
 	opts    Options
 	dataDir string
-	client  *http.Client
 	mu      sync.Mutex
 	orders  orders.Config
 }
@@ -79,7 +76,6 @@ func Start(tb testing.TB, opts Options) *Shop {
 		tb:        tb,
 		opts:      opts,
 		dataDir:   tb.TempDir(),
-		client:    &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
 	ctx := context.Background()
 	loopback := host.Config{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 10 * time.Second}
@@ -110,12 +106,11 @@ func Start(tb testing.TB, opts Options) *Shop {
 	}
 	s.start("gateway", gw.Host, func(tel *telemetry.Telemetry) (host.Service, error) { return gateway.New(ctx, gw, getenv, tel) })
 
-	s.URL = "http://" + s.Hosts["gateway"].Addr()
-	tok, err := gateway.MintToken([]byte(jwtKey), "shoptest", time.Hour, time.Now())
+	c, err := NewClient("http://"+s.Hosts["gateway"].Addr(), []byte(jwtKey))
 	if err != nil {
-		tb.Fatalf("minting token: %v", err)
+		tb.Fatal(err)
 	}
-	s.Token = tok
+	s.Client = c
 	return s
 }
 
@@ -171,6 +166,27 @@ func (s *Shop) RestartOrders(ctx context.Context) error {
 	return nil
 }
 
+// Client places orders through a gateway.
+type Client struct {
+	// URL is the gateway's base URL, e.g. http://127.0.0.1:41234.
+	URL string
+	// Token is a valid bearer token for the gateway's write routes.
+	Token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the gateway at url with a token signed by key.
+func NewClient(url string, key []byte) (*Client, error) {
+	tok, err := gateway.MintToken(key, "shoptest", time.Hour, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("minting token: %w", err)
+	}
+	return &Client{
+		URL: url, Token: tok,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	}, nil
+}
+
 // Order is the gateway's order JSON, as far as tests need it.
 type Order struct {
 	OrderID       string `json:"order_id"`
@@ -182,7 +198,7 @@ type Order struct {
 
 // PlaceOrder posts an order of quantity units of sku with the idempotency
 // key and returns the HTTP status and the decoded body (an Order when 201).
-func (s *Shop) PlaceOrder(ctx context.Context, key, sku string, quantity int) (int, Order, error) {
+func (s *Client) PlaceOrder(ctx context.Context, key, sku string, quantity int) (int, Order, error) {
 	body := fmt.Sprintf(`{"customer_id":"c-1","items":[{"sku":%q,"quantity":%d}]}`, sku, quantity)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/orders", strings.NewReader(body))
 	if err != nil {
@@ -191,7 +207,7 @@ func (s *Shop) PlaceOrder(ctx context.Context, key, sku string, quantity int) (i
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+s.Token)
 	req.Header.Set("Idempotency-Key", key)
-	resp, err := s.client.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return 0, Order{}, err
 	}
