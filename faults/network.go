@@ -1,0 +1,206 @@
+package faults
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The toxics of a network fault: Toxiproxy's toxic types, plus Down, which
+// disables the edge's proxy (connections are refused and existing ones cut).
+const (
+	ToxicLatency   = "latency"
+	ToxicBandwidth = "bandwidth"
+	ToxicSlowClose = "slow_close"
+	ToxicTimeout   = "timeout"
+	ToxicResetPeer = "reset_peer"
+	ToxicSlicer    = "slicer"
+	ToxicLimitData = "limit_data"
+	ToxicDown      = "down"
+)
+
+// The streams a toxic acts on, in Toxiproxy's terms: downstream is the
+// data from the callee back to the caller (responses), upstream the data
+// from the caller to the callee (requests).
+const (
+	Downstream = "downstream"
+	Upstream   = "upstream"
+)
+
+// Toxics returns the toxic names a NetworkFault accepts.
+func Toxics() []string {
+	return []string{ToxicLatency, ToxicBandwidth, ToxicSlowClose, ToxicTimeout,
+		ToxicResetPeer, ToxicSlicer, ToxicLimitData, ToxicDown}
+}
+
+// Streams returns the stream names a NetworkFault accepts.
+func Streams() []string { return []string{Downstream, Upstream} }
+
+// NetworkFault is a Toxiproxy toxic on one edge of the lab, or the edge's
+// proxy disabled (ToxicDown).
+type NetworkFault struct {
+	// Edge is the edge the fault is on, one of Edges: "orders->payments".
+	Edge string `json:"edge"`
+	// Toxic is one of Toxics.
+	Toxic string `json:"toxic"`
+	// Stream is Downstream or Upstream; scenario files default to
+	// Downstream. It does not apply to ToxicDown.
+	Stream string `json:"stream"`
+	// Toxicity is the fraction of connections the toxic applies to, in
+	// (0, 1]; scenario files default to 1. Down takes 1 only.
+	Toxicity float64 `json:"toxicity"`
+	// Attributes are the toxic's attributes, with Toxiproxy's names and
+	// units (see Attributes).
+	Attributes map[string]int64 `json:"attributes,omitempty"`
+}
+
+// Attribute describes one attribute of a toxic.
+type Attribute struct {
+	// Name is Toxiproxy's name of the attribute.
+	Name string
+	// Unit is what the value counts: "ms", "µs", "KB/s", "bytes".
+	Unit string
+	// Required attributes must be given; others default to 0.
+	Required bool
+	// Min and Max bound the value.
+	Min, Max int64
+}
+
+// hour in milliseconds: the bound of time attributes, to catch unit typos.
+const hourMS = 3_600_000
+
+// Attributes returns the attributes toxic accepts (none for ToxicDown, nil
+// for an unknown toxic).
+func Attributes(toxic string) []Attribute {
+	switch toxic {
+	case ToxicLatency:
+		return []Attribute{
+			{Name: "latency", Unit: "ms", Required: true, Min: 1, Max: hourMS},
+			{Name: "jitter", Unit: "ms", Min: 0, Max: hourMS},
+		}
+	case ToxicBandwidth:
+		return []Attribute{{Name: "rate", Unit: "KB/s", Required: true, Min: 1, Max: 10_000_000}}
+	case ToxicSlowClose:
+		return []Attribute{{Name: "delay", Unit: "ms", Required: true, Min: 1, Max: hourMS}}
+	case ToxicTimeout:
+		// 0: the data is held until the toxic is removed (a blackhole).
+		return []Attribute{{Name: "timeout", Unit: "ms", Required: true, Min: 0, Max: hourMS}}
+	case ToxicResetPeer:
+		return []Attribute{{Name: "timeout", Unit: "ms", Min: 0, Max: hourMS}}
+	case ToxicSlicer:
+		return []Attribute{
+			{Name: "average_size", Unit: "bytes", Required: true, Min: 1, Max: 1 << 20},
+			{Name: "size_variation", Unit: "bytes", Min: 0, Max: 1 << 20},
+			{Name: "delay", Unit: "µs", Min: 0, Max: 60_000_000},
+		}
+	case ToxicLimitData:
+		return []Attribute{{Name: "bytes", Unit: "bytes", Required: true, Min: 1, Max: 1 << 40}}
+	case ToxicDown:
+		return []Attribute{}
+	}
+	return nil
+}
+
+// AttributeNames returns the names of toxic's attributes.
+func AttributeNames(toxic string) []string {
+	attrs := Attributes(toxic)
+	names := make([]string, len(attrs))
+	for i, a := range attrs {
+		names[i] = a.Name
+	}
+	return names
+}
+
+// Proxy returns the name of the Toxiproxy proxy of the fault's edge.
+func (n NetworkFault) Proxy() string { return ProxyName(n.Edge) }
+
+// String describes the fault in one stable line; attributes are sorted by
+// name.
+func (n NetworkFault) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "network %s %s", n.Edge, n.Toxic)
+	if n.Toxic == ToxicDown {
+		return b.String()
+	}
+	fmt.Fprintf(&b, " stream=%s toxicity=%s", n.Stream, strconv.FormatFloat(n.Toxicity, 'g', -1, 64))
+	names := make([]string, 0, len(n.Attributes))
+	for k := range n.Attributes {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(&b, " %s=%d", k, n.Attributes[k])
+	}
+	return b.String()
+}
+
+// problems returns everything wrong with n.
+func (n NetworkFault) problems() []FieldError {
+	p := problems{prefix: KindNetwork}
+	switch {
+	case n.Edge == "":
+		p.add("edge", Edges(), "edge is missing: name the edge the fault is on")
+	case !slices.Contains(Edges(), n.Edge):
+		p.add("edge", Edges(), "unknown edge %q", n.Edge)
+	}
+	switch {
+	case n.Toxic == "":
+		p.add("toxic", Toxics(), "toxic is missing: name the kind of network fault")
+	case Attributes(n.Toxic) == nil:
+		p.add("toxic", Toxics(), "unknown toxic %q", n.Toxic)
+	}
+	switch {
+	case n.Stream == "":
+		p.add("stream", Streams(), "stream is missing: say which direction the toxic acts on")
+	case !slices.Contains(Streams(), n.Stream):
+		p.add("stream", Streams(), "unknown stream %q", n.Stream)
+	case n.Toxic == ToxicDown && n.Stream != Downstream:
+		p.add("stream", nil, "down disables the whole proxy, both streams: remove stream")
+	}
+	switch {
+	case !(n.Toxicity > 0 && n.Toxicity <= 1):
+		p.add("toxicity", nil, "toxicity %s: must be in (0, 1], the fraction of connections hit (1 for all)",
+			strconv.FormatFloat(n.Toxicity, 'g', -1, 64))
+	case n.Toxic == ToxicDown && n.Toxicity != 1:
+		p.add("toxicity", nil, "down disables the whole proxy, every connection: remove toxicity")
+	}
+	attrs := Attributes(n.Toxic)
+	if attrs == nil {
+		return p.list // unknown toxic: its attributes cannot be checked
+	}
+	names := AttributeNames(n.Toxic)
+	for _, a := range attrs {
+		v, ok := n.Attributes[a.Name]
+		switch {
+		case !ok && a.Required:
+			p.add("attributes", nil, "%s needs attribute %s (%s)", n.Toxic, a.Name, a.Unit)
+		case ok && (v < a.Min || v > a.Max):
+			p.add("attributes."+a.Name, nil, "%s %d: must be from %d to %d (%s)", a.Name, v, a.Min, a.Max, a.Unit)
+		}
+	}
+	unknown := make([]string, 0)
+	for k := range n.Attributes {
+		if !slices.Contains(names, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		if len(names) == 0 {
+			p.add("attributes."+k, nil, "down takes no attributes: remove %s", k)
+			continue
+		}
+		p.add("attributes."+k, names, "%s has no attribute %q", n.Toxic, k)
+	}
+	if n.Toxic == ToxicSlicer {
+		avg, okAvg := n.Attributes["average_size"]
+		vari, okVar := n.Attributes["size_variation"]
+		if okAvg && okVar && avg > 0 && vari >= avg {
+			p.add("attributes.size_variation", nil,
+				"size_variation %d: must be below average_size (%d), or chunks could be empty", vari, avg)
+		}
+	}
+	return p.list
+}

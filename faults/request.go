@@ -1,0 +1,131 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaoslab/chaoslab/services/faultinject"
+)
+
+// RequestFault is an in-service fault on the requests of one service, set
+// through the service's admin API: a request that matches Method gets, with
+// probability Probability, an added Latency, then an error (GRPCCode or
+// HTTPStatus) or an aborted connection (Abort). It mirrors
+// faultinject.Fault, plus the Service it is set on.
+type RequestFault struct {
+	// Service is one of Services: the service whose admin API takes the
+	// fault.
+	Service string `json:"service"`
+	// Method is one of Methods(Service), or "*" for every request.
+	Method string `json:"method"`
+	// Latency delays the matching requests.
+	Latency time.Duration `json:"latency,omitempty"`
+	// GRPCCode is the canonical name of the gRPC status the requests fail
+	// with ("UNAVAILABLE"); gRPC services only.
+	GRPCCode string `json:"grpc_code,omitempty"`
+	// HTTPStatus is the 4xx or 5xx status the requests fail with; the
+	// gateway only.
+	HTTPStatus int `json:"http_status,omitempty"`
+	// Abort closes the connection without a response.
+	Abort bool `json:"abort,omitempty"`
+	// Probability is the chance, in (0, 1], that a matching request is hit;
+	// scenario files default to 1.
+	Probability float64 `json:"probability"`
+}
+
+// ToFaultinject returns the fault as the service's admin API takes it.
+func (r RequestFault) ToFaultinject() faultinject.Fault {
+	return faultinject.Fault{
+		Method:      r.Method,
+		Latency:     faultinject.Duration(r.Latency),
+		GRPCCode:    r.GRPCCode,
+		HTTPStatus:  r.HTTPStatus,
+		Abort:       r.Abort,
+		Probability: r.Probability,
+	}
+}
+
+// String describes the fault in one stable line.
+func (r RequestFault) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "request %s %s", r.Service, r.Method)
+	if r.Latency != 0 {
+		fmt.Fprintf(&b, " latency=%s", r.Latency)
+	}
+	if r.GRPCCode != "" {
+		fmt.Fprintf(&b, " grpc_code=%s", strings.ToUpper(r.GRPCCode))
+	}
+	if r.HTTPStatus != 0 {
+		fmt.Fprintf(&b, " http_status=%d", r.HTTPStatus)
+	}
+	if r.Abort {
+		b.WriteString(" abort")
+	}
+	fmt.Fprintf(&b, " probability=%s", strconv.FormatFloat(r.Probability, 'g', -1, 64))
+	return b.String()
+}
+
+// problems returns everything wrong with r: the service and method must
+// exist in the lab, and faultinject.Fault.Validate must accept the rest.
+func (r RequestFault) problems() []FieldError {
+	p := problems{prefix: KindRequest}
+	checkService(&p, r.Service)
+	if methods := Methods(r.Service); methods != nil {
+		allowed := append([]string{faultinject.Wildcard}, methods...)
+		switch {
+		case r.Method == "":
+			p.add("method", allowed, "method is missing: name the method or route to hit, or \"*\" for all")
+		case !slices.Contains(allowed, r.Method):
+			p.add("method", allowed, "%s has no method %q", r.Service, r.Method)
+		}
+	}
+	switch {
+	case r.Service == Gateway && r.GRPCCode != "":
+		p.add("grpc_code", nil, "grpc_code applies to gRPC services; the gateway serves HTTP: use http_status")
+	case r.Service != Gateway && Methods(r.Service) != nil && r.HTTPStatus != 0:
+		p.add("http_status", nil, "http_status applies to the gateway's HTTP routes; %s serves gRPC: use grpc_code", r.Service)
+	}
+	if !(r.Probability > 0 && r.Probability <= 1) {
+		p.add("probability", nil, "probability %s: must be in (0, 1], the fraction of matching requests hit (1 for all)",
+			strconv.FormatFloat(r.Probability, 'g', -1, 64))
+	}
+	reported := make(map[string]bool)
+	for _, e := range p.list {
+		reported[e.Field] = true
+	}
+	for _, msg := range faultinjectProblems(r.ToFaultinject()) {
+		field := ""
+		// faultinject's messages start with the name of their field.
+		for _, f := range []string{"method", "latency", "grpc_code", "http_status", "abort", "probability"} {
+			if strings.HasPrefix(msg, f+" ") || strings.HasPrefix(msg, f+":") {
+				field = f
+				break
+			}
+		}
+		if field == "" || !reported[KindRequest+"."+field] {
+			p.add(field, nil, "%s", msg)
+		}
+	}
+	return p.list
+}
+
+// faultinjectProblems returns the messages of f.Validate, one per problem.
+func faultinjectProblems(f faultinject.Fault) []string {
+	err := f.Validate()
+	if err == nil {
+		return nil
+	}
+	// Validate wraps the errors.Join of its problems.
+	if joined, ok := errors.Unwrap(err).(interface{ Unwrap() []error }); ok {
+		msgs := make([]string, 0, len(joined.Unwrap()))
+		for _, e := range joined.Unwrap() {
+			msgs = append(msgs, e.Error())
+		}
+		return msgs
+	}
+	return []string{err.Error()}
+}
