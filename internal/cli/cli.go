@@ -43,7 +43,10 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"token": {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+		"token":  {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+		"up":     {summary: "start the local lab (Jaeger, Prometheus, Toxiproxy, the shop) on 127.0.0.1", run: runUp},
+		"down":   {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},
+		"status": {summary: "show the local lab's components: running, ready, memory", run: runStatus},
 	}
 }
 

@@ -1,0 +1,501 @@
+// Package local runs the whole lab as local processes on 127.0.0.1 — no
+// Docker: Jaeger, Prometheus, Toxiproxy and the shop's four services, wired
+// through Toxiproxy proxies. Up starts them in order and waits for each to be
+// ready; Down stops everything it started, even when the process that ran Up
+// is gone (it reads the state file).
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/toxiproxy"
+)
+
+// Config says where the lab's pieces are and how to run them.
+type Config struct {
+	// RunDir holds the state file, logs, generated configs and data.
+	RunDir string
+	// BinDir holds the service binaries (make build).
+	BinDir string
+	// ToolsDir holds jaeger, prometheus and toxiproxy-server (make tools).
+	ToolsDir string
+	// PortOffset shifts every port of the lab.
+	PortOffset int
+	// ScrapeInterval is Prometheus' scrape and rule evaluation interval.
+	ScrapeInterval time.Duration
+	// RuleFiles are Prometheus rule files to load (absolute or relative).
+	RuleFiles []string
+	// ReadyTimeout bounds the wait for each component to become ready.
+	ReadyTimeout time.Duration
+	// StopGrace is how long a component may take to exit after SIGTERM.
+	StopGrace time.Duration
+	// Progress receives one line per step (nil: discarded).
+	Progress io.Writer
+}
+
+// DefaultConfig is the lab of a checkout of this repository.
+func DefaultConfig() Config {
+	return Config{
+		RunDir:         ".run/lab",
+		BinDir:         "bin",
+		ToolsDir:       ".tools/bin",
+		ScrapeInterval: time.Second,
+		ReadyTimeout:   30 * time.Second,
+		StopGrace:      10 * time.Second,
+	}
+}
+
+// ErrRunning is returned by Up when a lab already runs in the run dir.
+var ErrRunning = errors.New("a lab is already running")
+
+// Lab is a running local lab. It implements stack.Stack.
+type Lab struct {
+	cfg Config
+	mu  sync.Mutex
+	st  *State
+}
+
+var _ stack.Stack = (*Lab)(nil)
+
+func (c Config) progress(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, format+"\n", args...)
+	}
+}
+
+// Up starts the lab: Jaeger, Prometheus, Toxiproxy (with its proxies), then
+// inventory, payments, orders and the gateway, each waited for until ready.
+// On any failure, or when ctx is cancelled, everything started is stopped.
+func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
+	runDir, err := filepath.Abs(cfg.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RunDir = runDir
+	if err := os.MkdirAll(filepath.Join(runDir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating run dir: %w", err)
+	}
+	if old, err := ReadState(runDir); err == nil {
+		if running := old.Running(); len(running) > 0 {
+			return nil, fmt.Errorf("%w in %s since %s (%d processes, e.g. %s pid %d): see `chaoslab status`, or stop it with `chaoslab down`",
+				ErrRunning, runDir, old.StartedAt.Format(time.RFC3339), len(running), running[0].Name, running[0].PID)
+		}
+		cfg.progress("removing the state of a lab that is no longer running")
+		if err := removeState(runDir); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+
+	bins, err := locateBinaries(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ports := DefaultPorts(cfg.PortOffset)
+	if err := ports.CheckFree(); err != nil {
+		return nil, err
+	}
+	// A fresh lab starts with fresh data.
+	for _, d := range []string{"data", "prometheus"} {
+		if err := os.RemoveAll(filepath.Join(runDir, d)); err != nil {
+			return nil, err
+		}
+	}
+	keyFile, err := writeJWTKey(runDir)
+	if err != nil {
+		return nil, err
+	}
+
+	st := &State{StartedAt: time.Now().UTC(), RunDir: runDir, Ports: ports, ServiceArgs: map[string][]string{}}
+	st.Endpoints = endpoints(ports, keyFile)
+	lab = &Lab{cfg: cfg, st: st}
+	if err := st.write(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			cfg.progress("start failed; stopping what was started")
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if derr := Down(stopCtx, cfg); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			lab = nil
+		}
+	}()
+
+	ruleFiles, err := absPaths(cfg.RuleFiles)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(runDir, "jaeger.yaml"), jaegerConfig(ports)); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(runDir, "prometheus.yml"), prometheusConfig(ports, cfg.ScrapeInterval, ruleFiles)); err != nil {
+		return nil, err
+	}
+
+	if err := lab.startComponent(ctx, "jaeger", bins["jaeger"],
+		[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
+		"http://"+ports.Addr("jaeger", "health")+"/status"); err != nil {
+		return nil, err
+	}
+	if err := lab.startComponent(ctx, "prometheus", bins["prometheus"], []string{
+		"--config.file=" + filepath.Join(runDir, "prometheus.yml"),
+		"--storage.tsdb.path=" + filepath.Join(runDir, "prometheus"),
+		"--storage.tsdb.retention.time=1d",
+		"--web.listen-address=" + ports.Addr("prometheus", "http"),
+		"--web.enable-remote-write-receiver",
+		"--web.enable-lifecycle",
+		"--log.level=warn",
+	}, st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
+		return nil, err
+	}
+	if err := lab.startComponent(ctx, "toxiproxy", bins["toxiproxy-server"], []string{
+		"-host", "127.0.0.1", "-port", fmt.Sprint(ports["toxiproxy"]["api"]), "-proxy-metrics", "-runtime-metrics",
+	}, st.Endpoints.ToxiproxyURL+"/version"); err != nil {
+		return nil, err
+	}
+	var specs []toxiproxy.ProxySpec
+	for _, e := range stack.EdgeNames() {
+		edge := st.Endpoints.Edges[e]
+		specs = append(specs, toxiproxy.ProxySpec{Name: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream})
+	}
+	if err := toxiproxy.New(st.Endpoints.ToxiproxyURL).Populate(ctx, specs); err != nil {
+		return nil, err
+	}
+	cfg.progress("  %-11s %d proxies: %s", "toxiproxy", len(specs), strings.Join(stack.EdgeNames(), ", "))
+
+	for _, svc := range stack.Services() {
+		args := serviceArgs(svc, ports, runDir, keyFile)
+		st.ServiceArgs[svc] = args
+		if err := lab.startComponent(ctx, svc, bins[svc], args, st.Endpoints.Services[svc].MetricsURL+"/readyz"); err != nil {
+			return nil, err
+		}
+	}
+	return lab, nil
+}
+
+// startComponent spawns a component, records it, and waits until ready.
+func (l *Lab) startComponent(ctx context.Context, name, path string, args []string, readyURL string) error {
+	start := time.Now()
+	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
+	p, wait, err := spawn(name, path, args, nil, logPath)
+	if err != nil {
+		return err
+	}
+	go wait() // reap the child if this process outlives it
+	p.Ready = readyURL
+	l.mu.Lock()
+	l.st.Procs = append(l.st.Procs, p)
+	err = l.st.write()
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := waitReady(ctx, p, l.cfg.ReadyTimeout); err != nil {
+		return err
+	}
+	l.cfg.progress("  %-11s ready in %4dms  (pid %d, log %s)", name, time.Since(start).Milliseconds(), p.PID, relPath(logPath))
+	return nil
+}
+
+// waitReady polls the component's ready URL until it answers 200, the
+// process dies (the error carries its last log lines), or the timeout.
+func waitReady(ctx context.Context, p Proc, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		if !p.Alive() {
+			return fmt.Errorf("%s exited during start; last lines of %s:\n%s", p.Name, p.Log, tail(p.Log, 15))
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.Ready, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%s not ready after %s (%s did not answer 200); last lines of %s:\n%s",
+					p.Name, timeout, p.Ready, p.Log, tail(p.Log, 15))
+			}
+			return fmt.Errorf("starting %s: %w", p.Name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Attach returns the lab running in cfg.RunDir.
+func Attach(cfg Config) (*Lab, error) {
+	runDir, err := filepath.Abs(cfg.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RunDir = runDir
+	st, err := ReadState(runDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no lab in %s: start one with `chaoslab up`", runDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Running()) == 0 {
+		return nil, fmt.Errorf("the lab in %s is not running any more: `chaoslab down` cleans up, `chaoslab up` starts a new one", runDir)
+	}
+	return &Lab{cfg: cfg, st: st}, nil
+}
+
+// Endpoints is where the lab listens.
+func (l *Lab) Endpoints() stack.Endpoints {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.Endpoints
+}
+
+// State returns a copy of the lab's state.
+func (l *Lab) State() State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := *l.st
+	s.Procs = append([]Proc(nil), l.st.Procs...)
+	return s
+}
+
+// Signal sends sig to a service's process.
+func (l *Lab) Signal(_ context.Context, service string, sig syscall.Signal) error {
+	l.mu.Lock()
+	i, ok := l.st.proc(service)
+	var p Proc
+	if ok {
+		p = l.st.Procs[i]
+	}
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no process %q in the lab", service)
+	}
+	return p.Signal(sig)
+}
+
+// Restart stops a service and starts it again with flags overriding its
+// lab defaults, then waits until it is ready.
+func (l *Lab) Restart(ctx context.Context, service string, flags map[string]string) error {
+	l.mu.Lock()
+	i, ok := l.st.proc(service)
+	var p Proc
+	if ok {
+		p = l.st.Procs[i]
+	}
+	args := append([]string(nil), l.st.ServiceArgs[service]...)
+	l.mu.Unlock()
+	if !ok || args == nil {
+		return fmt.Errorf("no service %q in the lab", service)
+	}
+	if err := p.Stop(ctx, l.cfg.StopGrace); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(flags) {
+		args = append(args, "-"+k+"="+flags[k]) // the last occurrence of a flag wins
+	}
+	l.mu.Lock()
+	l.st.Procs = append(l.st.Procs[:i], l.st.Procs[i+1:]...)
+	l.mu.Unlock()
+	return l.startComponent(ctx, service, p.Path, args, p.Ready)
+}
+
+// Down stops every process the lab in cfg.RunDir started (SIGTERM, then
+// SIGKILL after cfg.StopGrace), newest first, and removes the state file.
+// Nothing running is not an error.
+func Down(ctx context.Context, cfg Config) error {
+	runDir, err := filepath.Abs(cfg.RunDir)
+	if err != nil {
+		return err
+	}
+	st, err := ReadState(runDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		cfg.progress("no lab running in %s", runDir)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(st.Procs) - 1; i >= 0; i-- {
+		p := st.Procs[i]
+		if !p.Alive() {
+			continue
+		}
+		start := time.Now()
+		if err := p.Stop(ctx, cfg.StopGrace); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfg.progress("  %-11s stopped in %4dms (pid %d)", p.Name, time.Since(start).Milliseconds(), p.PID)
+	}
+	if left := st.Running(); len(left) > 0 {
+		for _, p := range left {
+			errs = append(errs, fmt.Errorf("%s (pid %d) is still running", p.Name, p.PID))
+		}
+		return errors.Join(errs...)
+	}
+	if err := removeState(runDir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// locateBinaries finds every binary the lab runs and says which make target
+// provides a missing one.
+func locateBinaries(cfg Config) (map[string]string, error) {
+	bins := map[string]string{}
+	var missing []string
+	for _, t := range []string{"jaeger", "prometheus", "toxiproxy-server"} {
+		p := filepath.Join(cfg.ToolsDir, t)
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (run `make tools`)", p))
+		}
+		bins[t] = p
+	}
+	for _, s := range stack.Services() {
+		p := filepath.Join(cfg.BinDir, s)
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (run `make build`)", p))
+		}
+		bins[s] = p
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing binaries: %s — or simply `make up-local`", strings.Join(missing, ", "))
+	}
+	for k, p := range bins {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		bins[k] = abs
+	}
+	return bins, nil
+}
+
+func endpoints(p Ports, keyFile string) stack.Endpoints {
+	e := stack.Endpoints{
+		GatewayURL:      "http://" + p.Addr("toxiproxy", "proxy client->gateway"),
+		PrometheusURL:   "http://" + p.Addr("prometheus", "http"),
+		JaegerQueryGRPC: p.Addr("jaeger", "query-grpc"),
+		JaegerQueryURL:  "http://" + p.Addr("jaeger", "query-http"),
+		OTLPGRPC:        p.Addr("jaeger", "otlp-grpc"),
+		ToxiproxyURL:    "http://" + p.Addr("toxiproxy", "api"),
+		Services:        map[string]stack.Service{},
+		Edges:           map[string]stack.Edge{},
+		JWTKeyFile:      keyFile,
+	}
+	for _, svc := range stack.Services() {
+		public := "grpc"
+		if svc == stack.Gateway {
+			public = "http"
+		}
+		e.Services[svc] = stack.Service{
+			Addr:       p.Addr(svc, public),
+			MetricsURL: "http://" + p.Addr(svc, "metrics"),
+			AdminURL:   "http://" + p.Addr(svc, "admin"),
+		}
+	}
+	for _, name := range stack.EdgeNames() {
+		to := name[strings.Index(name, "->")+2:]
+		e.Edges[name] = stack.Edge{
+			Name: name, Proxy: stack.ProxyName(name),
+			Listen: p.Addr("toxiproxy", "proxy "+name), Upstream: e.Services[to].Addr,
+		}
+	}
+	return e
+}
+
+// serviceArgs are a service's flags in the lab: its ports, its database,
+// its dependencies through their proxies, and traces to Jaeger.
+func serviceArgs(svc string, p Ports, runDir, keyFile string) []string {
+	public := "grpc"
+	if svc == stack.Gateway {
+		public = "http"
+	}
+	args := []string{
+		"-addr", p.Addr(svc, public),
+		"-metrics-addr", p.Addr(svc, "metrics"),
+		"-admin-addr", p.Addr(svc, "admin"),
+		"-otlp-endpoint", p.Addr("jaeger", "otlp-grpc"),
+	}
+	proxy := func(edge string) string { return p.Addr("toxiproxy", "proxy "+edge) }
+	switch svc {
+	case stack.Inventory, stack.Payments:
+		args = append(args, "-db", filepath.Join(runDir, "data", svc+".db"))
+	case stack.Orders:
+		args = append(args, "-db", filepath.Join(runDir, "data", svc+".db"),
+			"-inventory-addr", proxy("orders->inventory"), "-payments-addr", proxy("orders->payments"))
+	case stack.Gateway:
+		args = append(args, "-orders-addr", proxy("gateway->orders"), "-inventory-addr", proxy("gateway->inventory"),
+			"-jwt-key-file", keyFile)
+	}
+	return args
+}
+
+func writeJWTKey(runDir string) (string, error) {
+	path := filepath.Join(runDir, "jwt.key")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
+}
+
+func writeFile(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func absPaths(paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+func relPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,159 @@
+package local
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckFreeNamesPortAndComponent(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { busy.Close() })
+	port := busy.Addr().(*net.TCPAddr).Port
+
+	p := Ports{"orders": {"grpc": port}, "gateway": {"http": freePort(t)}}
+	err = p.CheckFree()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "port "+strconv.Itoa(port)+" (orders grpc) is already in use")
+	assert.Contains(t, err.Error(), "-port-offset")
+
+	p = Ports{"a": {"x": 7000}, "b": {"y": 7000}}
+	require.ErrorContains(t, p.CheckFree(), "planned twice")
+}
+
+func TestDefaultPortsAreDistinctAndShift(t *testing.T) {
+	seen := map[int]string{}
+	for _, p := range DefaultPorts(0).List() {
+		who := p.Component + " " + p.Name
+		prev, dup := seen[p.Number]
+		require.False(t, dup, "port %d used by %s and %s", p.Number, prev, who)
+		seen[p.Number] = who
+	}
+	assert.Equal(t, 9090+100, DefaultPorts(100)["prometheus"]["http"])
+}
+
+func startSleep(t *testing.T, dir, name string) (Proc, func() error) {
+	t.Helper()
+	p, wait, err := spawn(name, "/bin/sleep", []string{"60"}, nil, filepath.Join(dir, name+".log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(-p.PID, syscall.SIGKILL) })
+	return p, wait
+}
+
+func TestProcIdentityAndStop(t *testing.T) {
+	dir := t.TempDir()
+	p, wait := startSleep(t, dir, "sleeper")
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+
+	require.True(t, p.Alive())
+	recycled := p
+	recycled.StartTime++
+	assert.False(t, recycled.Alive(), "a PID with another start time is not ours")
+	assert.Error(t, recycled.Signal(syscall.SIGTERM), "never signal a recycled PID")
+	assert.True(t, p.Alive())
+
+	require.NoError(t, p.Stop(t.Context(), 5*time.Second))
+	<-done
+	assert.False(t, p.Alive())
+}
+
+func TestStopEscalatesToSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	// A process that ignores SIGTERM.
+	p, wait, err := spawn("stubborn", "/bin/sh", []string{"-c", "trap '' TERM; while :; do sleep 0.05; done"}, nil, filepath.Join(dir, "s.log"))
+	require.NoError(t, err)
+	go wait()
+	time.Sleep(100 * time.Millisecond) // let the shell install its trap
+	start := time.Now()
+	require.NoError(t, p.Stop(t.Context(), 300*time.Millisecond))
+	assert.False(t, p.Alive())
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+}
+
+func TestZombieCountsAsGone(t *testing.T) {
+	cmd := exec.Command("/bin/true")
+	require.NoError(t, cmd.Start())
+	st, err := startTime(cmd.Process.Pid)
+	require.NoError(t, err)
+	p := Proc{Name: "z", PID: cmd.Process.Pid, StartTime: st}
+	require.Eventually(t, func() bool { return !p.Alive() }, 5*time.Second, 10*time.Millisecond,
+		"an exited, unreaped child is not alive")
+	cmd.Wait()
+}
+
+// Down works from the state file alone: here the "lab" processes were
+// started by a process that is gone (as after `kill -9` of `chaoslab up`).
+func TestDownStopsEverythingFromTheStateFile(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := startSleep(t, dir, "jaeger")
+	b, _ := startSleep(t, dir, "orders")
+	st := &State{StartedAt: time.Now(), RunDir: dir, Procs: []Proc{a, b}}
+	require.NoError(t, st.write())
+
+	_, err := Up(t.Context(), Config{RunDir: dir, ToolsDir: dir, BinDir: dir})
+	require.ErrorIs(t, err, ErrRunning, "a second up while a lab runs says so")
+
+	require.NoError(t, Down(t.Context(), Config{RunDir: dir, StopGrace: 2 * time.Second}))
+	require.Eventually(t, func() bool { return !a.Alive() && !b.Alive() }, 5*time.Second, 10*time.Millisecond)
+	_, err = os.Stat(statePath(dir))
+	assert.True(t, os.IsNotExist(err), "state file removed")
+	require.NoError(t, Down(t.Context(), Config{RunDir: dir}), "down without a lab is fine")
+}
+
+func TestUpNamesMissingBinariesAndTheirMakeTarget(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Up(context.Background(), Config{RunDir: filepath.Join(dir, "run"), ToolsDir: filepath.Join(dir, "tools"), BinDir: filepath.Join(dir, "bin")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "make tools")
+	assert.Contains(t, err.Error(), "make build")
+	assert.Contains(t, err.Error(), "jaeger")
+}
+
+func TestEndpointsWireEdgesToServices(t *testing.T) {
+	p := DefaultPorts(0)
+	e := endpoints(p, "/k")
+	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
+	assert.Equal(t, "127.0.0.1:50053", e.Edges["orders->payments"].Upstream)
+	assert.Equal(t, "127.0.0.1:25053", e.Edges["orders->payments"].Listen)
+	assert.Equal(t, "orders_to_payments", e.Edges["orders->payments"].Proxy)
+	assert.Equal(t, "127.0.0.1:8080", e.Edges["client->gateway"].Upstream)
+
+	args := serviceArgs("orders", p, "/run", "/k")
+	assert.Contains(t, args, "127.0.0.1:25053", "orders reaches payments through its proxy")
+	assert.Contains(t, args, "127.0.0.1:25052", "orders reaches inventory through its proxy")
+	gw := serviceArgs("gateway", p, "/run", "/k")
+	assert.Contains(t, gw, "127.0.0.1:15051")
+}
+
+// The generated Prometheus config is accepted by the real promtool.
+func TestPrometheusConfigPassesPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		promtool = filepath.Join("..", "..", "..", ".tools", "bin", "promtool")
+	}
+	_, err = os.Stat(promtool)
+	require.NoError(t, err, "promtool is needed (make tools, or apt-get install prometheus)")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(path, []byte(prometheusConfig(DefaultPorts(0), time.Second, nil)), 0o644))
+	out, err := exec.Command(promtool, "check", "config", path).CombinedOutput()
+	require.NoError(t, err, string(out))
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,86 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Port is one TCP port the lab listens on, named after its component so
+// that a conflict says which component wanted it.
+type Port struct {
+	Component string // "jaeger", "orders", "toxiproxy", …
+	Name      string // "otlp-grpc", "metrics", "proxy client->gateway", …
+	Number    int
+}
+
+// Ports are the lab's ports by component and name.
+type Ports map[string]map[string]int
+
+// DefaultPorts is the lab's port plan; offset shifts every port (to run a
+// second lab, or to dodge a conflict).
+func DefaultPorts(offset int) Ports {
+	p := Ports{
+		"jaeger":     {"otlp-grpc": 4317, "otlp-http": 4318, "query-grpc": 16685, "query-http": 16686, "health": 13133, "metrics": 8888},
+		"prometheus": {"http": 9090},
+		"toxiproxy": {
+			"api":                      8474,
+			"proxy client->gateway":    8000,
+			"proxy gateway->orders":    15051,
+			"proxy gateway->inventory": 15052,
+			"proxy orders->inventory":  25052,
+			"proxy orders->payments":   25053,
+		},
+		"gateway":   {"http": 8080, "metrics": 9081, "admin": 9181},
+		"orders":    {"grpc": 50051, "metrics": 9082, "admin": 9182},
+		"inventory": {"grpc": 50052, "metrics": 9083, "admin": 9183},
+		"payments":  {"grpc": 50053, "metrics": 9084, "admin": 9184},
+	}
+	for _, names := range p {
+		for n := range names {
+			names[n] += offset
+		}
+	}
+	return p
+}
+
+// Addr is 127.0.0.1:<port of component/name>.
+func (p Ports) Addr(component, name string) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p[component][name]))
+}
+
+// List returns every port with its owner.
+func (p Ports) List() []Port {
+	var out []Port
+	for c, names := range p {
+		for n, num := range names {
+			out = append(out, Port{Component: c, Name: n, Number: num})
+		}
+	}
+	return out
+}
+
+// CheckFree fails with every port that is already in use, naming its
+// component, instead of letting a component hang or die on it later.
+func (p Ports) CheckFree() error {
+	var errs []error
+	seen := map[int]Port{}
+	for _, port := range p.List() {
+		if prev, dup := seen[port.Number]; dup {
+			errs = append(errs, fmt.Errorf("port %d is planned twice: %s %s and %s %s", port.Number, prev.Component, prev.Name, port.Component, port.Name))
+			continue
+		}
+		seen[port.Number] = port
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Number)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("port %d (%s %s) is already in use", port.Number, port.Component, port.Name))
+			continue
+		}
+		l.Close()
+	}
+	if len(errs) > 0 {
+		return errors.Join(append(errs, errors.New("free these ports or shift every lab port with -port-offset N"))...)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+// Package stack is the harness's view of a running lab: where its endpoints
+// are (the services, Toxiproxy, Prometheus, Jaeger) and how to control the
+// services' processes. The local stack (package local) runs everything as
+// processes on 127.0.0.1; other stacks (compose, remote) implement the same
+// interface.
+package stack
+
+import (
+	"context"
+	"syscall"
+)
+
+// The shop's services, in start order.
+const (
+	Inventory = "inventory"
+	Payments  = "payments"
+	Orders    = "orders"
+	Gateway   = "gateway"
+)
+
+// Services returns the shop's services in start order.
+func Services() []string { return []string{Inventory, Payments, Orders, Gateway} }
+
+// Service is where one service of the shop listens.
+type Service struct {
+	// Addr is its public address (gRPC, or HTTP for the gateway), host:port.
+	Addr string `json:"addr"`
+	// MetricsURL serves /metrics, /healthz and /readyz.
+	MetricsURL string `json:"metrics_url"`
+	// AdminURL is the in-service fault API (faultinject).
+	AdminURL string `json:"admin_url"`
+}
+
+// Edge is a network path between two parties, carried by a Toxiproxy proxy.
+type Edge struct {
+	// Name is "from->to", e.g. "orders->payments".
+	Name string `json:"name"`
+	// Proxy is the Toxiproxy proxy's name, e.g. "orders_to_payments".
+	Proxy string `json:"proxy"`
+	// Listen is the proxy's address; the caller dials it.
+	Listen string `json:"listen"`
+	// Upstream is the callee's real address.
+	Upstream string `json:"upstream"`
+}
+
+// Endpoints is everything the harness talks to.
+type Endpoints struct {
+	// GatewayURL is the shop's entry point for load: through the
+	// client->gateway proxy, so that client-side faults apply.
+	GatewayURL string `json:"gateway_url"`
+	// PrometheusURL is the Prometheus HTTP API (and k6's remote-write target
+	// at /api/v1/write).
+	PrometheusURL string `json:"prometheus_url"`
+	// JaegerQueryGRPC is the host:port of Jaeger's api_v2 QueryService.
+	JaegerQueryGRPC string `json:"jaeger_query_grpc"`
+	// JaegerQueryURL is Jaeger's HTTP query API.
+	JaegerQueryURL string `json:"jaeger_query_url"`
+	// OTLPGRPC is where the services export spans (host:port).
+	OTLPGRPC string `json:"otlp_grpc"`
+	// ToxiproxyURL is the Toxiproxy HTTP API.
+	ToxiproxyURL string `json:"toxiproxy_url"`
+	// Services by name.
+	Services map[string]Service `json:"services"`
+	// Edges by name ("orders->payments").
+	Edges map[string]Edge `json:"edges"`
+	// JWTKeyFile holds the HS256 key the gateway verifies tokens with.
+	JWTKeyFile string `json:"jwt_key_file"`
+}
+
+// EdgeNames returns the lab's network edges: one in front of the gateway for
+// client-side faults, and one per inter-service call path.
+func EdgeNames() []string {
+	return []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}
+}
+
+// ProxyName is the Toxiproxy proxy name of an edge: "orders->payments" →
+// "orders_to_payments".
+func ProxyName(edge string) string {
+	out := make([]byte, 0, len(edge)+2)
+	for i := 0; i < len(edge); i++ {
+		if i+1 < len(edge) && edge[i] == '-' && edge[i+1] == '>' {
+			out = append(out, "_to_"...)
+			i++
+			continue
+		}
+		out = append(out, edge[i])
+	}
+	return string(out)
+}
+
+// Processes controls the services' processes, for process faults and for
+// applying a scenario's service knobs.
+type Processes interface {
+	// Signal sends sig to the service's process (SIGKILL, SIGSTOP, SIGCONT, …).
+	Signal(ctx context.Context, service string, sig syscall.Signal) error
+	// Restart stops the service (SIGTERM, SIGKILL after a timeout, or
+	// nothing if it is already dead) and starts it again with flags
+	// overriding its defaults (nil: the lab's defaults), waiting until ready.
+	Restart(ctx context.Context, service string, flags map[string]string) error
+}
+
+// Stack is a running lab.
+type Stack interface {
+	Endpoints() Endpoints
+	Processes
+}
