@@ -28,7 +28,7 @@ func BenchmarkCheckout(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					key := fmt.Sprintf("bench-%s-%d", bc.name, seq.Add(1))
-					if code, _, err := shop.PlaceOrder(b.Context(), key, "sku-1", 1); code != 201 {
+					if code, _, err := shop.Checkout(b.Context(), key, "sku-1", 1); code != 201 {
 						b.Errorf("checkout: %d %v", code, err)
 						return
 					}

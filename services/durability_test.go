@@ -66,7 +66,7 @@ func TestAcknowledgedOrdersSurviveKill9OfEveryService(t *testing.T) {
 					return
 				default:
 				}
-				code, o, _ := httpShop.PlaceOrder(ctx, fmt.Sprintf("kill9-%d-%d", w, i), "sku-1", 1)
+				code, o, _ := httpShop.Checkout(ctx, fmt.Sprintf("kill9-%d-%d", w, i), "sku-1", 1)
 				if code == 201 {
 					mu.Lock()
 					acked[o.OrderID] = true

@@ -49,7 +49,7 @@ func TestCheckoutIsOneTraceAcrossFourServicesAndIsCounted(t *testing.T) {
 	logs := &syncBuffer{}
 	shop := shoptest.Start(t, shoptest.Options{SpanExporter: exp, Logs: logs})
 
-	code, order, err := shop.PlaceOrder(t.Context(), "trace-key-1", "sku-1", 2)
+	code, order, err := shop.Checkout(t.Context(), "trace-key-1", "sku-1", 2)
 	require.NoError(t, err)
 	require.Equal(t, 201, code)
 	require.Equal(t, "CONFIRMED", order.Status)
@@ -117,16 +117,16 @@ func TestCheckoutIsOneTraceAcrossFourServicesAndIsCounted(t *testing.T) {
 
 func TestIdempotentCheckoutChargesOnce(t *testing.T) {
 	shop := shoptest.Start(t, shoptest.Options{})
-	_, first, err := shop.PlaceOrder(t.Context(), "same-key", "sku-2", 1)
+	_, first, err := shop.Checkout(t.Context(), "same-key", "sku-2", 1)
 	require.NoError(t, err)
-	_, second, err := shop.PlaceOrder(t.Context(), "same-key", "sku-2", 1)
+	_, second, err := shop.Checkout(t.Context(), "same-key", "sku-2", 1)
 	require.NoError(t, err)
 	assert.Equal(t, first.OrderID, second.OrderID)
 	assert.Equal(t, first.ChargeID, second.ChargeID)
 	assert.Equal(t, 1.0, metricValue(t, shop.Telemetry["payments"].Registry, "chaoslab_rpc_server_requests_total",
 		map[string]string{"method": "/payments.v1.PaymentsService/Charge", "code": "OK"}), "one charge")
 
-	code, _, err := shop.PlaceOrder(t.Context(), "same-key", "sku-3", 1)
+	code, _, err := shop.Checkout(t.Context(), "same-key", "sku-3", 1)
 	require.Error(t, err)
 	assert.Equal(t, 409, code, "same key, different order: conflict")
 }
@@ -157,7 +157,7 @@ func TestRestartOrdersUnderLoadFailsNoRequest(t *testing.T) {
 					return
 				default:
 				}
-				code, _, err := shop.PlaceOrder(ctx, fmt.Sprintf("restart-%d-%d", w, i), "sku-1", 1)
+				code, _, err := shop.Checkout(ctx, fmt.Sprintf("restart-%d-%d", w, i), "sku-1", 1)
 				if code == 201 {
 					ok.Add(1)
 					continue

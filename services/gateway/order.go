@@ -259,34 +259,34 @@ func (b placeOrderBody) toProto(key string) *ordersv1.PlaceOrderRequest {
 	}
 }
 
-// orderJSON is the JSON form of an order.
-type orderJSON struct {
-	OrderID        string         `json:"order_id"`
-	IdempotencyKey string         `json:"idempotency_key"`
-	CustomerID     string         `json:"customer_id"`
-	Items          []lineItemJSON `json:"items"`
-	TotalCents     int64          `json:"total_cents"`
-	Status         string         `json:"status"`
-	FailureReason  string         `json:"failure_reason"`
-	ChargeID       string         `json:"charge_id"`
-	CreatedAt      string         `json:"created_at,omitempty"`
-	UpdatedAt      string         `json:"updated_at,omitempty"`
+// Order is an order as the API returns it (JSON).
+type Order struct {
+	OrderID        string     `json:"order_id"`
+	IdempotencyKey string     `json:"idempotency_key"`
+	CustomerID     string     `json:"customer_id"`
+	Items          []LineItem `json:"items"`
+	TotalCents     int64      `json:"total_cents"`
+	Status         string     `json:"status"`
+	FailureReason  string     `json:"failure_reason"`
+	ChargeID       string     `json:"charge_id"`
+	CreatedAt      string     `json:"created_at,omitempty"`
+	UpdatedAt      string     `json:"updated_at,omitempty"`
 }
 
-// lineItemJSON is the JSON form of one item of an order.
-type lineItemJSON struct {
+// LineItem is one item of an order.
+type LineItem struct {
 	SKU            string `json:"sku"`
 	Quantity       int32  `json:"quantity"`
 	UnitPriceCents int64  `json:"unit_price_cents"`
 }
 
-// newOrderJSON converts an order to its JSON form.
-func newOrderJSON(o *ordersv1.Order) orderJSON {
-	items := make([]lineItemJSON, 0, len(o.GetItems()))
+// newOrder converts an order to its JSON form.
+func newOrder(o *ordersv1.Order) Order {
+	items := make([]LineItem, 0, len(o.GetItems()))
 	for _, it := range o.GetItems() {
-		items = append(items, lineItemJSON{SKU: it.GetSku(), Quantity: it.GetQuantity(), UnitPriceCents: it.GetUnitPriceCents()})
+		items = append(items, LineItem{SKU: it.GetSku(), Quantity: it.GetQuantity(), UnitPriceCents: it.GetUnitPriceCents()})
 	}
-	j := orderJSON{
+	j := Order{
 		OrderID:        o.GetOrderId(),
 		IdempotencyKey: o.GetIdempotencyKey(),
 		CustomerID:     o.GetCustomerId(),

@@ -63,10 +63,10 @@ func (s *Server) handlePlaceOrder(w http.ResponseWriter, r *http.Request) {
 	switch o.GetStatus() {
 	case ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED:
 		w.Header().Set("Location", orderLocation(o.GetOrderId()))
-		writeJSON(w, http.StatusCreated, newOrderJSON(o))
+		writeJSON(w, http.StatusCreated, newOrder(o))
 	case ordersv1.OrderStatus_ORDER_STATUS_PENDING:
 		w.Header().Set("Location", orderLocation(o.GetOrderId()))
-		writeJSON(w, http.StatusAccepted, newOrderJSON(o))
+		writeJSON(w, http.StatusAccepted, newOrder(o))
 	case ordersv1.OrderStatus_ORDER_STATUS_FAILED:
 		writeProblem(w, r, failedOrderProblem(o))
 	default:
@@ -82,7 +82,7 @@ func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("getting order: %w", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, newOrderJSON(o))
+	writeJSON(w, http.StatusOK, newOrder(o))
 }
 
 // handleListProducts answers the catalog.

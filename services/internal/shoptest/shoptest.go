@@ -6,14 +6,12 @@
 package shoptest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,11 +166,9 @@ func (s *Shop) RestartOrders(ctx context.Context) error {
 
 // Client places orders through a gateway.
 type Client struct {
+	*gateway.Client
 	// URL is the gateway's base URL, e.g. http://127.0.0.1:41234.
 	URL string
-	// Token is a valid bearer token for the gateway's write routes.
-	Token string
-	http  *http.Client
 }
 
 // NewClient returns a client of the gateway at url with a token signed by key.
@@ -181,47 +177,22 @@ func NewClient(url string, key []byte) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minting token: %w", err)
 	}
-	return &Client{
-		URL: url, Token: tok,
-		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-	}, nil
+	return &Client{Client: gateway.NewClient(url, tok, nil), URL: url}, nil
 }
 
-// Order is the gateway's order JSON, as far as tests need it.
-type Order struct {
-	OrderID       string `json:"order_id"`
-	Status        string `json:"status"`
-	FailureReason string `json:"failure_reason"`
-	TotalCents    int64  `json:"total_cents"`
-	ChargeID      string `json:"charge_id"`
-}
-
-// PlaceOrder posts an order of quantity units of sku with the idempotency
-// key and returns the HTTP status and the decoded body (an Order when 201).
-func (s *Client) PlaceOrder(ctx context.Context, key, sku string, quantity int) (int, Order, error) {
-	body := fmt.Sprintf(`{"customer_id":"c-1","items":[{"sku":%q,"quantity":%d}]}`, sku, quantity)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/orders", strings.NewReader(body))
-	if err != nil {
-		return 0, Order{}, err
+// Checkout orders quantity units of sku with the idempotency key and
+// returns the HTTP status (201 when CONFIRMED) and the order.
+func (c *Client) Checkout(ctx context.Context, key, sku string, quantity int) (int, gateway.Order, error) {
+	o, err := c.PlaceOrder(ctx, key, gateway.OrderRequest{
+		CustomerID: "c-1", Items: []gateway.OrderItem{{SKU: sku, Quantity: quantity}},
+	})
+	var p *gateway.Problem
+	switch {
+	case err == nil:
+		return http.StatusCreated, o, nil
+	case errors.As(err, &p):
+		return p.Status, o, err
+	default:
+		return 0, o, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.Token)
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, Order{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, Order{}, err
-	}
-	var o Order
-	if resp.StatusCode == http.StatusCreated {
-		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&o); err != nil {
-			return resp.StatusCode, o, fmt.Errorf("decoding order: %w (%s)", err, raw)
-		}
-		return resp.StatusCode, o, nil
-	}
-	return resp.StatusCode, o, fmt.Errorf("POST /v1/orders: %d %s", resp.StatusCode, raw)
 }
