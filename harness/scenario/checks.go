@@ -1,0 +1,409 @@
+package scenario
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/faults"
+)
+
+// Defaults and bounds of the checks.
+const (
+	defaultConsecutive = 3
+	defaultStep        = time.Second
+	defaultMinTraces   = 10
+	maxMinTraces       = 10_000
+)
+
+// Invariants returns the invariants a scenario may check.
+func Invariants() []string {
+	return []string{string(NoLostOrders), string(NoDoubleCharge), string(FailedOrdersCompensated)}
+}
+
+// Outcomes returns the outcomes an on_empty or on_nan policy may choose.
+func Outcomes() []string { return []string{string(Pass), string(Fail), string(Inconclusive)} }
+
+// checkReader reads the checks of one scenario, whose phases are read.
+type checkReader struct {
+	*decoder
+	s     *Scenario
+	names map[string]string // check name -> path of the check that has it
+}
+
+// checks reads the checks.
+func (d *decoder) checks(n *yaml.Node, s *Scenario) {
+	o, ok := d.object(n, "checks", []string{"slo", "recovery", "traces", "invariants"})
+	if !ok {
+		return
+	}
+	r := checkReader{decoder: d, s: s, names: map[string]string{}}
+	start := len(d.problems)
+	for _, key := range o.order { // in file order, so that repeats are reported where they repeat
+		switch key {
+		case "slo":
+			r.each(o, key, r.slo)
+		case "recovery":
+			r.each(o, key, r.recovery)
+		case "traces":
+			r.each(o, key, r.trace)
+		case "invariants":
+			r.invariants(o.get(key), o.field(key))
+		}
+	}
+	if s.Checks.Count() == 0 && len(d.problems) == start {
+		d.errorf(o.node, "checks", nil, "no checks: give at least one of slo, recovery, traces or invariants, or the scenario cannot fail")
+	}
+}
+
+// each reads the list under key with read.
+func (r checkReader) each(o object, key string, read func(*yaml.Node, string)) {
+	v := o.get(key)
+	if v == nil {
+		return
+	}
+	items, _ := r.list(v, o.field(key))
+	for i, it := range items {
+		read(it, index(o.field(key), i))
+	}
+}
+
+// name reads a check's name, unique among the scenario's checks.
+func (r checkReader) name(o object) string {
+	v, ok := r.need(o, "name", `the check's name, like "checkout-availability"`)
+	if !ok {
+		return ""
+	}
+	name, ok := r.str(v, o.field("name"))
+	switch {
+	case !ok:
+	case !nameRE.MatchString(name):
+		r.errorf(v, o.field("name"), nil, "%q: use 1 to 64 lowercase letters, digits, '-', '_' or '.'", name)
+	case r.names[name] != "":
+		r.errorf(v, o.field("name"), nil, "repeated check name: %s is %q already", r.names[name], name)
+	default:
+		r.names[name] = o.path
+	}
+	return name
+}
+
+// phase reads a reference to a phase and returns its index, or -1.
+func (r checkReader) phase(o object, key, hint string) (string, int) {
+	v, ok := r.need(o, key, hint)
+	if !ok {
+		return "", -1
+	}
+	name, ok := r.str(v, o.field(key))
+	if !ok {
+		return "", -1
+	}
+	i := r.s.PhaseIndex(name)
+	if i < 0 && len(r.s.Phases) > 0 { // no phases: that is reported already
+		r.errorf(v, o.field(key), r.phaseNames(), "no phase %q", name)
+	}
+	return name, i
+}
+
+// phaseNames returns the names of the phases.
+func (r checkReader) phaseNames() []string {
+	var names []string
+	for _, p := range r.s.Phases {
+		if p.Name != "" {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// objective reads an objective. When check is set, a relative one must
+// compare with a phase whose index is at most last; notLast says why.
+func (r checkReader) objective(o object, key, hint string, check bool, last int, notLast string) Objective {
+	v, ok := r.need(o, key, hint)
+	if !ok {
+		return Objective{}
+	}
+	obj, ok := r.decoder.objective(v, o.field(key))
+	if !ok || !obj.Relative() || !check {
+		return obj
+	}
+	switch i := r.s.PhaseIndex(obj.RelativeTo); {
+	case i < 0:
+		r.errorf(v, o.field(key), r.phaseNames(), "compares with phase %q, which does not exist", obj.RelativeTo)
+	case i > last:
+		r.errorf(v, o.field(key), nil, "compares with phase %q: %s", obj.RelativeTo, notLast)
+	}
+	return obj
+}
+
+// outcome reads an on_empty or on_nan policy; absent means inconclusive.
+func (r checkReader) outcome(o object, key string) Outcome {
+	v := o.get(key)
+	if v == nil {
+		return Inconclusive
+	}
+	out, _ := r.enum(v, o.field(key), Outcomes())
+	return Outcome(out)
+}
+
+// slo reads an SLO check.
+func (r checkReader) slo(n *yaml.Node, path string) {
+	o, ok := r.object(n, path, []string{"name", "phase", "query", "slo", "objective", "on_empty", "on_nan"})
+	if !ok {
+		return
+	}
+	c := SLOCheck{Name: r.name(o)}
+	var idx int
+	c.Phase, idx = r.phase(o, "phase", "the phase whose window the query covers")
+	switch q, ref := o.get("query"), o.get("slo"); {
+	case q != nil && ref != nil:
+		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
+	case ref != nil:
+		c.SLO, _ = r.str(ref, o.field("slo"))
+	default:
+		if v, ok := r.need(o, "query", "PromQL with $window for the phase's range, or slo: the name of an SLO definition"); ok {
+			c.Query = r.query(v, o.field("query"), true)
+		}
+	}
+	c.Objective = r.objective(o, "objective", `what the value must satisfy, like "< 0.25", ">= 0.99" or "<= 2 * baseline"`,
+		idx >= 0, idx-1, fmt.Sprintf("a relative objective compares with a phase that runs before %q", c.Phase))
+	c.OnEmpty = r.outcome(o, "on_empty")
+	c.OnNaN = r.outcome(o, "on_nan")
+	r.s.Checks.SLO = append(r.s.Checks.SLO, c)
+}
+
+// query reads PromQL; windowed queries must use $window, instant ones
+// must not.
+func (r checkReader) query(v *yaml.Node, path string, windowed bool) string {
+	q, ok := r.str(v, path)
+	if !ok {
+		return ""
+	}
+	q = strings.TrimSpace(q)
+	has := strings.Contains(q, WindowVar)
+	switch {
+	case windowed && !has:
+		r.errorf(v, path, nil, "does not use $window, so it would not measure its phase: write ranges as [$window], like rate(x[$window])")
+	case !windowed && has:
+		r.errorf(v, path, nil, "recovery queries are instant samples: write a short fixed range, like [5s], instead of $window")
+	}
+	if err := checkPromQL(q); err != nil {
+		r.errorf(v, path, nil, "%v", err)
+	}
+	return q
+}
+
+// checkPromQL finds the mistakes PromQL would reject that are easy to see
+// without parsing it: unbalanced brackets and quotes, and placeholders
+// other than $window.
+func checkPromQL(q string) error {
+	var stack []rune
+	pairs := map[rune]rune{')': '(', ']': '[', '}': '{'}
+	for i := 0; i < len(q); i++ {
+		c := rune(q[i])
+		switch c {
+		case '"', '\'', '`':
+			j := i + 1
+			for ; j < len(q) && rune(q[j]) != c; j++ {
+				if q[j] == '\\' && c != '`' {
+					j++
+				}
+			}
+			if j >= len(q) {
+				return fmt.Errorf("the string opened with %c at offset %d is not closed", c, i)
+			}
+			i = j
+		case '(', '[', '{':
+			stack = append(stack, c)
+		case ')', ']', '}':
+			if len(stack) == 0 || stack[len(stack)-1] != pairs[c] {
+				return fmt.Errorf("%c at offset %d closes nothing that is open: check the brackets", c, i)
+			}
+			stack = stack[:len(stack)-1]
+		case '$':
+			end := i + 1
+			for end < len(q) && isWordByte(q[end]) {
+				end++
+			}
+			if q[i:end] != WindowVar {
+				return fmt.Errorf("unknown placeholder %q: only $window is replaced", q[i:end])
+			}
+		}
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("%c is not closed: check the brackets", stack[len(stack)-1])
+	}
+	return nil
+}
+
+// isWordByte reports whether b may be part of a placeholder's name.
+func isWordByte(b byte) bool {
+	return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// recovery reads a recovery check.
+func (r checkReader) recovery(n *yaml.Node, path string) {
+	o, ok := r.object(n, path, []string{"name", "after", "query", "tolerance", "consecutive", "step", "within"})
+	if !ok {
+		return
+	}
+	c := RecoveryCheck{Name: r.name(o), Consecutive: defaultConsecutive, Step: defaultStep}
+	var idx int
+	c.After, idx = r.phase(o, "after", "the phase whose end removes the fault and starts the clock")
+	if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [5s]"); ok {
+		c.Query = r.query(v, o.field("query"), false)
+	}
+	c.Tolerance = r.objective(o, "tolerance", `what a recovered sample satisfies, like ">= 0.99"`,
+		idx >= 0, idx, fmt.Sprintf("a relative tolerance compares with a phase that ends by the end of %q", c.After))
+	if v := o.get("consecutive"); v != nil {
+		x, _ := r.integer(v, o.field("consecutive"), 1, 100)
+		c.Consecutive = int(x)
+	}
+	if v := o.get("step"); v != nil {
+		c.Step, _ = r.duration(v, o.field("step"), 100*time.Millisecond, time.Minute)
+	}
+	if v, ok := r.need(o, "within", `the longest recovery that passes, like "10s"`); ok {
+		c.Within, ok = r.duration(v, o.field("within"), time.Second, time.Hour)
+		if ok && idx >= 0 {
+			r.recoveryRoom(c, idx, v, o.field("within"))
+		}
+	}
+	r.s.Checks.Recovery = append(r.s.Checks.Recovery, c)
+}
+
+// recoveryRoom checks that the phases after phase idx leave time to see a
+// recovery within c.Within.
+func (r checkReader) recoveryRoom(c RecoveryCheck, idx int, v *yaml.Node, path string) {
+	if idx == len(r.s.Phases)-1 {
+		r.errorf(v, path, nil, "phase %q is the last one: recovery is measured in the phases after it; add one, like {name: recovery, duration: 20s}", c.After)
+		return
+	}
+	var room time.Duration
+	for _, p := range r.s.Phases[idx+1:] {
+		room += p.Duration
+	}
+	need := c.Within + time.Duration(c.Consecutive)*c.Step
+	if need > room {
+		r.errorf(v, path, nil, "within (%s) plus consecutive × step (%s) is %s, more than the phases after %q last (%s): lengthen them or shorten within",
+			c.Within, time.Duration(c.Consecutive)*c.Step, need, c.After, room)
+	}
+}
+
+// trace reads a trace check.
+func (r checkReader) trace(n *yaml.Node, path string) {
+	o, ok := r.object(n, path, []string{"name", "phase", "service", "operation", "min_traces", "min_fraction",
+		TraceRequireEvent, TraceMaxDuration, TraceRequireServices})
+	if !ok {
+		return
+	}
+	c := TraceCheck{Name: r.name(o), MinTraces: defaultMinTraces, MinFraction: 1}
+	c.Phase, _ = r.phase(o, "phase", "the phase in which the traces start")
+	if v, ok := r.need(o, "service", "the service of the traces' root span, like gateway"); ok {
+		c.Service, _ = r.enum(v, o.field("service"), faults.Services())
+	}
+	if v := o.get("operation"); v != nil {
+		c.Operation, _ = r.str(v, o.field("operation"))
+	}
+	if v := o.get("min_traces"); v != nil {
+		x, _ := r.integer(v, o.field("min_traces"), 1, maxMinTraces)
+		c.MinTraces = int(x)
+	}
+	if v := o.get("min_fraction"); v != nil {
+		c.MinFraction, _ = r.fraction(v, o.field("min_fraction"))
+	}
+	kinds := []string{TraceRequireEvent, TraceMaxDuration, TraceRequireServices}
+	var set []string
+	for _, k := range o.order {
+		if slices.Contains(kinds, k) {
+			set = append(set, k)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		r.errorf(o.node, path, kinds, "missing: an assertion, one of require_event, max_duration or require_services")
+	case len(set) > 1:
+		r.errorf(o.keys[set[1]], o.field(set[1]), nil, "the check already asserts %s: one assertion per check, split it into two checks", set[0])
+	default:
+		v := o.get(set[0])
+		switch set[0] {
+		case TraceRequireEvent:
+			c.RequireEvent = r.event(v, o.field(set[0]))
+		case TraceMaxDuration:
+			c.MaxDuration, _ = r.duration(v, o.field(set[0]), time.Millisecond, time.Hour)
+		case TraceRequireServices:
+			c.RequireServices = r.serviceList(v, o.field(set[0]))
+		}
+	}
+	r.s.Checks.Traces = append(r.s.Checks.Traces, c)
+}
+
+// event reads a require_event assertion.
+func (r checkReader) event(n *yaml.Node, path string) *EventRequirement {
+	o, ok := r.object(n, path, []string{"name", "on_service", "attributes"})
+	ev := &EventRequirement{}
+	if !ok {
+		return ev
+	}
+	if v, ok := r.need(o, "name", `the span event's name, like "retry"`); ok {
+		ev.Name, _ = r.str(v, o.field("name"))
+	}
+	if v := o.get("on_service"); v != nil {
+		ev.OnService, _ = r.enum(v, o.field("on_service"), faults.Services())
+	}
+	if v := o.get("attributes"); v != nil {
+		ao, _ := r.object(v, o.field("attributes"), nil)
+		ev.Attributes = map[string]string{}
+		for _, k := range ao.order {
+			av := resolve(ao.get(k))
+			if r.scalar(av, ao.field(k), "a value", "!!str", "!!int", "!!float", "!!bool") {
+				ev.Attributes[k] = av.Value
+			}
+		}
+	}
+	return ev
+}
+
+// serviceList reads a non-empty list of distinct services.
+func (r checkReader) serviceList(n *yaml.Node, path string) []string {
+	items, ok := r.list(n, path)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		r.errorf(resolve(n), path, faults.Services(), "is empty: list the services every trace must reach")
+	}
+	var out []string
+	for i, it := range items {
+		svc, ok := r.enum(it, index(path, i), faults.Services())
+		switch {
+		case !ok:
+		case slices.Contains(out, svc):
+			r.errorf(resolve(it), index(path, i), nil, "%s is listed twice", svc)
+		default:
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// invariants reads the list of invariants.
+func (r checkReader) invariants(n *yaml.Node, path string) {
+	items, ok := r.list(n, path)
+	if !ok {
+		return
+	}
+	for i, it := range items {
+		name, ok := r.enum(it, index(path, i), Invariants())
+		if !ok {
+			continue
+		}
+		if r.names[name] != "" {
+			r.errorf(resolve(it), index(path, i), nil, "repeated check name: %s is %q already", r.names[name], name)
+			continue
+		}
+		r.names[name] = index(path, i)
+		r.s.Checks.Invariants = append(r.s.Checks.Invariants, Invariant(name))
+	}
+}

@@ -1,0 +1,50 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// libraryDir is the scenario library, from this package's directory.
+const libraryDir = "../../scenarios"
+
+// libraryScripts accepts the k6 scripts the library uses.
+func libraryScripts(script string) error {
+	if script == "checkout.js" || script == "products.js" {
+		return nil
+	}
+	return os.ErrNotExist
+}
+
+// TestLibrary checks the scenario library: every file is valid, starts
+// with its purpose, and the whole library fits the time budget of
+// `make chaos` (six minutes, lab overhead included).
+func TestLibrary(t *testing.T) {
+	scenarios, err := LoadDir(libraryDir, WithScriptCheck(libraryScripts))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(scenarios), 10)
+
+	var total time.Duration
+	expects := map[Expect]int{}
+	for _, s := range scenarios {
+		t.Run(s.Name, func(t *testing.T) {
+			data, err := os.ReadFile(s.File)
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(string(data), "# Purpose: "), "%s must start with a # Purpose: comment", s.File)
+			assert.NotEmpty(t, s.Purpose)
+			assert.Equal(t, strings.TrimSuffix(filepath.Base(s.File), ".yaml"), s.Name)
+			assert.Positive(t, s.Checks.Count())
+			assert.LessOrEqual(t, s.Duration(), 40*time.Second, "keep each scenario short")
+		})
+		total += s.Duration()
+		expects[s.Expect]++
+	}
+	assert.GreaterOrEqual(t, expects[ExpectFail], 2, "scenarios that expect the gate to fail")
+	assert.LessOrEqual(t, total, 270*time.Second, "the phases of the whole library, leaving a minute and a half of overhead")
+}

@@ -1,0 +1,477 @@
+package scenario
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/faults"
+)
+
+// base is a valid scenario that the rule tests change one thing in.
+const base = `name: t
+purpose: test
+expect: pass
+load:
+  script: checkout.js
+  executor: constant-arrival-rate
+  rate: 10
+phases:
+  - name: baseline
+    duration: 10s
+  - name: fault
+    duration: 10s
+    faults:
+      - network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}
+  - name: recovery
+    duration: 15s
+checks:
+  slo:
+    - name: p99
+      phase: fault
+      query: rate(x[$window])
+      objective: "<= 2 * baseline"
+`
+
+// anyScript accepts every script.
+func anyScript(string) error { return nil }
+
+// edit returns base with old replaced by new; old must be in base, so
+// that a test cannot pass because its edit did nothing.
+func edit(t *testing.T, old, new string) string {
+	t.Helper()
+	require.Contains(t, base, old)
+	return strings.Replace(base, old, new, 1)
+}
+
+// positionRE is the "file:line:col: " prefix of a problem.
+var positionRE = regexp.MustCompile(`^t\.yaml:\d+:\d+: `)
+
+// problems parses doc as t.yaml and returns its problems without their
+// positions, checking that each has one.
+func problems(t *testing.T, doc string, opts ...Option) []string {
+	t.Helper()
+	_, err := Parse("t.yaml", []byte(doc), append([]Option{WithScriptCheck(anyScript)}, opts...)...)
+	if err == nil {
+		return nil
+	}
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	var out []string
+	for _, p := range verr.Problems {
+		s := p.String()
+		require.Regexp(t, positionRE, s)
+		out = append(out, positionRE.ReplaceAllString(s, ""))
+	}
+	return out
+}
+
+func TestBaseIsValid(t *testing.T) {
+	assert.Empty(t, problems(t, base))
+}
+
+func TestRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		opts     []Option
+		want     []string
+	}{
+		// The top of the file.
+		{name: "expect is required", old: "expect: pass\n", new: "",
+			want: []string{"expect: missing: pass, or fail for a scenario whose checks must fail (resilience off)"}},
+		{name: "expect is pass or fail", old: "expect: pass", new: "expect: maybe",
+			want: []string{`expect: unknown value "maybe"; allowed: pass, fail`}},
+		{name: "purpose is required", old: "purpose: test", new: "purpose: ''",
+			want: []string{"purpose: is empty"}},
+		{name: "unknown fields name the allowed ones", old: "expect: pass", new: "expect: pass\ntimeout: 5s",
+			want: []string{"timeout: unknown field; allowed: name, purpose, expect, services, load, phases, checks"}},
+		{name: "repeated fields", old: "expect: pass", new: "expect: pass\nexpect: fail",
+			want: []string{"expect: repeated field: it is already set on line 3"}},
+		{name: "name is the file name", old: "name: t", new: "name: other",
+			want: []string{`name: "other" differs from the file name: name the file other.yaml or the scenario "t"`}},
+		{name: "name's characters", old: "name: t", new: "name: T x",
+			want: []string{`name: "T x": use 1 to 64 lowercase letters, digits, '-', '_' or '.'`}},
+		{name: "a string where a list goes", old: "phases:\n  - name: baseline", new: "phases: baseline\nx:\n  - name: baseline",
+			want: []string{"phases: want a list, got \"baseline\"", "x: unknown field; allowed: name, purpose, expect, services, load, phases, checks"}},
+
+		// Phases.
+		{name: "at least one phase", old: "phases:\n", new: "phases: []\nold_phases:\n",
+			want: []string{"phases: is empty: give at least one phase, like {name: baseline, duration: 15s}",
+				"old_phases: unknown field; allowed: name, purpose, expect, services, load, phases, checks"}},
+		{name: "durations are positive", old: "duration: 10s\n  - name: fault", new: "duration: 0s\n  - name: fault",
+			want: []string{"phases[0].duration: 0s is out of range: must be from 1s to 1h0m0s"}},
+		{name: "durations have a unit", old: "duration: 10s\n  - name: fault", new: "duration: 10\n  - name: fault",
+			want: []string{`phases[0].duration: 10 has no unit: write a duration like "10s" or "500ms"`}},
+		{name: "durations parse", old: "duration: 10s\n  - name: fault", new: "duration: ten seconds\n  - name: fault",
+			want: []string{`phases[0].duration: "ten seconds" is not a duration: write one like "15s", "500ms" or "1m30s"`}},
+		{name: "phase duration is required", old: "    duration: 15s\n", new: "",
+			want: []string{`phases[2].duration: missing: how long the phase lasts, like "15s"`}},
+		{name: "phase names are unique", old: "name: recovery", new: "name: fault",
+			want: []string{`phases[2].name: repeated phase name: phases[1] is "fault" already`}},
+		{name: "phase names are identifiers", old: "name: recovery", new: "name: Recovery Phase",
+			want: []string{`phases[2].name: "Recovery Phase": use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter`}},
+		{name: "unknown phase field", old: "    duration: 15s\n", new: "    duration: 15s\n    load: 5\n",
+			want: []string{"phases[2].load: unknown field; allowed: name, duration, faults"}},
+		{name: "the timeline is bounded", old: "duration: 15s", new: "duration: 1h",
+			want: []string{"phases: the phases last 1h0m20s in all: keep a scenario under 1h0m0s"}},
+
+		// Faults.
+		{name: "fault model rules, at the field",
+			old: "{edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
+			new: "{edge: orders->paymets, toxic: latency, stream: up, attributes: {latency: 0, rate: 4}}",
+			want: []string{
+				"phases[1].faults[0].network.edge: unknown edge \"orders->paymets\"; allowed: " + strings.Join(faults.Edges(), ", "),
+				`phases[1].faults[0].network.stream: unknown value "up"; allowed: downstream, upstream`,
+				"phases[1].faults[0].network.attributes.latency: latency 0: must be from 1 to 3600000 (ms)",
+				`phases[1].faults[0].network.attributes.rate: latency has no attribute "rate"; allowed: latency, jitter`,
+			}},
+		{name: "missing required attribute",
+			old: "attributes: {latency: 100}", new: "attributes: {jitter: 5}",
+			want: []string{"phases[1].faults[0].network.attributes: latency needs attribute latency (ms)"}},
+		{name: "a bad attribute value is reported once",
+			old: "attributes: {latency: 100}", new: "attributes: {latency: 100ms}",
+			want: []string{`phases[1].faults[0].network.attributes.latency: want a whole number, got "100ms"`}},
+		{name: "toxicity in (0, 1]",
+			old: "toxic: latency,", new: "toxic: latency, toxicity: 0,",
+			want: []string{"phases[1].faults[0].network.toxicity: 0 is out of range: must be in (0, 1]"}},
+		{name: "unknown kind of fault",
+			old: "- network: {edge", new: "- netwrk: {edge",
+			want: []string{"phases[1].faults[0].netwrk: unknown field; allowed: network, process, request",
+				"phases[1].faults[0]: the fault is empty: set one of network, process or request; allowed: network, process, request"}},
+		{name: "one kind per fault",
+			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n        process: {service: orders, action: pause}",
+			want: []string{"phases[1].faults[0]: set only one of network, process or request per fault: list them as separate faults; allowed: network, process, request"}},
+		{name: "unknown field of a fault kind",
+			old: "toxic: latency,", new: "toxic: latency, proxy: x,",
+			want: []string{"phases[1].faults[0].network.proxy: unknown field; allowed: attributes, edge, stream, toxic, toxicity"}},
+		{name: "process fault rules",
+			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
+			new: "- process: {service: order, action: kill, restart_after: 20s}",
+			want: []string{
+				`phases[1].faults[0].process.service: unknown service "order"; allowed: gateway, orders, inventory, payments`,
+				"phases[1].faults[0].process.restart_after: 20s is longer than the phase (10s): the service is started again at the phase's end at the latest",
+			}},
+		{name: "two process faults on one service",
+			old:  "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
+			new:  "- process: {service: orders, action: kill}\n      - process: {service: orders, action: pause}",
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a process fault on orders in this phase: merge the two, or use another phase"}},
+		{name: "two toxics in one place",
+			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n      - network: {edge: orders->payments, toxic: latency, attributes: {latency: 5}}",
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a latency toxic on orders->payments downstream in this phase: merge the two, or use another phase"}},
+		{name: "request fault rules, and faultinject's",
+			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: payments, method: /payments.v1.PaymentsService/Charges, grpc_code: NOPE, http_status: 503}",
+			want: []string{
+				`phases[1].faults[0].request.method: payments has no method "/payments.v1.PaymentsService/Charges"; allowed: *, ` + strings.Join(faults.Methods("payments"), ", "),
+				`phases[1].faults[0].request.grpc_code: grpc_code "NOPE": not a gRPC status code name; use a canonical name like UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL or RESOURCE_EXHAUSTED`,
+				"phases[1].faults[0].request.http_status: http_status applies to the gateway's HTTP routes; payments serves gRPC: use grpc_code",
+			}},
+		{name: "request fault field types",
+			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: gateway, method: '*', http_status: 200, abort: yes, latency: 5}",
+			want: []string{
+				"phases[1].faults[0].request.http_status: 200 is out of range: must be from 400 to 599",
+				`phases[1].faults[0].request.abort: want true or false, got "yes"`,
+				`phases[1].faults[0].request.latency: 5 has no unit: write a duration like "5s" or "500ms"`,
+			}},
+
+		// Services.
+		{name: "knobs", old: "load:", new: "services:\n  orders: {retries: maybe, retry-max-attempts: 9, rate-limit: 5}\n  catalog: {}\nload:",
+			want: []string{
+				`services.orders.retries: want true or false, got "maybe"`,
+				"services.orders.retry-max-attempts: 9 is out of range: must be from 2 to 5",
+				"services.orders.rate-limit: unknown field; allowed: " + strings.Join(Knobs("orders"), ", "),
+				"services.catalog: unknown field; allowed: gateway, orders, inventory, payments",
+			}},
+		{name: "knob durations", old: "load:", new: "services:\n  gateway: {request-timeout: 3, rate-limit: -1}\nload:",
+			want: []string{
+				`services.gateway.request-timeout: 3 has no unit: write a duration like "3s" or "500ms"`,
+				"services.gateway.rate-limit: -1 is out of range: must be from 0 to 1e+06",
+			}},
+
+		// Load.
+		{name: "the script must exist", old: "load:", new: "load:",
+			opts: []Option{WithScriptCheck(func(s string) error { return errors.New("no k6 script \"" + s + "\" here") })},
+			want: []string{`load.script: no k6 script "checkout.js" here`}},
+		{name: "a script is a file name", old: "script: checkout.js", new: "script: ../checkout.js",
+			want: []string{`load.script: "../checkout.js": name a k6 script by its file name in loadtests/, like "checkout.js"`}},
+		{name: "executor", old: "executor: constant-arrival-rate", new: "executor: constant-vus",
+			want: []string{`load.executor: unknown value "constant-vus"; allowed: constant-arrival-rate, ramping-arrival-rate`}},
+		{name: "constant takes a rate", old: "  rate: 10\n", new: "  stages: []\n",
+			want: []string{"load.rate: missing: iterations started per time_unit, like 15",
+				"load.stages: applies to ramping-arrival-rate only: constant-arrival-rate takes rate"}},
+		{name: "the rate is bounded", old: "rate: 10", new: "rate: 100\n  time_unit: 10ms",
+			want: []string{"load: 100 iterations per 10ms is more than 1000 per second: lower the rate or lengthen time_unit"}},
+		{name: "max_vus at least pre_allocated_vus", old: "rate: 10", new: "rate: 10\n  pre_allocated_vus: 20\n  max_vus: 5",
+			want: []string{"load.max_vus: 5 is below pre_allocated_vus (20)"}},
+		{name: "ramping stages span the phases", old: "executor: constant-arrival-rate\n  rate: 10",
+			new: "executor: ramping-arrival-rate\n  rate: 10\n  stages:\n    - {target: 10, duration: 30s}",
+			want: []string{"load.rate: applies to constant-arrival-rate only: ramping-arrival-rate takes start_rate and stages",
+				"load.stages: the stages last 30s but the phases 35s: the load must span the phases exactly"}},
+		{name: "ramping stage fields", old: "executor: constant-arrival-rate\n  rate: 10",
+			new: "executor: ramping-arrival-rate\n  stages:\n    - {target: 2000, duration: 35s}\n    - {duration: 0s}",
+			want: []string{"load.stages[0].target: 2000 is out of range: must be from 0 to 1000",
+				"load.stages[1].target: missing: the rate to reach, like 20",
+				"load.stages[1].duration: 0s is out of range: must be from 1s to 1h0m0s"}},
+
+		// SLO checks.
+		{name: "phase references exist", old: "phase: fault", new: "phase: faults",
+			want: []string{`checks.slo[0].phase: no phase "faults"; allowed: baseline, fault, recovery`}},
+		{name: "relative objectives refer to an earlier phase", old: `"<= 2 * baseline"`, new: `"<= 2 * recovery"`,
+			want: []string{`checks.slo[0].objective: compares with phase "recovery": a relative objective compares with a phase that runs before "fault"`}},
+		{name: "relative objectives do not refer to their own phase", old: `"<= 2 * baseline"`, new: `"<= 2 * fault"`,
+			want: []string{`checks.slo[0].objective: compares with phase "fault": a relative objective compares with a phase that runs before "fault"`}},
+		{name: "relative objectives refer to a phase", old: `"<= 2 * baseline"`, new: `"<= 2 * base"`,
+			want: []string{`checks.slo[0].objective: compares with phase "base", which does not exist; allowed: baseline, fault, recovery`}},
+		{name: "objective syntax", old: `"<= 2 * baseline"`, new: `"at most 2"`,
+			want: []string{`checks.slo[0].objective: "at most 2" does not start with a comparison (<, <=, >, >=, ==): ` + objectiveSyntax}},
+		{name: "queries use $window", old: "rate(x[$window])", new: "rate(x[5m])",
+			want: []string{"checks.slo[0].query: does not use $window, so it would not measure its phase: write ranges as [$window], like rate(x[$window])"}},
+		{name: "unknown placeholders", old: "rate(x[$window])", new: "rate(x[$window]) / rate(y[$windows])",
+			want: []string{`checks.slo[0].query: unknown placeholder "$windows": only $window is replaced`}},
+		{name: "brackets", old: "rate(x[$window])", new: `sum(rate(x{code=~"5.."}[$window])`,
+			want: []string{"checks.slo[0].query: ( is not closed: check the brackets"}},
+		{name: "query or slo", old: "      query: rate(x[$window])\n", new: "",
+			want: []string{"checks.slo[0].query: missing: PromQL with $window for the phase's range, or slo: the name of an SLO definition"}},
+		{name: "not both", old: "      query: rate(x[$window])\n", new: "      query: rate(x[$window])\n      slo: checkout-latency\n",
+			want: []string{"checks.slo[0].slo: set query or slo, not both"}},
+		{name: "policies", old: `"<= 2 * baseline"`, new: "\"<= 2 * baseline\"\n      on_empty: ignore\n      on_nan: fail",
+			want: []string{`checks.slo[0].on_empty: unknown value "ignore"; allowed: pass, fail, inconclusive`}},
+		{name: "check names are unique", old: "checks:\n  slo:", new: "checks:\n  invariants: [no_lost_orders]\n  traces:\n    - {name: p99, phase: fault, service: gateway, max_duration: 1s}\n  slo:",
+			want: []string{`checks.slo[0].name: repeated check name: checks.traces[0] is "p99" already`}},
+		{name: "at least one check", old: "checks:\n  slo:", new: "checks: {}\nx:\n  slo:",
+			want: []string{"checks: no checks: give at least one of slo, recovery, traces or invariants, or the scenario cannot fail",
+				"x: unknown field; allowed: name, purpose, expect, services, load, phases, checks"}},
+
+		// Recovery checks.
+		{name: "recovery is measured after a phase that is not the last",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: recovery, query: 'up', tolerance: '>= 1', within: 5s}",
+			want: []string{`checks.recovery[0].within: phase "recovery" is the last one: recovery is measured in the phases after it; add one, like {name: recovery, duration: 20s}`}},
+		{name: "recovery needs room",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'up', tolerance: '>= 1', within: 14s, step: 500ms}",
+			want: []string{`checks.recovery[0].within: within (14s) plus consecutive × step (1.5s) is 15.5s, more than the phases after "fault" last (15s): lengthen them or shorten within`}},
+		{name: "recovery queries are instant",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'rate(x[$window])', tolerance: '>= 2 * recovery', within: 5s, consecutive: 0}",
+			want: []string{
+				"checks.recovery[0].query: recovery queries are instant samples: write a short fixed range, like [5s], instead of $window",
+				`checks.recovery[0].tolerance: compares with phase "recovery": a relative tolerance compares with a phase that ends by the end of "fault"`,
+				"checks.recovery[0].consecutive: 0 is out of range: must be from 1 to 100",
+			}},
+		{name: "recovery needs within",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'up', tolerance: '>= 1'}",
+			want: []string{`checks.recovery[0].within: missing: the longest recovery that passes, like "10s"`}},
+
+		// Trace checks.
+		{name: "one assertion per trace check",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, max_duration: 3s, require_services: [orders]}",
+			want: []string{"checks.traces[0].require_services: the check already asserts max_duration: one assertion per check, split it into two checks"}},
+		{name: "a trace check asserts something",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, min_fraction: 1.5, min_traces: 0}",
+			want: []string{
+				"checks.traces[0]: missing: an assertion, one of require_event, max_duration or require_services; allowed: require_event, max_duration, require_services",
+				"checks.traces[0].min_fraction: 1.5 is out of range: must be in (0, 1]",
+				"checks.traces[0].min_traces: 0 is out of range: must be from 1 to 10000",
+			}},
+		{name: "trace services",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: shop, require_services: [orders, orders, catalog]}",
+			want: []string{
+				`checks.traces[0].service: unknown value "shop"; allowed: gateway, orders, inventory, payments`,
+				"checks.traces[0].require_services[1]: orders is listed twice",
+				`checks.traces[0].require_services[2]: unknown value "catalog"; allowed: gateway, orders, inventory, payments`,
+			}},
+		{name: "require_event fields",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, require_event: {on_service: pay, attributes: {a: [1]}, attr: 1}}",
+			want: []string{
+				"checks.traces[0].require_event.name: missing: the span event's name, like \"retry\"",
+				`checks.traces[0].require_event.on_service: unknown value "pay"; allowed: gateway, orders, inventory, payments`,
+				"checks.traces[0].require_event.attributes.a: want a value, got a list",
+				"checks.traces[0].require_event.attr: unknown field; allowed: name, on_service, attributes",
+			}},
+
+		// Invariants.
+		{name: "invariants",
+			old: "checks:", new: "checks:\n  invariants: [no_lost_orders, no_lost_orders, no_lost_money]",
+			want: []string{
+				`checks.invariants[1]: repeated check name: checks.invariants[0] is "no_lost_orders" already`,
+				`checks.invariants[2]: unknown value "no_lost_money"; allowed: no_lost_orders, no_double_charge, failed_orders_compensated`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, problems(t, edit(t, tt.old, tt.new), tt.opts...))
+		})
+	}
+}
+
+func TestParseFileLevelProblems(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      string
+	}{
+		{name: "empty", doc: "", want: "t.yaml: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
+		{name: "only comments", doc: "# Purpose: nothing yet\n", want: "t.yaml: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
+		{name: "not a mapping", doc: "- a\n- b\n", want: "t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, purpose, expect, services, load, phases, checks"},
+		{name: "syntax", doc: "name: t\n  purpose: [x\n", want: "t.yaml:2:1: mapping values are not allowed in this context: fix the YAML syntax"},
+		{name: "two documents", doc: base + "---\nname: u\n", want: "t.yaml:23:1: a scenario file holds one YAML document: remove the \"---\" and what follows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.doc), WithScriptCheck(anyScript))
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+		})
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	doc := `# Purpose: every default and every kind of fault and check.
+name: t
+purpose: >
+  Everything.
+expect: fail
+services:
+  orders: {retries: false, call-timeout: 800ms, retry-max-attempts: 3}
+  gateway: {rate-limit: 12.5}
+load:
+  script: checkout.js
+  executor: ramping-arrival-rate
+  start_rate: 2
+  stages:
+    - {target: 10, duration: 10s}
+    - {target: 10, duration: 15s}
+phases:
+  - name: baseline
+    duration: 10s
+  - &fault
+    name: fault
+    duration: 5s
+    faults:
+      - network: {edge: gateway->inventory, toxic: slicer, attributes: {average_size: 32}}
+      - process: {service: payments, action: pause}
+      - request: {service: payments, method: "*", latency: 20ms}
+      - request: {service: payments, method: "*", grpc_code: unavailable, probability: 0.5}
+  - name: recovery
+    duration: 10s
+checks:
+  slo:
+    - {name: s, phase: fault, query: 'rate(x[$window])', objective: "< 1"}
+    - {name: ref, phase: fault, slo: checkout-latency, objective: ">= baseline", on_empty: fail, on_nan: pass}
+  recovery:
+    - {name: r, after: fault, query: up, tolerance: ">= 1", within: 5s}
+  traces:
+    - {name: e, phase: fault, service: gateway, require_event: {name: retry, attributes: {rpc.attempt: 2, peer.service: payments}}}
+    - {name: d, phase: fault, service: gateway, operation: GET /v1/products, max_duration: 1s}
+    - {name: v, phase: baseline, service: gateway, require_services: [orders, payments]}
+  invariants: [no_double_charge]
+`
+	s, err := Parse("t.yaml", []byte(doc), WithScriptCheck(anyScript))
+	require.NoError(t, err)
+
+	assert.Equal(t, "t", s.Name)
+	assert.Equal(t, "Everything.", s.Purpose)
+	assert.Equal(t, ExpectFail, s.Expect)
+	assert.Equal(t, []Knob{
+		{Service: "orders", Flag: "retries", Value: "false"},
+		{Service: "orders", Flag: "call-timeout", Value: "800ms"},
+		{Service: "orders", Flag: "retry-max-attempts", Value: "3"},
+		{Service: "gateway", Flag: "rate-limit", Value: "12.5"},
+	}, s.Knobs)
+	assert.Equal(t, map[string]string{"rate-limit": "12.5"}, s.KnobsOf("gateway"))
+	assert.Equal(t, LoadProfile{Script: "checkout.js", Executor: RampingArrivalRate, TimeUnit: time.Second, StartRate: 2,
+		Stages:          []Stage{{Target: 10, Duration: 10 * time.Second}, {Target: 10, Duration: 15 * time.Second}},
+		PreAllocatedVUs: 10, MaxVUs: 100, GracefulStop: 5 * time.Second}, s.Load)
+
+	require.Len(t, s.Phases, 3)
+	assert.Equal(t, 25*time.Second, s.Duration())
+	assert.Equal(t, 1, s.PhaseIndex("fault"))
+	assert.Equal(t, -1, s.PhaseIndex("nope"))
+	assert.Equal(t, 15*time.Second, s.PhaseStart(2))
+	var specs []string
+	for _, f := range s.Phases[1].Faults {
+		specs = append(specs, f.String())
+	}
+	assert.Equal(t, []string{
+		"network gateway->inventory slicer stream=downstream toxicity=1 average_size=32",
+		"process payments pause",
+		"request payments * latency=20ms probability=1",
+		"request payments * grpc_code=UNAVAILABLE probability=0.5",
+	}, specs)
+
+	c := s.Checks
+	assert.Equal(t, 7, c.Count())
+	assert.Equal(t, SLOCheck{Name: "s", Phase: "fault", Query: "rate(x[$window])", Objective: Objective{Op: Less, Value: 1},
+		OnEmpty: Inconclusive, OnNaN: Inconclusive}, c.SLO[0])
+	assert.Equal(t, "rate(x[5s])", c.SLO[0].QueryFor(5*time.Second))
+	assert.Equal(t, SLOCheck{Name: "ref", Phase: "fault", SLO: "checkout-latency",
+		Objective: Objective{Op: GreaterEqual, RelativeTo: "baseline", Factor: 1}, OnEmpty: Fail, OnNaN: Pass}, c.SLO[1])
+	assert.Equal(t, RecoveryCheck{Name: "r", After: "fault", Query: "up", Tolerance: Objective{Op: GreaterEqual, Value: 1},
+		Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[0])
+	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "gateway", MinTraces: 10, MinFraction: 1,
+		RequireEvent: &EventRequirement{Name: "retry", Attributes: map[string]string{"rpc.attempt": "2", "peer.service": "payments"}}}, c.Traces[0])
+	assert.Equal(t, TraceRequireEvent, c.Traces[0].Kind())
+	assert.Equal(t, TraceMaxDuration, c.Traces[1].Kind())
+	assert.Equal(t, "GET /v1/products", c.Traces[1].Operation)
+	assert.Equal(t, TraceRequireServices, c.Traces[2].Kind())
+	assert.Equal(t, []string{"orders", "payments"}, c.Traces[2].RequireServices)
+	assert.Equal(t, []Invariant{NoDoubleCharge}, c.Invariants)
+}
+
+func TestPromDuration(t *testing.T) {
+	assert.Equal(t, "15s", PromDuration(15*time.Second))
+	assert.Equal(t, "90s", PromDuration(90*time.Second))
+	assert.Equal(t, "1500ms", PromDuration(1500*time.Millisecond))
+}
+
+func TestLoadAndLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(doc), 0o600))
+		return p
+	}
+	good := write("good.yaml", strings.Replace(base, "name: t", "name: good", 1))
+	s, err := Load(good, WithScriptCheck(anyScript))
+	require.NoError(t, err)
+	assert.Equal(t, good, s.File)
+
+	_, err = Load(filepath.Join(dir, "missing.yaml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	scenarios, err := LoadDir(dir, WithScriptCheck(anyScript))
+	require.NoError(t, err)
+	require.Len(t, scenarios, 1)
+
+	write("good.yml", strings.Replace(base, "name: t", "name: good", 1))
+	write("bad.yaml", strings.Replace(base, "expect: pass", "expect: maybe", 1))
+	write("notes.txt", "not a scenario")
+	_, err = LoadDir(dir, WithScriptCheck(anyScript))
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	assert.Equal(t, filepath.Join(dir, "bad.yaml")+`:1:7: name: "t" differs from the file name: name the file t.yaml or the scenario "bad"`+"\n"+
+		filepath.Join(dir, "bad.yaml")+`:3:9: expect: unknown value "maybe"; allowed: pass, fail`+"\n"+
+		filepath.Join(dir, "good.yml")+`: name: scenario "good" is also defined by `+good+": keep one of the two files",
+		err.Error())
+
+	_, err = LoadDir(t.TempDir())
+	require.ErrorContains(t, err, "no scenario files (*.yaml) in")
+}
+
+func TestScriptsIn(t *testing.T) {
+	dir := t.TempDir()
+	check := ScriptsIn(dir)
+	require.EqualError(t, check("checkout.js"), `no k6 script "checkout.js" in `+dir+", which has no scripts")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "checkout.js"), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "products.js"), nil, 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "dir.js"), 0o700))
+	require.NoError(t, check("checkout.js"))
+	require.EqualError(t, check("dir.js"), `no k6 script "dir.js" in `+dir+"; allowed: checkout.js, dir.js, products.js")
+	require.EqualError(t, check("nope.js"), `no k6 script "nope.js" in `+dir+"; allowed: checkout.js, dir.js, products.js")
+}

@@ -1,0 +1,475 @@
+package scenario
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/faults"
+)
+
+// Bounds of a scenario, to catch unit typos and runaway loads.
+const (
+	minPhase        = time.Second
+	maxPhase        = time.Hour
+	maxTotal        = time.Hour
+	maxRatePerSec   = 1000
+	maxVUs          = 1000
+	defaultPreVUs   = 10
+	defaultMaxVUs   = 100
+	defaultTimeUnit = time.Second
+	defaultGraceful = 5 * time.Second
+	maxGraceful     = 5 * time.Minute
+)
+
+// phases reads the timeline.
+func (d *decoder) phases(n *yaml.Node, s *Scenario) {
+	items, ok := d.list(n, "phases")
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		d.errorf(resolve(n), "phases", nil, "is empty: give at least one phase, like {name: baseline, duration: 15s}")
+		return
+	}
+	seen := map[string]int{}
+	for i, it := range items {
+		path := index("phases", i)
+		var p Phase
+		o, ok := d.object(it, path, []string{"name", "duration", "faults"})
+		if ok {
+			if v, ok := d.need(o, "name", `the phase's name, like "baseline" or "fault"`); ok {
+				if name, ok := d.str(v, o.field("name")); ok {
+					j, dup := seen[name]
+					switch {
+					case !phaseNameRE.MatchString(name):
+						d.errorf(v, o.field("name"), nil, "%q: use 1 to 32 lowercase letters, digits, '-' or '_', starting with a letter", name)
+					case dup:
+						d.errorf(v, o.field("name"), nil, "repeated phase name: phases[%d] is %q already", j, name)
+					}
+					if !dup {
+						seen[name] = i
+						p.Name = name
+					}
+				}
+			}
+			if v, ok := d.need(o, "duration", `how long the phase lasts, like "15s"`); ok {
+				p.Duration, _ = d.duration(v, o.field("duration"), minPhase, maxPhase)
+			}
+			if v := o.get("faults"); v != nil {
+				p.Faults = d.phaseFaults(v, o.field("faults"), p)
+			}
+		}
+		s.Phases = append(s.Phases, p)
+	}
+	if total := s.Duration(); total > maxTotal {
+		d.errorf(resolve(n), "phases", nil, "the phases last %s in all: keep a scenario under %s", total, maxTotal)
+	}
+}
+
+// phaseFaults reads the faults of phase p and checks that they can all be
+// applied together.
+func (d *decoder) phaseFaults(n *yaml.Node, path string, p Phase) []faults.Spec {
+	items, ok := d.list(n, path)
+	if !ok {
+		return nil
+	}
+	var out []faults.Spec
+	where := map[string]int{} // what a fault occupies -> its index
+	for i, it := range items {
+		fpath := index(path, i)
+		spec, ok := d.fault(it, fpath)
+		if spec.Process != nil {
+			if ra := spec.Process.RestartAfter; ra > 0 && p.Duration > 0 && ra > p.Duration {
+				d.errorf(locate(it, "process.restart_after"), fpath+".process.restart_after", nil,
+					"%s is longer than the phase (%s): the service is started again at the phase's end at the latest", ra, p.Duration)
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, spec)
+		var slot string
+		switch {
+		case spec.Network != nil && spec.Network.Toxic == faults.ToxicDown:
+			slot = "the proxy of " + spec.Network.Edge + " down"
+		case spec.Network != nil:
+			slot = fmt.Sprintf("a %s toxic on %s %s", spec.Network.Toxic, spec.Network.Edge, spec.Network.Stream)
+		case spec.Process != nil:
+			slot = "a process fault on " + spec.Process.Service
+		}
+		if slot == "" {
+			continue // request faults stack
+		}
+		if j, dup := where[slot]; dup {
+			d.errorf(resolve(it), fpath, nil, "%s[%d] already puts %s in this phase: merge the two, or use another phase", path, j, slot)
+			continue
+		}
+		where[slot] = i
+	}
+	return out
+}
+
+// fault reads one fault and checks it with the fault model's own rules.
+func (d *decoder) fault(n *yaml.Node, path string) (faults.Spec, bool) {
+	o, ok := d.object(n, path, faults.Kinds())
+	if !ok {
+		return faults.Spec{}, false
+	}
+	start := len(d.problems)
+	bad := map[string]bool{} // fields (from the spec) that did not decode
+	var spec faults.Spec
+	if v := o.get(faults.KindNetwork); v != nil {
+		spec.Network = d.networkFault(v, o.field(faults.KindNetwork), bad)
+	}
+	if v := o.get(faults.KindProcess); v != nil {
+		spec.Process = d.processFault(v, o.field(faults.KindProcess), bad)
+	}
+	if v := o.get(faults.KindRequest); v != nil {
+		spec.Request = d.requestFault(v, o.field(faults.KindRequest), bad)
+	}
+	for _, p := range spec.Problems() {
+		if skipProblem(p.Field, bad) {
+			continue
+		}
+		d.errorf(locate(o.node, p.Field), field(path, p.Field), p.Allowed, "%s", p.Msg)
+	}
+	return spec, len(d.problems) == start
+}
+
+// skipProblem reports whether a problem with field follows from a field
+// that did not decode (the field itself, or one inside it).
+func skipProblem(field string, bad map[string]bool) bool {
+	for b := range bad {
+		if b == field || strings.HasPrefix(b, field+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeFields reads the fields of a fault kind: each reader gets the value
+// node and its path, and reports whether it decoded.
+func (d *decoder) decodeFields(n *yaml.Node, path string, bad map[string]bool, readers map[string]func(*yaml.Node, string) bool) (object, bool) {
+	allowed := make([]string, 0, len(readers))
+	for k := range readers {
+		allowed = append(allowed, k)
+	}
+	slices.Sort(allowed)
+	o, ok := d.object(n, path, allowed)
+	if !ok {
+		bad[kindOf(path)] = true
+		return o, false
+	}
+	for _, key := range o.order {
+		if !readers[key](o.get(key), o.field(key)) {
+			bad[kindOf(path)+"."+key] = true
+		}
+	}
+	return o, true
+}
+
+// kindOf returns the last element of a fault's path: "network".
+func kindOf(path string) string { return path[strings.LastIndex(path, ".")+1:] }
+
+// networkFault reads a network fault; stream defaults to downstream and
+// toxicity to 1.
+func (d *decoder) networkFault(n *yaml.Node, path string, bad map[string]bool) *faults.NetworkFault {
+	f := &faults.NetworkFault{Stream: faults.Downstream, Toxicity: 1}
+	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
+		"edge":  func(v *yaml.Node, p string) (ok bool) { f.Edge, ok = d.str(v, p); return ok },
+		"toxic": func(v *yaml.Node, p string) (ok bool) { f.Toxic, ok = d.str(v, p); return ok },
+		"stream": func(v *yaml.Node, p string) (ok bool) {
+			f.Stream, ok = d.enum(v, p, faults.Streams())
+			return ok
+		},
+		"toxicity": func(v *yaml.Node, p string) (ok bool) { f.Toxicity, ok = d.fraction(v, p); return ok },
+		"attributes": func(v *yaml.Node, p string) bool {
+			o, ok := d.object(v, p, nil)
+			f.Attributes = map[string]int64{}
+			for _, k := range o.order {
+				x, good := d.integer(o.get(k), o.field(k), -1<<62, 1<<62)
+				if !good {
+					bad[kindOf(path)+".attributes."+k] = true
+				}
+				f.Attributes[k] = x
+			}
+			return ok
+		},
+	})
+	return f
+}
+
+// processFault reads a process fault.
+func (d *decoder) processFault(n *yaml.Node, path string, bad map[string]bool) *faults.ProcessFault {
+	f := &faults.ProcessFault{}
+	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
+		"service": func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok },
+		"action":  func(v *yaml.Node, p string) (ok bool) { f.Action, ok = d.str(v, p); return ok },
+		"restart_after": func(v *yaml.Node, p string) (ok bool) {
+			f.RestartAfter, ok = d.duration(v, p, 0, maxPhase)
+			return ok
+		},
+	})
+	return f
+}
+
+// requestFault reads a request fault; probability defaults to 1.
+func (d *decoder) requestFault(n *yaml.Node, path string, bad map[string]bool) *faults.RequestFault {
+	f := &faults.RequestFault{Probability: 1}
+	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
+		"service":   func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok },
+		"method":    func(v *yaml.Node, p string) (ok bool) { f.Method, ok = d.str(v, p); return ok },
+		"latency":   func(v *yaml.Node, p string) (ok bool) { f.Latency, ok = d.duration(v, p, 0, maxPhase); return ok },
+		"grpc_code": func(v *yaml.Node, p string) (ok bool) { f.GRPCCode, ok = d.str(v, p); return ok },
+		"http_status": func(v *yaml.Node, p string) bool {
+			x, ok := d.integer(v, p, 400, 599)
+			f.HTTPStatus = int(x)
+			return ok
+		},
+		"abort":       func(v *yaml.Node, p string) (ok bool) { f.Abort, ok = d.boolean(v, p); return ok },
+		"probability": func(v *yaml.Node, p string) (ok bool) { f.Probability, ok = d.fraction(v, p); return ok },
+	})
+	return f
+}
+
+// knobKind is the type of a service flag.
+type knobKind int
+
+const (
+	knobBool knobKind = iota
+	knobInt
+	knobFloat
+	knobDuration
+)
+
+// knobSpec describes one service flag a scenario may set.
+type knobSpec struct {
+	name     string
+	kind     knobKind
+	min, max float64 // ints and floats
+}
+
+// Knobs returns the flags a scenario may set on service, in the order the
+// documentation lists them; nil for an unknown service.
+func Knobs(service string) []string {
+	specs := knobSpecs(service)
+	if specs == nil {
+		return nil
+	}
+	names := make([]string, len(specs))
+	for i, k := range specs {
+		names[i] = k.name
+	}
+	return names
+}
+
+// knobSpecs returns the flags of service that scenarios may set.
+func knobSpecs(service string) []knobSpec {
+	resilience := []knobSpec{
+		{name: "deadlines", kind: knobBool},
+		{name: "call-timeout", kind: knobDuration},
+		{name: "retries", kind: knobBool},
+		{name: "retry-max-attempts", kind: knobInt, min: 2, max: 5},
+		{name: "breaker", kind: knobBool},
+		{name: "breaker-failures", kind: knobInt, min: 1, max: 1000},
+		{name: "breaker-open-for", kind: knobDuration},
+		{name: "max-inflight", kind: knobInt, min: 0, max: 100_000},
+	}
+	switch service {
+	case faults.Gateway:
+		return append(resilience,
+			knobSpec{name: "rate-limit", kind: knobFloat, min: 0, max: 1_000_000},
+			knobSpec{name: "rate-burst", kind: knobInt, min: 1, max: 1_000_000},
+			knobSpec{name: "request-timeout", kind: knobDuration})
+	case faults.Orders:
+		return resilience
+	case faults.Inventory, faults.Payments:
+		return []knobSpec{{name: "max-inflight", kind: knobInt, min: 0, max: 100_000}}
+	}
+	return nil
+}
+
+// services reads the service knobs.
+func (d *decoder) services(n *yaml.Node, s *Scenario) {
+	o, ok := d.object(n, "services", faults.Services())
+	if !ok {
+		return
+	}
+	for _, svc := range o.order {
+		specs := knobSpecs(svc)
+		ko, ok := d.object(o.get(svc), o.field(svc), Knobs(svc))
+		if !ok {
+			continue
+		}
+		for _, flag := range ko.order {
+			i := slices.IndexFunc(specs, func(k knobSpec) bool { return k.name == flag })
+			if value, ok := d.knob(ko.get(flag), ko.field(flag), specs[i]); ok {
+				s.Knobs = append(s.Knobs, Knob{Service: svc, Flag: flag, Value: value})
+			}
+		}
+	}
+}
+
+// knob reads a flag's value and returns it in the flag's syntax.
+func (d *decoder) knob(n *yaml.Node, path string, k knobSpec) (string, bool) {
+	switch k.kind {
+	case knobBool:
+		v, ok := d.boolean(n, path)
+		return strconv.FormatBool(v), ok
+	case knobInt:
+		v, ok := d.integer(n, path, int64(k.min), int64(k.max))
+		return strconv.FormatInt(v, 10), ok
+	case knobFloat:
+		v, ok := d.number(n, path)
+		if ok && (v < k.min || v > k.max) {
+			d.errorf(resolve(n), path, nil, "%s is out of range: must be from %s to %s", formatFloat(v), formatFloat(k.min), formatFloat(k.max))
+			return "", false
+		}
+		return formatFloat(v), ok
+	default:
+		v, ok := d.duration(n, path, time.Millisecond, time.Hour)
+		return v.String(), ok
+	}
+}
+
+// scriptRE is what a k6 script's file name looks like.
+var scriptRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.js$`)
+
+// load reads the load profile; the phases are read already.
+func (d *decoder) load(n *yaml.Node, s *Scenario, cfg config) {
+	o, ok := d.object(n, "load", []string{"script", "executor", "rate", "time_unit", "start_rate", "stages", "pre_allocated_vus", "max_vus", "graceful_stop"})
+	if !ok {
+		return
+	}
+	l := &s.Load
+	if v, ok := d.need(o, "script", `a k6 script in loadtests/, like "checkout.js"`); ok {
+		if script, ok := d.str(v, o.field("script")); ok {
+			switch {
+			case !scriptRE.MatchString(script):
+				d.errorf(v, o.field("script"), nil, "%q: name a k6 script by its file name in loadtests/, like \"checkout.js\"", script)
+			default:
+				if err := cfg.scriptCheck(script); err != nil {
+					d.errorf(v, o.field("script"), nil, "%v", err)
+				}
+				l.Script = script
+			}
+		}
+	}
+	executors := []string{ConstantArrivalRate, RampingArrivalRate}
+	if v, ok := d.need(o, "executor", "how the load arrives"); ok {
+		l.Executor, _ = d.enum(v, o.field("executor"), executors)
+	}
+	l.TimeUnit = defaultTimeUnit
+	if v := o.get("time_unit"); v != nil {
+		l.TimeUnit, _ = d.duration(v, o.field("time_unit"), time.Millisecond, time.Hour)
+	}
+	peak := 0
+	switch l.Executor {
+	case ConstantArrivalRate:
+		for _, k := range []string{"start_rate", "stages"} {
+			if o.has(k) {
+				d.errorf(o.keys[k], o.field(k), nil, "applies to %s only: %s takes rate", RampingArrivalRate, ConstantArrivalRate)
+			}
+		}
+		if v, ok := d.need(o, "rate", "iterations started per time_unit, like 15"); ok {
+			x, _ := d.integer(v, o.field("rate"), 1, maxRatePerSec)
+			l.Rate = int(x)
+			peak = l.Rate
+		}
+	case RampingArrivalRate:
+		if o.has("rate") {
+			d.errorf(o.keys["rate"], o.field("rate"), nil, "applies to %s only: %s takes start_rate and stages", ConstantArrivalRate, RampingArrivalRate)
+		}
+		if v := o.get("start_rate"); v != nil {
+			x, _ := d.integer(v, o.field("start_rate"), 0, maxRatePerSec)
+			l.StartRate = int(x)
+			peak = l.StartRate
+		}
+		if v, ok := d.need(o, "stages", "the ramps: a list of {target, duration}"); ok {
+			peak = max(peak, d.stages(v, o.field("stages"), s))
+		}
+	}
+	if l.TimeUnit > 0 && float64(peak)/l.TimeUnit.Seconds() > maxRatePerSec {
+		d.errorf(o.node, o.path, nil, "%d iterations per %s is more than %d per second: lower the rate or lengthen time_unit", peak, l.TimeUnit, maxRatePerSec)
+	}
+	l.PreAllocatedVUs = defaultPreVUs
+	if v := o.get("pre_allocated_vus"); v != nil {
+		x, _ := d.integer(v, o.field("pre_allocated_vus"), 1, maxVUs)
+		l.PreAllocatedVUs = int(x)
+	}
+	l.MaxVUs = max(defaultMaxVUs, l.PreAllocatedVUs)
+	if v := o.get("max_vus"); v != nil {
+		x, ok := d.integer(v, o.field("max_vus"), 1, maxVUs)
+		l.MaxVUs = int(x)
+		if ok && l.MaxVUs < l.PreAllocatedVUs {
+			d.errorf(resolve(v), o.field("max_vus"), nil, "%d is below pre_allocated_vus (%d)", l.MaxVUs, l.PreAllocatedVUs)
+		}
+	}
+	l.GracefulStop = defaultGraceful
+	if v := o.get("graceful_stop"); v != nil {
+		l.GracefulStop, _ = d.duration(v, o.field("graceful_stop"), 0, maxGraceful)
+	}
+}
+
+// stages reads the stages of a ramping load and returns their highest
+// target.
+func (d *decoder) stages(n *yaml.Node, path string, s *Scenario) int {
+	items, ok := d.list(n, path)
+	if !ok {
+		return 0
+	}
+	if len(items) == 0 {
+		d.errorf(resolve(n), path, nil, "is empty: give at least one stage, like {target: 20, duration: 30s}")
+		return 0
+	}
+	peak, complete := 0, true
+	var total time.Duration
+	for i, it := range items {
+		spath := index(path, i)
+		o, ok := d.object(it, spath, []string{"target", "duration"})
+		if !ok {
+			complete = false
+			continue
+		}
+		var st Stage
+		if v, ok := d.need(o, "target", "the rate to reach, like 20"); ok {
+			x, good := d.integer(v, o.field("target"), 0, maxRatePerSec)
+			st.Target, complete = int(x), complete && good
+		} else {
+			complete = false
+		}
+		if v, ok := d.need(o, "duration", `how long the ramp takes, like "30s"`); ok {
+			x, good := d.duration(v, o.field("duration"), time.Second, maxPhase)
+			st.Duration, complete = x, complete && good
+		} else {
+			complete = false
+		}
+		peak = max(peak, st.Target)
+		total += st.Duration
+		s.Load.Stages = append(s.Load.Stages, st)
+	}
+	if phases := s.Duration(); complete && phasesComplete(s) && total != phases {
+		d.errorf(resolve(n), path, nil, "the stages last %s but the phases %s: the load must span the phases exactly", total, phases)
+	}
+	return peak
+}
+
+// phasesComplete reports whether every phase read has a duration.
+func phasesComplete(s *Scenario) bool {
+	if len(s.Phases) == 0 {
+		return false
+	}
+	for _, p := range s.Phases {
+		if p.Duration == 0 {
+			return false
+		}
+	}
+	return true
+}
