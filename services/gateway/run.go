@@ -97,19 +97,21 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 	if err != nil {
 		return host.Service{}, err
 	}
-	dial := func(name, addr, service string) (*grpc.ClientConn, error) {
+	dial := func(name, addr, service string, waitForReady bool) (*grpc.ClientConn, error) {
 		return grpcclient.Dial(grpcclient.Options{
 			Target: addr, Name: name, Services: []string{service},
 			Resilience: cfg.Resilience, Registerer: tel.Registerer,
 			TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-			Logger: tel.Logger, Instrument: tel.Instrument,
+			Logger: tel.Logger, Instrument: tel.Instrument, WaitForReady: waitForReady,
 		})
 	}
-	ordConn, err := dial("orders", cfg.OrdersAddr, ordersv1.OrdersService_ServiceDesc.ServiceName)
+	// A checkout waits (within its deadline) for orders to come back from a
+	// restart; the catalog read fails fast.
+	ordConn, err := dial("orders", cfg.OrdersAddr, ordersv1.OrdersService_ServiceDesc.ServiceName, true)
 	if err != nil {
 		return host.Service{}, err
 	}
-	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName)
+	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName, false)
 	if err != nil {
 		ordConn.Close()
 		return host.Service{}, err

@@ -47,6 +47,11 @@ type Options struct {
 	// Instrument records the RED metrics, attempts and retries of the calls
 	// (package rpcmetrics).
 	Instrument bool
+	// WaitForReady makes a call made while the dependency is (re)connecting
+	// wait for it, within the call's deadline, instead of failing at once;
+	// it applies only when Resilience.Deadlines bounds every call. Use it
+	// where riding out a restart matters more than failing fast.
+	WaitForReady bool
 }
 
 // Dial returns a client connection to the dependency described by opts. It
@@ -114,7 +119,7 @@ func Dial(opts Options) (*grpc.ClientConn, error) {
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 		MinConnectTimeout: 2 * time.Second,
 	}))
-	if rc.Deadlines {
+	if opts.WaitForReady && rc.Deadlines {
 		// With every call bounded by a deadline, a call made while the
 		// dependency is (re)connecting waits for it instead of failing at
 		// once: a restart within the deadline fails no request. Without
