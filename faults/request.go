@@ -97,7 +97,11 @@ func (r RequestFault) problems() []FieldError {
 	for _, e := range p.list {
 		reported[e.Field] = true
 	}
-	for _, msg := range faultinjectProblems(r.ToFaultinject()) {
+	fi := r.ToFaultinject()
+	if reported[KindRequest+".method"] {
+		fi.Method = faultinject.Wildcard // the method is wrong already: check the rest alone
+	}
+	for _, msg := range faultinjectProblems(fi) {
 		field := ""
 		// faultinject's messages start with the name of their field.
 		for _, f := range []string{"method", "latency", "grpc_code", "http_status", "abort", "probability"} {

@@ -126,13 +126,13 @@ func (r checkReader) objective(o object, key, hint string, check bool, last int,
 		return Objective{}
 	}
 	obj, ok := r.decoder.objective(v, o.field(key))
-	if !ok || !obj.Relative() || !check {
+	if !ok || !obj.Relative() || len(r.s.Phases) == 0 {
 		return obj
 	}
 	switch i := r.s.PhaseIndex(obj.RelativeTo); {
 	case i < 0:
 		r.errorf(v, o.field(key), r.phaseNames(), "compares with phase %q, which does not exist", obj.RelativeTo)
-	case i > last:
+	case check && i > last:
 		r.errorf(v, o.field(key), nil, "compares with phase %q: %s", obj.RelativeTo, notLast)
 	}
 	return obj

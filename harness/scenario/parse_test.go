@@ -320,6 +320,13 @@ func TestParseFileLevelProblems(t *testing.T) {
 		{name: "only comments", doc: "# Purpose: nothing yet\n", want: "t.yaml: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
 		{name: "not a mapping", doc: "- a\n- b\n", want: "t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, purpose, expect, services, load, phases, checks"},
 		{name: "syntax", doc: "name: t\n  purpose: [x\n", want: "t.yaml:2:1: mapping values are not allowed in this context: fix the YAML syntax"},
+		{name: "unclosed flow list", doc: "name: t\npurpose: test\nexpect: [pass\nload: {}\n",
+			want: "t.yaml:3:1: did not find expected ',' or ']': fix the YAML syntax"},
+		{name: "bad indentation", doc: "name: t\npurpose: test\nexpect:\n  - a\n - b\n",
+			want: "t.yaml:5:1: did not find expected key: fix the YAML syntax"},
+		{name: "tab", doc: "name: t\npurpose:\n\t- a\n", want: "t.yaml:3:1: found character that cannot start any token: fix the YAML syntax"},
+		{name: "unquoted objective", doc: "checks:\n  slo:\n    - objective: >= 0.99\n",
+			want: `t.yaml:3:1: did not find expected comment or line break: fix the YAML syntax; quote an objective that starts with '>', like ">= 0.99"`},
 		{name: "two documents", doc: base + "---\nname: u\n", want: "t.yaml:23:1: a scenario file holds one YAML document: remove the \"---\" and what follows"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,1 @@
+// A stand-in for loadtests/products.js in the golden tests.
