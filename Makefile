@@ -10,6 +10,13 @@ TOOLS_BIN   := $(TOOLS_DIR)/bin
 BIN         := $(CURDIR)/bin
 REPORTS     := $(CURDIR)/reports
 GOTESTSUM   := $(TOOLS_BIN)/gotestsum
+# The pinned lab tools (`make tools`; versions in tools/README.md).
+K6               := $(TOOLS_BIN)/k6
+TOXIPROXY_SERVER := $(TOOLS_BIN)/toxiproxy-server
+TOXIPROXY_CLI    := $(TOOLS_BIN)/toxiproxy-cli
+JAEGER           := $(TOOLS_BIN)/jaeger
+PROMETHEUS       := $(TOOLS_BIN)/prometheus
+PROMTOOL         := $(TOOLS_BIN)/promtool
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer.
 UNIT_PKGS   := ./services/... ./internal/... ./cmd/...
@@ -44,10 +51,57 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# ---- pinned tool binaries -------------------------------------------------
+# The go.mod files under tools/ are the pins; tools/README.md has the table and
+# how to bump one. Each binary is a file target on its go.mod/go.sum: built
+# once (static, CGO_ENABLED=0), then rebuilt only when a pin changes.
+
+## tools: build the pinned lab tools into .tools/bin once (k6, toxiproxy, jaeger, prometheus, gotestsum)
+.PHONY: tools
+tools: $(GOTESTSUM) $(K6) $(TOXIPROXY_SERVER) $(TOXIPROXY_CLI) $(JAEGER) $(PROMETHEUS) $(PROMTOOL)
+	@echo "tools up to date in .tools/bin (prometheus: $$(cut -d' ' -f1-3 $(PROMETHEUS_SOURCE_FILE)))"
+
+# tool_build: print one progress line, then build a pinned tool statically.
+# $(1) binary, $(2) module directory, $(3) module, $(4) package,
+# $(5) first-build time, $(6) optional variable to stamp with the version (-X).
+define tool_build
+@mkdir -p $(TOOLS_BIN)
+@v=$$($(GO) -C $(2) list -m -f '{{.Version}}' $(3)); \
+echo ">> building $(notdir $(1)) $$v ($(4), pinned in $(2)/go.mod), first build $(5)"; \
+CGO_ENABLED=0 $(GO) -C $(2) build -trimpath $(if $(6),-ldflags "-X $(6)=$$v") -o $(1) $(4)
+endef
+
 $(GOTESTSUM): tools/go.mod tools/go.sum
-	@mkdir -p $(TOOLS_BIN)
-	@echo ">> building gotestsum (pinned in tools/go.mod)"
-	$(GO) -C tools build -o $(GOTESTSUM) gotest.tools/gotestsum
+	$(call tool_build,$@,tools,gotest.tools/gotestsum,gotest.tools/gotestsum,~20 s)
+
+$(K6): tools/go.mod tools/go.sum
+	$(call tool_build,$@,tools,go.k6.io/k6,go.k6.io/k6,~1 min)
+
+$(TOXIPROXY_SERVER): tools/go.mod tools/go.sum
+	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/server,~20 s,github.com/Shopify/toxiproxy/v2.Version)
+
+$(TOXIPROXY_CLI): tools/go.mod tools/go.sum
+	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/cli,~10 s,github.com/Shopify/toxiproxy/v2.Version)
+
+$(JAEGER): tools/jaeger/go.mod tools/jaeger/go.sum
+	$(call tool_build,$@,tools/jaeger,github.com/jaegertracing/jaeger,github.com/jaegertracing/jaeger/cmd/jaeger,~3 min,github.com/jaegertracing/jaeger/internal/version.latestVersion)
+
+# Prometheus and promtool: tools/prometheus.sh links the ones on PATH when they
+# are >= 2.42 (Debian 12's package), else builds Prometheus 3 from
+# tools/prometheus/go.mod, and records the choice in .tools/prometheus.source.
+# The choice sticks until PROMETHEUS_FROM_SOURCE=1 (build) or =0 (PATH) says
+# otherwise. Linked binaries get no file prerequisites: make follows the link
+# to the packaged binary's old mtime and would otherwise relink every time.
+PROMETHEUS_FROM_SOURCE ?=
+PROMETHEUS_SOURCE_FILE := $(TOOLS_DIR)/prometheus.source
+prometheus_recorded := $(if $(wildcard $(PROMETHEUS_SOURCE_FILE)),$(firstword $(file <$(PROMETHEUS_SOURCE_FILE))))
+prometheus_want := $(if $(filter 1,$(PROMETHEUS_FROM_SOURCE)),source,$(if $(filter 0,$(PROMETHEUS_FROM_SOURCE)),path,$(or $(prometheus_recorded),auto)))
+
+$(PROMETHEUS) $(PROMTOOL) &: $(if $(filter path,$(prometheus_want)),,tools/prometheus.sh tools/prometheus/go.mod tools/prometheus/go.sum) $(if $(filter-out $(prometheus_recorded),$(prometheus_want)),prometheus-choice-changed)
+	@GO='$(GO)' tools/prometheus.sh $(prometheus_want) $(TOOLS_BIN) $(PROMETHEUS_SOURCE_FILE)
+
+.PHONY: prometheus-choice-changed
+prometheus-choice-changed:
 
 ## test: the test command: lint, then unit and in-process integration tests (JUnit in reports/)
 .PHONY: test

@@ -335,3 +335,5 @@ require (
 )
 
 replace github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0
+
+tool github.com/jaegertracing/jaeger/cmd/jaeger
