@@ -38,6 +38,9 @@ func ScriptsIn(dir string) func(string) error {
 		if err == nil && info.Mode().IsRegular() {
 			return nil
 		}
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("no k6 script %q: the scripts' directory %s does not exist", script, dir)
+		}
 		have, _ := filepath.Glob(filepath.Join(dir, "*.js"))
 		for i, h := range have {
 			have[i] = filepath.Base(h)

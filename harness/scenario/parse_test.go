@@ -478,6 +478,8 @@ func TestScriptsIn(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "checkout.js"), nil, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "products.js"), nil, 0o600))
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "dir.js"), 0o700))
+	require.EqualError(t, ScriptsIn(filepath.Join(dir, "nope"))("checkout.js"),
+		`no k6 script "checkout.js": the scripts' directory `+filepath.Join(dir, "nope")+" does not exist")
 	require.NoError(t, check("checkout.js"))
 	require.EqualError(t, check("dir.js"), `no k6 script "dir.js" in `+dir+"; allowed: checkout.js, dir.js, products.js")
 	require.EqualError(t, check("nope.js"), `no k6 script "nope.js" in `+dir+"; allowed: checkout.js, dir.js, products.js")

@@ -43,10 +43,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"token":  {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
-		"up":     {summary: "start the local lab (Jaeger, Prometheus, Toxiproxy, the shop) on 127.0.0.1", run: runUp},
-		"down":   {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},
-		"status": {summary: "show the local lab's components: running, ready, memory", run: runStatus},
+		"token":    {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+		"up":       {summary: "start the local lab (Jaeger, Prometheus, Toxiproxy, the shop) on 127.0.0.1", run: runUp},
+		"down":     {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},
+		"status":   {summary: "show the local lab's components: running, ready, memory", run: runStatus},
+		"validate": {summary: "check scenario files (default: scenarios/) before anything runs", run: runValidate},
 	}
 }
 

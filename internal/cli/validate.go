@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/chaoslab/chaoslab/harness/scenario"
+)
+
+// runValidate checks scenario files before anything runs: it prints one
+// "ok" line per valid file and every problem of the others, and fails with
+// ExitUsage when any file is invalid.
+func runValidate(_ context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "validate", "validate [-loadtests DIR] [file|dir ...]   (default: scenarios/)")
+	loadtests := fs.String("loadtests", "loadtests", "directory of the k6 scripts that scenarios name")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"scenarios"}
+	}
+	var files []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		inDir, err := scenario.Files(p)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		files = append(files, inDir...)
+	}
+	check := scenario.WithScriptCheck(scenario.ScriptsIn(*loadtests))
+	invalid := 0
+	for _, f := range files {
+		s, err := scenario.Load(f, check)
+		var verr *scenario.ValidationError
+		switch {
+		case err == nil:
+			fmt.Fprintf(env.Stdout, "ok  %s (%d phases, %d checks)\n", f, len(s.Phases), s.Checks.Count())
+			continue
+		case errors.As(err, &verr):
+			for _, p := range verr.Problems {
+				fmt.Fprintln(env.Stderr, p.String())
+			}
+		default:
+			fmt.Fprintf(env.Stderr, "%s: %v\n", f, err)
+		}
+		invalid++
+	}
+	if invalid > 0 {
+		return usageErr("%d of %d scenario files are invalid", invalid, len(files))
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scriptsDir returns a directory holding the k6 scripts the scenario
+// library names.
+func scriptsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"checkout.js", "products.js"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("export default function () {}\n"), 0o600))
+	}
+	return dir
+}
+
+// okLineRE is what validate prints for a valid file.
+var okLineRE = regexp.MustCompile(`^ok  \S+\.yaml \(\d+ phases, \d+ checks\)$`)
+
+// TestValidateLibrary validates the real scenario library.
+func TestValidateLibrary(t *testing.T) {
+	library := filepath.Join("..", "..", "scenarios")
+	files, err := filepath.Glob(filepath.Join(library, "*.yaml"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 10)
+
+	env, out, errOut := testEnv(nil)
+	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), library})
+	require.Equal(t, ExitOK, code, errOut.String())
+	assert.Empty(t, errOut.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, len(files))
+	for _, l := range lines {
+		assert.Regexp(t, okLineRE, l)
+	}
+	assert.Contains(t, out.String(), "ok  "+filepath.Join(library, "baseline.yaml")+" (1 phases, 6 checks)\n")
+}
+
+func TestValidate(t *testing.T) {
+	scripts := scriptsDir(t)
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(doc), 0o600))
+		return p
+	}
+	good := write("good.yaml", `# Purpose: a valid scenario.
+name: good
+purpose: A valid scenario.
+expect: pass
+load: {script: checkout.js, executor: constant-arrival-rate, rate: 5}
+phases:
+  - {name: steady, duration: 10s}
+checks:
+  invariants: [no_lost_orders, no_double_charge]
+`)
+	bad := write("bad.yaml", `# Purpose: an invalid scenario.
+name: bad
+purpose: An invalid scenario.
+expect: maybe
+load: {script: missing.js, executor: constant-arrival-rate, rate: 5}
+phases:
+  - {name: steady, duration: 10s}
+checks:
+  invariants: [no_lost_orders]
+`)
+	empty := t.TempDir()
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  []string
+	}{
+		{name: "a valid file", args: []string{"-loadtests", scripts, good}, wantCode: ExitOK,
+			wantOut: "ok  " + good + " (1 phases, 2 checks)\n"},
+		{name: "an invalid file names line, field and what is allowed",
+			args: []string{"-loadtests", scripts, good, bad}, wantCode: ExitUsage,
+			wantOut: "ok  " + good + " (1 phases, 2 checks)\n",
+			wantErr: []string{
+				bad + `:4:9: expect: unknown value "maybe"; allowed: pass, fail` + "\n",
+				bad + `:5:16: load.script: no k6 script "missing.js" in ` + scripts + "; allowed: checkout.js, products.js\n",
+				"chaoslab validate: 1 of 2 scenario files are invalid\n",
+			}},
+		{name: "a directory", args: []string{"-loadtests", scripts, dir}, wantCode: ExitUsage,
+			wantOut: "ok  " + good + " (1 phases, 2 checks)\n",
+			wantErr: []string{bad + ":4:9: expect", "1 of 2 scenario files are invalid"}},
+		{name: "scripts are looked for in -loadtests", args: []string{"-loadtests", empty, good}, wantCode: ExitUsage,
+			wantErr: []string{good + `:5:16: load.script: no k6 script "checkout.js" in ` + empty + ", which has no scripts"}},
+		{name: "a missing file", args: []string{filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage,
+			wantErr: []string{"nope.yaml: no such file or directory"}},
+		{name: "a directory without scenarios", args: []string{empty}, wantCode: ExitUsage,
+			wantErr: []string{"no scenario files (*.yaml) in " + empty}},
+		{name: "an unknown flag", args: []string{"-nope"}, wantCode: ExitUsage,
+			wantErr: []string{"flag provided but not defined: -nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, out, errOut := testEnv(nil)
+			code := Run(t.Context(), env, append([]string{"validate"}, tt.args...))
+			require.Equal(t, tt.wantCode, code, errOut.String())
+			assert.Equal(t, tt.wantOut, out.String())
+			for _, w := range tt.wantErr {
+				assert.Contains(t, errOut.String(), w)
+			}
+			if len(tt.wantErr) == 0 {
+				assert.Empty(t, errOut.String())
+			}
+		})
+	}
+}
