@@ -227,7 +227,8 @@ type TraceCheck struct {
 	MinFraction float64
 	// RequireEvent: a span of the trace carries this event.
 	RequireEvent *EventRequirement
-	// MaxDuration: the trace lasts at most this long.
+	// MaxDuration: the trace's root span (what the caller waited) lasts at
+	// most this long.
 	MaxDuration time.Duration
 	// RequireServices: the trace has spans from each of these services.
 	RequireServices []string

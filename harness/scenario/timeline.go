@@ -144,35 +144,41 @@ func (d *decoder) fault(n *yaml.Node, path string) (faults.Spec, bool) {
 }
 
 // skipProblem reports whether a problem with field follows from a field
-// that did not decode (the field itself, or one inside it).
+// that did not decode: the field itself, one inside it, or one it is in.
 func skipProblem(field string, bad map[string]bool) bool {
 	for b := range bad {
-		if b == field || strings.HasPrefix(b, field+".") {
+		if b == field || strings.HasPrefix(b, field+".") || strings.HasPrefix(field, b+".") {
 			return true
 		}
 	}
 	return false
 }
 
-// decodeFields reads the fields of a fault kind: each reader gets the value
-// node and its path, and reports whether it decoded.
-func (d *decoder) decodeFields(n *yaml.Node, path string, bad map[string]bool, readers map[string]func(*yaml.Node, string) bool) (object, bool) {
-	allowed := make([]string, 0, len(readers))
-	for k := range readers {
-		allowed = append(allowed, k)
+// reader reads the field name of a fault kind from its value node and
+// path, and reports whether it decoded.
+type reader struct {
+	name string
+	read func(v *yaml.Node, path string) bool
+}
+
+// decodeFields reads the fields of a fault kind with readers, which also
+// give the allowed fields in the documentation's order.
+func (d *decoder) decodeFields(n *yaml.Node, path string, bad map[string]bool, readers []reader) {
+	allowed := make([]string, len(readers))
+	for i, r := range readers {
+		allowed[i] = r.name
 	}
-	slices.Sort(allowed)
 	o, ok := d.object(n, path, allowed)
 	if !ok {
 		bad[kindOf(path)] = true
-		return o, false
+		return
 	}
 	for _, key := range o.order {
-		if !readers[key](o.get(key), o.field(key)) {
+		i := slices.IndexFunc(readers, func(r reader) bool { return r.name == key })
+		if !readers[i].read(o.get(key), o.field(key)) {
 			bad[kindOf(path)+"."+key] = true
 		}
 	}
-	return o, true
 }
 
 // kindOf returns the last element of a fault's path: "network".
@@ -182,15 +188,15 @@ func kindOf(path string) string { return path[strings.LastIndex(path, ".")+1:] }
 // toxicity to 1.
 func (d *decoder) networkFault(n *yaml.Node, path string, bad map[string]bool) *faults.NetworkFault {
 	f := &faults.NetworkFault{Stream: faults.Downstream, Toxicity: 1}
-	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
-		"edge":  func(v *yaml.Node, p string) (ok bool) { f.Edge, ok = d.str(v, p); return ok },
-		"toxic": func(v *yaml.Node, p string) (ok bool) { f.Toxic, ok = d.str(v, p); return ok },
-		"stream": func(v *yaml.Node, p string) (ok bool) {
+	d.decodeFields(n, path, bad, []reader{
+		{"edge", func(v *yaml.Node, p string) (ok bool) { f.Edge, ok = d.str(v, p); return ok }},
+		{"toxic", func(v *yaml.Node, p string) (ok bool) { f.Toxic, ok = d.str(v, p); return ok }},
+		{"stream", func(v *yaml.Node, p string) (ok bool) {
 			f.Stream, ok = d.enum(v, p, faults.Streams())
 			return ok
-		},
-		"toxicity": func(v *yaml.Node, p string) (ok bool) { f.Toxicity, ok = d.fraction(v, p); return ok },
-		"attributes": func(v *yaml.Node, p string) bool {
+		}},
+		{"toxicity", func(v *yaml.Node, p string) (ok bool) { f.Toxicity, ok = d.fraction(v, p); return ok }},
+		{"attributes", func(v *yaml.Node, p string) bool {
 			o, ok := d.object(v, p, nil)
 			f.Attributes = map[string]int64{}
 			for _, k := range o.order {
@@ -201,7 +207,7 @@ func (d *decoder) networkFault(n *yaml.Node, path string, bad map[string]bool) *
 				f.Attributes[k] = x
 			}
 			return ok
-		},
+		}},
 	})
 	return f
 }
@@ -209,13 +215,13 @@ func (d *decoder) networkFault(n *yaml.Node, path string, bad map[string]bool) *
 // processFault reads a process fault.
 func (d *decoder) processFault(n *yaml.Node, path string, bad map[string]bool) *faults.ProcessFault {
 	f := &faults.ProcessFault{}
-	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
-		"service": func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok },
-		"action":  func(v *yaml.Node, p string) (ok bool) { f.Action, ok = d.str(v, p); return ok },
-		"restart_after": func(v *yaml.Node, p string) (ok bool) {
+	d.decodeFields(n, path, bad, []reader{
+		{"service", func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok }},
+		{"action", func(v *yaml.Node, p string) (ok bool) { f.Action, ok = d.str(v, p); return ok }},
+		{"restart_after", func(v *yaml.Node, p string) (ok bool) {
 			f.RestartAfter, ok = d.duration(v, p, 0, maxPhase)
 			return ok
-		},
+		}},
 	})
 	return f
 }
@@ -223,18 +229,18 @@ func (d *decoder) processFault(n *yaml.Node, path string, bad map[string]bool) *
 // requestFault reads a request fault; probability defaults to 1.
 func (d *decoder) requestFault(n *yaml.Node, path string, bad map[string]bool) *faults.RequestFault {
 	f := &faults.RequestFault{Probability: 1}
-	d.decodeFields(n, path, bad, map[string]func(*yaml.Node, string) bool{
-		"service":   func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok },
-		"method":    func(v *yaml.Node, p string) (ok bool) { f.Method, ok = d.str(v, p); return ok },
-		"latency":   func(v *yaml.Node, p string) (ok bool) { f.Latency, ok = d.duration(v, p, 0, maxPhase); return ok },
-		"grpc_code": func(v *yaml.Node, p string) (ok bool) { f.GRPCCode, ok = d.str(v, p); return ok },
-		"http_status": func(v *yaml.Node, p string) bool {
+	d.decodeFields(n, path, bad, []reader{
+		{"service", func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok }},
+		{"method", func(v *yaml.Node, p string) (ok bool) { f.Method, ok = d.str(v, p); return ok }},
+		{"latency", func(v *yaml.Node, p string) (ok bool) { f.Latency, ok = d.duration(v, p, 0, maxPhase); return ok }},
+		{"grpc_code", func(v *yaml.Node, p string) (ok bool) { f.GRPCCode, ok = d.str(v, p); return ok }},
+		{"http_status", func(v *yaml.Node, p string) bool {
 			x, ok := d.integer(v, p, 400, 599)
 			f.HTTPStatus = int(x)
 			return ok
-		},
-		"abort":       func(v *yaml.Node, p string) (ok bool) { f.Abort, ok = d.boolean(v, p); return ok },
-		"probability": func(v *yaml.Node, p string) (ok bool) { f.Probability, ok = d.fraction(v, p); return ok },
+		}},
+		{"abort", func(v *yaml.Node, p string) (ok bool) { f.Abort, ok = d.boolean(v, p); return ok }},
+		{"probability", func(v *yaml.Node, p string) (ok bool) { f.Probability, ok = d.fraction(v, p); return ok }},
 	})
 	return f
 }
