@@ -55,7 +55,7 @@ func DefaultConfig() Config {
 		InitialBackoff:    25 * time.Millisecond,
 		MaxBackoff:        250 * time.Millisecond,
 		RetryBudgetTokens: 10,
-		RetryBudgetRatio:  0.1,
+		RetryBudgetRatio:  0.2, // sustains a steady 10% failure rate; a full outage still stops retries after ~5 failures
 		Breaker:           true,
 		BreakerFailures:   5,
 		BreakerOpenFor:    2 * time.Second,

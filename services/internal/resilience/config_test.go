@@ -18,7 +18,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, resilience.Config{
 		Deadlines: true, CallTimeout: time.Second,
 		Retries: true, MaxAttempts: 3, InitialBackoff: 25 * time.Millisecond, MaxBackoff: 250 * time.Millisecond,
-		RetryBudgetTokens: 10, RetryBudgetRatio: 0.1,
+		RetryBudgetTokens: 10, RetryBudgetRatio: 0.2,
 		Breaker: true, BreakerFailures: 5, BreakerOpenFor: 2 * time.Second,
 		MaxInFlight: 128,
 	}, cfg)

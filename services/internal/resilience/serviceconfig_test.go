@@ -57,7 +57,7 @@ func TestServiceConfigJSON(t *testing.T) {
 		}, mc.RetryPolicy)
 		require.NotNil(t, sc.RetryThrottling)
 		assert.Equal(t, 10.0, sc.RetryThrottling.MaxTokens)
-		assert.Equal(t, 0.1, sc.RetryThrottling.TokenRatio)
+		assert.Equal(t, 0.2, sc.RetryThrottling.TokenRatio)
 	})
 	t.Run("no budget", func(t *testing.T) {
 		cfg := resilience.DefaultConfig()
