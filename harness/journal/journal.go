@@ -1,0 +1,221 @@
+// Package journal is the record of a chaos run: for each scenario, its
+// phases, the faults applied (with timestamps), the load, every query with
+// its window and value, every check's outcome, and the verdict. The runner
+// writes it; reports (JUnit, HTML) and CI gates read it. One journal.json per
+// scenario, in the run's report directory.
+package journal
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Outcomes of a check, and of a scenario's checks combined.
+const (
+	Pass         = "pass"
+	Fail         = "fail"
+	Inconclusive = "inconclusive"
+)
+
+// Verdicts of a scenario: did it end as its `expect` said?
+const (
+	// AsExpected: expect pass and every check passed, or expect fail and at
+	// least one check failed.
+	AsExpected = "as_expected"
+	// Unexpected: the gate said the opposite of the expectation.
+	Unexpected = "unexpected"
+	// VerdictInconclusive: no check failed but some could not be decided.
+	VerdictInconclusive = "inconclusive"
+	// VerdictError: the run could not be carried out (infrastructure).
+	VerdictError = "error"
+)
+
+// Kinds of checks.
+const (
+	KindSLO       = "slo"
+	KindRecovery  = "recovery"
+	KindTrace     = "trace"
+	KindInvariant = "invariant"
+	KindLoad      = "load" // k6's own thresholds
+)
+
+// Journal is one scenario's run.
+type Journal struct {
+	RunID    string    `json:"run_id"`
+	Scenario string    `json:"scenario"`
+	File     string    `json:"file"`
+	Purpose  string    `json:"purpose"`
+	Expect   string    `json:"expect"`
+	Stack    string    `json:"stack"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Knobs    []Knob    `json:"knobs,omitempty"`
+	Phases   []Phase   `json:"phases"`
+	Faults   []Fault   `json:"faults"`
+	Load     *Load     `json:"load,omitempty"`
+	Checks   []Check   `json:"checks"`
+	// Series are time series sampled over the run, for plots.
+	Series []Series `json:"series,omitempty"`
+	// Outcome combines the checks: fail if any failed, else inconclusive if
+	// any was, else pass.
+	Outcome string `json:"outcome"`
+	// Verdict compares Outcome with Expect (AsExpected, Unexpected, …).
+	Verdict string `json:"verdict"`
+	// Error is set when the run failed for infrastructure reasons.
+	Error string `json:"error,omitempty"`
+}
+
+// Knob is a service setting the scenario changed (and the runner restored).
+type Knob struct {
+	Service string `json:"service"`
+	Flag    string `json:"flag"`
+	Value   string `json:"value"`
+}
+
+// Phase is one phase of the timeline as it actually ran.
+type Phase struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Fault is one applied fault.
+type Fault struct {
+	ID      string    `json:"id"`
+	Phase   string    `json:"phase"`
+	Kind    string    `json:"kind"`   // network | process | request
+	Target  string    `json:"target"` // "orders->payments", "orders"
+	Spec    string    `json:"spec"`   // human-readable, stable
+	Applied time.Time `json:"applied"`
+	Removed time.Time `json:"removed,omitzero"`
+	// RemoveError is why removing it failed (it stays in the ledger for
+	// `chaoslab clean`).
+	RemoveError string `json:"remove_error,omitempty"`
+}
+
+// Load is what k6 did.
+type Load struct {
+	Script   string `json:"script"`
+	Executor string `json:"executor"`
+	// Requests and Failed count HTTP requests (k6's http_reqs and
+	// http_req_failed).
+	Requests int64 `json:"requests"`
+	Failed   int64 `json:"failed"`
+	// Iterations that were dropped because no VU was free.
+	Dropped int64 `json:"dropped"`
+	// Latency percentiles of all requests, in milliseconds.
+	P50ms float64 `json:"p50_ms"`
+	P95ms float64 `json:"p95_ms"`
+	P99ms float64 `json:"p99_ms"`
+	// Acked is how many orders the gateway acknowledged (201).
+	Acked int `json:"acked"`
+	// ThresholdsFailed is true when k6 exited 99 (its thresholds failed);
+	// that is a failed check, not a crash.
+	ThresholdsFailed bool   `json:"thresholds_failed"`
+	ExitCode         int    `json:"exit_code"`
+	SummaryFile      string `json:"summary_file,omitempty"`
+}
+
+// Check is one assertion and how it came out.
+type Check struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Phase   string `json:"phase,omitempty"`
+	Outcome string `json:"outcome"`
+	// Objective as written, e.g. "<= 2 * baseline + 0.25".
+	Objective string `json:"objective,omitempty"`
+	// Value is what was measured and Threshold what it was compared with.
+	Value     *float64 `json:"value,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+	// RecoverySeconds is the measured time to recover (recovery checks).
+	RecoverySeconds *float64 `json:"recovery_seconds,omitempty"`
+	// Detail is one human line: what was compared, or why inconclusive.
+	Detail  string  `json:"detail"`
+	Queries []Query `json:"queries,omitempty"`
+}
+
+// Query is one PromQL evaluation.
+type Query struct {
+	PromQL string    `json:"promql"`
+	At     time.Time `json:"at"`
+	// Window is the range the query covered (the phase's window).
+	Window string   `json:"window,omitempty"`
+	Value  *float64 `json:"value,omitempty"`
+	Empty  bool     `json:"empty,omitempty"`
+	NaN    bool     `json:"nan,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// Series is a sampled time series for plots.
+type Series struct {
+	Name string `json:"name"` // "p99 latency", "error rate"
+	Unit string `json:"unit"` // "s", "ratio", "req/s"
+	// Points are [unix seconds, value] pairs.
+	Points [][2]float64 `json:"points"`
+	// Objective, when set, is drawn as a horizontal line.
+	Objective *float64 `json:"objective,omitempty"`
+}
+
+// Float returns a pointer to v, for the optional fields.
+func Float(v float64) *float64 { return &v }
+
+// Combine returns the combined outcome of checks: fail if any failed, else
+// inconclusive if any was, else pass (no checks: inconclusive).
+func Combine(checks []Check) string {
+	if len(checks) == 0 {
+		return Inconclusive
+	}
+	out := Pass
+	for _, c := range checks {
+		switch c.Outcome {
+		case Fail:
+			return Fail
+		case Inconclusive:
+			out = Inconclusive
+		}
+	}
+	return out
+}
+
+// VerdictFor compares a combined outcome with the expectation.
+func VerdictFor(expect, outcome string) string {
+	switch {
+	case outcome == Inconclusive:
+		return VerdictInconclusive
+	case (expect == Fail) == (outcome == Fail):
+		return AsExpected
+	default:
+		return Unexpected
+	}
+}
+
+// Write saves j as <dir>/journal.json.
+func Write(dir string, j *Journal) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "journal.json"), b, 0o644); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	return nil
+}
+
+// Read loads <dir>/journal.json.
+func Read(dir string) (*Journal, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "journal.json"))
+	if err != nil {
+		return nil, err
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("reading journal %s: %w", dir, err)
+	}
+	return &j, nil
+}
