@@ -265,7 +265,7 @@ func (in *Injector) undo(ctx context.Context, a Applied) error {
 		if name == "" {
 			name = NamePrefix + a.ID
 		}
-		return tp.RemoveToxic(ctx, proxy, name)
+		return removeToxic(ctx, tp, proxy, name)
 	case s.Request != nil:
 		id := a.Handle[HandleFaultID]
 		if id == "" {
@@ -276,6 +276,25 @@ func (in *Injector) undo(ctx context.Context, a Applied) error {
 		return in.undoProcess(ctx, a)
 	}
 	return errors.New("empty fault")
+}
+
+// removeToxic removes the toxic name from proxy; a toxic (or proxy) that is
+// not there is not an error.
+func removeToxic(ctx context.Context, tp *toxiproxy.Client, proxy, name string) error {
+	rerr := tp.RemoveToxic(ctx, proxy, name)
+	if rerr == nil {
+		return nil
+	}
+	// The Toxiproxy client's errors carry no status: check that it is gone.
+	proxies, lerr := tp.Proxies(ctx)
+	if lerr != nil {
+		return errors.Join(rerr, lerr)
+	}
+	p, ok := proxies[proxy]
+	if ok && slices.ContainsFunc(p.Toxics, func(t toxiproxy.Toxic) bool { return t.Name == name }) {
+		return rerr
+	}
+	return nil
 }
 
 // deleteRequestFault deletes the in-service fault id; one that is not there
@@ -385,7 +404,7 @@ func (in *Injector) sweep(ctx context.Context) error {
 			p := proxies[name]
 			for _, t := range p.Toxics {
 				if strings.HasPrefix(t.Name, NamePrefix) {
-					errs = append(errs, tp.RemoveToxic(ctx, name, t.Name))
+					errs = append(errs, removeToxic(ctx, tp, name, t.Name))
 				}
 			}
 			if !p.Enabled {
