@@ -144,7 +144,7 @@ func EvaluateRecovery(ctx context.Context, q Querier, c scenario.RecoveryCheck, 
 		out.Outcome = journal.Fail
 		verb = "more than"
 	}
-	out.Detail = fmt.Sprintf("recovered %s after the end of %s (%d samples in a row %s from %s), %s %s → %s",
+	out.Detail = fmt.Sprintf("recovered %s after the end of %s (%d samples in a row %s, the first %s), %s %s → %s",
 		secs(rt), p.Name, consecutive, tol, num(float64(first.Value)), verb, secs(c.Within), out.Outcome)
 	return withWarnings(out, warnings)
 }

@@ -116,7 +116,7 @@ func TestEvaluateSLO(t *testing.T) {
 				key(inBase, baseAt):   {v: vec()},
 			},
 			outcome: journal.Inconclusive, detail: "fault 0.3, but base baseline has no series (empty result): nothing to compare with",
-			value:   journal.Float(0.3),
+			value: journal.Float(0.3),
 			queries: []journal.Query{
 				{PromQL: inFault, At: faultAt, Window: "15s", Value: journal.Float(0.3)},
 				{PromQL: inBase, At: baseAt, Window: "10s", Empty: true},
@@ -231,7 +231,9 @@ func TestEvaluateSLO(t *testing.T) {
 		},
 		{
 			name: "slo reference that does not resolve", objective: ">= 0.99", slo: "nope",
-			resolve: func(name string) (string, error) { return "", errors.New(`no SLO "nope"; defined: checkout-availability`) },
+			resolve: func(name string) (string, error) {
+				return "", errors.New(`no SLO "nope"; defined: checkout-availability`)
+			},
 			outcome: journal.Inconclusive, detail: `slo "nope": no SLO "nope"; defined: checkout-availability`,
 		},
 	}
