@@ -29,7 +29,7 @@ import (
 type testLab struct {
 	srv      *toxiserver.ApiServer
 	tp       *toxiproxy.Client
-	echo     string                          // the echo server's address
+	echo     string                           // the echo server's address
 	services map[string]*faultinject.Injector // by service
 	admin    map[string]string                // admin URL by service
 	procs    *fakeProcs
