@@ -469,3 +469,22 @@ func (in *Injector) admin(service string) (*faultinject.Client, error) {
 	}
 	return faultinject.NewClient(u, in.env.HTTP), nil
 }
+
+// StackEnv returns the Env of a running lab: its Toxiproxy, its process
+// control, and its services' admin APIs, called with hc (nil: a client
+// with a 10s timeout).
+func StackEnv(s stack.Stack, hc *http.Client) Env {
+	ep := s.Endpoints()
+	return Env{
+		Toxiproxy: toxiproxy.New(ep.ToxiproxyURL),
+		Processes: s,
+		AdminURL: func(service string) (string, error) {
+			svc, ok := ep.Services[service]
+			if !ok || svc.AdminURL == "" {
+				return "", fmt.Errorf("the lab has no admin API for service %q", service)
+			}
+			return svc.AdminURL, nil
+		},
+		HTTP: hc,
+	}
+}

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack/local"
+)
+
+// runClean removes every fault chaoslab left in the running lab.
+func runClean(ctx context.Context, env Env, args []string) error {
+	fset := newFlagSet(env, "clean", `clean [flags]
+
+Removes every fault chaoslab left in the running lab: those its fault ledger
+(<run dir>/`+faults.LedgerFile+`) says may still be in place — a runner that
+crashed or was killed leaves them — and, to be sure, every toxic and in-service
+fault named chaoslab-*. Proxies are enabled again, paused services resumed and
+killed services restarted. Exits 4 when there is no lab or a fault could not be
+removed (it stays in the ledger: run clean again).`)
+	cfg := labFlags(fset, env)
+	timeout := fset.Duration("timeout", 2*time.Minute, "give up after this long (restarting a service waits until it is ready)")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	if fset.NArg() > 0 {
+		return usageErr("clean takes no arguments, got %q", fset.Args())
+	}
+	cfg.Progress = env.Stdout
+	lab, err := local.Attach(*cfg)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	ledger, err := faults.OpenLedger(faults.LedgerPath(lab.State().RunDir))
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	defer ledger.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
+	done, err := inj.RollbackPending(ctx)
+	for _, a := range done {
+		fmt.Fprintf(env.Stdout, "rolled back %s (from run %s, phase %s)\n", a.Summary(), a.RunID, a.Phase)
+	}
+	if err != nil {
+		return &exitError{code: ExitInfra, err: fmt.Errorf("the lab is not clean: %w\n(what could not be removed stays in %s: fix the cause and run `chaoslab clean` again)", err, ledger.Path())}
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(env.Stdout, "no fault pending in the ledger")
+	}
+	fmt.Fprintln(env.Stdout, "lab is clean")
+	return nil
+}
