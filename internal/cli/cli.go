@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"down":     {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},
 		"status":   {summary: "show the local lab's components: running, ready, memory", run: runStatus},
 		"validate": {summary: "check scenario files (default: scenarios/) before anything runs", run: runValidate},
+		"clean":    {summary: "remove every fault chaoslab left in the lab (after a crashed or killed run)", run: runClean},
 	}
 }
 
