@@ -128,16 +128,16 @@ type suiteSummary struct {
 
 // scenarioSummary is one scenario in summary.json.
 type scenarioSummary struct {
-	Scenario      string  `json:"scenario"`
-	Expect        string  `json:"expect"`
-	Outcome       string  `json:"outcome"`
-	Verdict       string  `json:"verdict"`
-	ChecksPassed  int     `json:"checks_passed"`
-	ChecksTotal   int     `json:"checks_total"`
-	DurationSec   float64 `json:"duration_seconds"`
-	Error         string  `json:"error,omitempty"`
-	Report        string  `json:"report"`
-	Journal       string  `json:"journal"`
+	Scenario      string   `json:"scenario"`
+	Expect        string   `json:"expect"`
+	Outcome       string   `json:"outcome"`
+	Verdict       string   `json:"verdict"`
+	ChecksPassed  int      `json:"checks_passed"`
+	ChecksTotal   int      `json:"checks_total"`
+	DurationSec   float64  `json:"duration_seconds"`
+	Error         string   `json:"error,omitempty"`
+	Report        string   `json:"report"`
+	Journal       string   `json:"journal"`
 	FailedChecks  []string `json:"failed_checks,omitempty"`
 	Inconclusives []string `json:"inconclusive_checks,omitempty"`
 }
