@@ -5,6 +5,7 @@ package toxiproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -132,9 +133,13 @@ func (c *Client) AddToxic(ctx context.Context, proxy string, t Toxic) error {
 
 // RemoveToxic removes a toxic; removing one that is not there is not an error.
 func (c *Client) RemoveToxic(ctx context.Context, proxy, name string) error {
-	_, err := call(ctx, func() (struct{}, error) {
-		return struct{}{}, c.c.RemoveToxic(&toxi.ToxicOptions{ProxyName: proxy, ToxicName: name})
-	})
+	// Through the proxy, not Client.RemoveToxic, which flattens the API's
+	// typed error (and with it the 404) into text.
+	p, err := call(ctx, func() (*toxi.Proxy, error) { return c.c.Proxy(proxy) })
+	if err != nil {
+		return fmt.Errorf("removing toxic %q: proxy %s: %w", name, proxy, err)
+	}
+	_, err = call(ctx, func() (struct{}, error) { return struct{}{}, p.RemoveToxic(name) })
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("removing toxic %q from proxy %s: %w", name, proxy, err)
 	}
@@ -169,8 +174,8 @@ func (c *Client) Reset(ctx context.Context) error {
 }
 
 func isNotFound(err error) bool {
-	apiErr, ok := err.(*toxi.ApiError)
-	return ok && apiErr.Status == http.StatusNotFound
+	var apiErr *toxi.ApiError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
 }
 
 // pollInterval is how often WaitReady polls.
