@@ -52,14 +52,19 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+// junitText is element text, kept as CDATA so that its lines stay lines.
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 // junitProblem is a <failure> or an <error>.
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 // Types of <failure> and <error>.
@@ -126,23 +131,23 @@ func junitSuite(j *journal.Journal) junitTestSuite {
 	}
 	if j.Error != "" {
 		add(junitCase{Name: "run", Time: seconds(duration(j)),
-			Error: &junitProblem{Message: oneLine(j.Error), Type: junitTypeInfra, Text: j.Error}})
+			Error: &junitProblem{Message: oneLine(j.Error), Type: junitTypeInfra, Text: xmlText(j.Error)}})
 	}
 	for _, c := range j.Checks {
 		tc := junitCase{Name: c.Kind + "/" + c.Name}
 		text := checkText(c)
 		switch {
 		case expectedFailure(j, c):
-			tc.SystemOut = "failed as expected (expect: fail)\n" + text
+			tc.SystemOut = &junitText{xmlText("failed as expected (expect: fail)\n" + text)}
 		case c.Outcome == journal.Fail:
-			tc.Failure = &junitProblem{Message: oneLine(c.Detail), Type: junitTypeFailed, Text: text}
+			tc.Failure = &junitProblem{Message: oneLine(c.Detail), Type: junitTypeFailed, Text: xmlText(text)}
 		case c.Outcome == journal.Inconclusive:
-			tc.Error = &junitProblem{Message: oneLine(c.Detail), Type: junitTypeInconclusive, Text: text}
+			tc.Error = &junitProblem{Message: oneLine(c.Detail), Type: junitTypeInconclusive, Text: xmlText(text)}
 		case c.Outcome != journal.Pass:
 			tc.Error = &junitProblem{Message: fmt.Sprintf("unknown outcome %q: %s", c.Outcome, oneLine(c.Detail)),
-				Type: junitTypeInconclusive, Text: text}
+				Type: junitTypeInconclusive, Text: xmlText(text)}
 		default:
-			tc.SystemOut = text
+			tc.SystemOut = &junitText{xmlText(text)}
 		}
 		add(tc)
 	}
@@ -159,14 +164,14 @@ func verdictCase(j *journal.Journal) junitCase {
 	tc := junitCase{Name: "verdict", Time: seconds(duration(j))}
 	switch v {
 	case journal.AsExpected:
-		tc.SystemOut = msg
+		tc.SystemOut = &junitText{xmlText(msg)}
 	case journal.VerdictInconclusive:
-		tc.Error = &junitProblem{Message: msg, Type: junitTypeInconclusive, Text: msg}
+		tc.Error = &junitProblem{Message: msg, Type: junitTypeInconclusive, Text: xmlText(msg)}
 	default:
 		if expect(j) == journal.Fail {
 			msg += " — the scenario was expected to fail but every check passed: the gate did not catch it"
 		}
-		tc.Failure = &junitProblem{Message: msg, Type: junitTypeUnexpected, Text: msg}
+		tc.Failure = &junitProblem{Message: msg, Type: junitTypeUnexpected, Text: xmlText(msg)}
 	}
 	return tc
 }
@@ -246,6 +251,20 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// xmlText replaces the characters XML 1.0 cannot hold (most control
+// characters, invalid UTF-8) with U+FFFD; attributes are escaped by
+// encoding/xml, CDATA sections are not.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t', r == '\n', r == '\r',
+			r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return '\uFFFD'
+	}, s)
 }
 
 // oneLine joins the lines of s with single spaces.
