@@ -44,10 +44,13 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"token":    {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+		"run":      {summary: "run scenarios against the running lab; report and exit code", run: runCmd},
+		"chaos":    {summary: "up, run the scenario library (or one), down: the main job (make chaos)", run: runChaos},
 		"up":       {summary: "start the local lab (Jaeger, Prometheus, Toxiproxy, the shop) on 127.0.0.1", run: runUp},
 		"down":     {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},
 		"status":   {summary: "show the local lab's components: running, ready, memory", run: runStatus},
 		"validate": {summary: "check scenario files (default: scenarios/) before anything runs", run: runValidate},
+		"report":   {summary: "regenerate a chaos run's reports (HTML, JUnit) from its journals and print its summary", run: runReport},
 		"clean":    {summary: "remove every fault chaoslab left in the lab (after a crashed or killed run)", run: runClean},
 	}
 }

@@ -1,0 +1,402 @@
+// Package runner runs scenarios against a lab: it applies the scenario's
+// service knobs, starts the k6 load across the phase timeline, applies each
+// phase's faults at its start and removes them at its end (always: on error
+// and on Ctrl-C too), waits for the shop to settle, evaluates every check
+// (SLOs in Prometheus, recovery, traces in Jaeger, data invariants, k6's own
+// thresholds), restores the knobs, and writes the journal and reports.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/harness/journal"
+	"github.com/chaoslab/chaoslab/harness/load"
+	"github.com/chaoslab/chaoslab/harness/report"
+	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/slo"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/tracecheck"
+	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+)
+
+// injector applies and removes faults (faults.Injector).
+type injector interface {
+	Apply(ctx context.Context, runID, scenario, phase string, s faults.Spec) (faults.Applied, error)
+	Remove(ctx context.Context, a faults.Applied) error
+}
+
+// ordersLister lists orders (the orders service's gRPC client).
+type ordersLister interface {
+	ListOrders(ctx context.Context, in *ordersv1.ListOrdersRequest, opts ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error)
+}
+
+// Runner runs scenarios on one lab.
+type Runner struct {
+	// Stack is the lab: endpoints and process control (for knobs).
+	Stack stack.Stack
+	// Faults applies and removes faults, through the ledger.
+	Faults injector
+	// Prometheus, Traces and Shop are what the checks read.
+	Prometheus slo.Querier
+	Traces     tracecheck.Finder
+	Shop       invariants.Shop
+	// Orders lists orders, to wait until no saga is in flight.
+	Orders ordersLister
+	// Load runs k6 (load.Run).
+	Load func(context.Context, load.Options) (load.Result, error)
+	// K6 is the k6 binary; LoadtestsDir holds the scripts.
+	K6, LoadtestsDir string
+	// Token authorises the load's writes at the gateway.
+	Token string
+	// RunID names the run; ReportDir is reports/chaos/<RunID>.
+	RunID, ReportDir string
+	// StackName is recorded in the journal ("local", "compose").
+	StackName string
+	// ResolveSLO maps an SLO name of a check to its PromQL (nil: none).
+	ResolveSLO func(name string) (string, error)
+	// Progress receives the running commentary (nil: discarded).
+	Progress io.Writer
+	// Settle bounds the wait for the shop to finish in-flight sagas after
+	// the load stops (default 15s).
+	Settle time.Duration
+	// ScrapeInterval is Prometheus' interval; the runner waits two of them
+	// before evaluating so the last samples are in (default 1s).
+	ScrapeInterval time.Duration
+}
+
+func (r *Runner) say(format string, args ...any) {
+	if r.Progress != nil {
+		fmt.Fprintf(r.Progress, format+"\n", args...)
+	}
+}
+
+// Run runs one scenario and returns its journal (also written, with its
+// HTML report, to ReportDir/<scenario>). A cancelled ctx stops the run:
+// faults are removed and knobs restored before Run returns.
+func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journal {
+	j := &journal.Journal{
+		RunID: r.RunID, Scenario: sc.Name, File: sc.File, Purpose: strings.TrimSpace(sc.Purpose),
+		Expect: string(sc.Expect), Stack: r.StackName, Started: time.Now().UTC(),
+	}
+	dir := filepath.Join(r.ReportDir, sc.Name)
+	r.say("\n▶ %s (expect %s) — %s", sc.Name, sc.Expect, oneLine(j.Purpose))
+
+	err := r.run(ctx, sc, j, dir)
+	if err != nil {
+		j.Error = err.Error()
+		j.Verdict = journal.VerdictError
+		r.say("  ✗ %s: %v", sc.Name, err)
+	} else {
+		j.Outcome = journal.Combine(j.Checks)
+		j.Verdict = journal.VerdictFor(j.Expect, j.Outcome)
+	}
+	j.Finished = time.Now().UTC()
+	if werr := journal.Write(dir, j); werr != nil {
+		r.say("  ! writing the journal: %v", werr)
+	}
+	if werr := report.WriteScenario(dir, j); werr != nil {
+		r.say("  ! writing the report: %v", werr)
+	}
+	r.say("  = %s: outcome %s, verdict %s (%s)", sc.Name, j.Outcome, j.Verdict, dir)
+	return j
+}
+
+func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, dir string) (err error) {
+	settle := r.Settle
+	if settle <= 0 {
+		settle = 15 * time.Second
+	}
+	scrape := r.ScrapeInterval
+	if scrape <= 0 {
+		scrape = time.Second
+	}
+
+	// Knobs: restart the services concerned with their flags; restore the
+	// lab's defaults afterwards, whatever happens.
+	knobs := map[string]map[string]string{}
+	for _, k := range sc.Knobs {
+		if knobs[k.Service] == nil {
+			knobs[k.Service] = map[string]string{}
+		}
+		knobs[k.Service][k.Flag] = k.Value
+		j.Knobs = append(j.Knobs, journal.Knob{Service: k.Service, Flag: k.Flag, Value: k.Value})
+	}
+	defer func() {
+		if len(knobs) == 0 {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		for _, svc := range restartOrder(knobs) {
+			if rerr := r.Stack.Restart(rctx, svc, nil); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("restoring %s's defaults: %w", svc, rerr))
+			}
+		}
+		r.say("  restored the defaults of %s", strings.Join(restartOrder(knobs), ", "))
+	}()
+	for _, svc := range restartOrder(knobs) {
+		if err := r.Stack.Restart(ctx, svc, knobs[svc]); err != nil {
+			return fmt.Errorf("applying knobs to %s: %w", svc, err)
+		}
+		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))
+	}
+
+	// Load across the whole timeline.
+	var total time.Duration
+	for _, p := range sc.Phases {
+		total += p.Duration
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	type loadDone struct {
+		res load.Result
+		err error
+	}
+	loadCh := make(chan loadDone, 1)
+	e := r.Stack.Endpoints()
+	go func() {
+		res, err := r.Load(loadCtx, load.Options{
+			K6: r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
+			BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
+			Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
+		})
+		loadCh <- loadDone{res, err}
+	}()
+	r.say("  load: %s, %s", sc.Load.Script, describeLoad(sc.Load, total))
+
+	// The timeline: faults in at the start of a phase, out at its end.
+	if err := r.timeline(ctx, sc, j); err != nil {
+		stopLoad()
+		<-loadCh
+		return err
+	}
+	ld := <-loadCh
+	if ld.err != nil {
+		return fmt.Errorf("load: %w", ld.err)
+	}
+	l := ld.res.Load
+	j.Load = &l
+	r.say("  load done: %d requests, %d failed, p99 %.0f ms, %d orders acknowledged", l.Requests, l.Failed, l.P99ms, l.Acked)
+
+	// Let in-flight sagas finish and the last samples and spans arrive.
+	pending := r.settle(ctx, settle)
+	if pending > 0 {
+		r.say("  %d orders still PENDING after %s", pending, settle)
+	}
+	select {
+	case <-time.After(2 * scrape):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	r.evaluate(ctx, sc, j, ld.res)
+	r.series(ctx, sc, j)
+	return nil
+}
+
+// timeline runs the phases, applying and removing faults. Faults still in
+// place when it returns early are removed on a detached context.
+func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal.Journal) (err error) {
+	start := time.Now()
+	var active []faults.Applied
+	removeAll := func(rctx context.Context, phase string) error {
+		var errs []error
+		for _, a := range active {
+			rerr := r.Faults.Remove(rctx, a)
+			for i := range j.Faults {
+				if j.Faults[i].ID == a.ID {
+					j.Faults[i].Removed = time.Now().UTC()
+					if rerr != nil {
+						j.Faults[i].RemoveError = rerr.Error()
+					}
+				}
+			}
+			if rerr != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", a.Spec, rerr))
+				continue
+			}
+			r.say("  [%5.1fs] %-9s removed %s", time.Since(start).Seconds(), phase, a.Spec)
+		}
+		active = nil
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if len(active) > 0 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err = errors.Join(err, removeAll(rctx, "rollback"))
+		}
+	}()
+
+	for _, p := range sc.Phases {
+		ph := journal.Phase{Name: p.Name, Start: time.Now().UTC()}
+		r.say("  [%5.1fs] %-9s begins (%s)", time.Since(start).Seconds(), p.Name, p.Duration)
+		end := time.Now().Add(p.Duration)
+		for _, spec := range p.Faults {
+			a, aerr := r.Faults.Apply(ctx, r.RunID, sc.Name, p.Name, spec)
+			if aerr != nil {
+				j.Phases = append(j.Phases, closePhase(ph))
+				return fmt.Errorf("applying %s in phase %s: %w", spec, p.Name, aerr)
+			}
+			active = append(active, a)
+			j.Faults = append(j.Faults, journal.Fault{
+				ID: a.ID, Phase: p.Name, Kind: spec.Kind(), Target: spec.Target(), Spec: spec.String(), Applied: a.AppliedAt.UTC(),
+			})
+			r.say("  [%5.1fs] %-9s applied %s", time.Since(start).Seconds(), p.Name, spec)
+		}
+		select {
+		case <-time.After(time.Until(end)):
+		case <-ctx.Done():
+			j.Phases = append(j.Phases, closePhase(ph))
+			return fmt.Errorf("interrupted in phase %s: %w", p.Name, ctx.Err())
+		}
+		if rerr := removeAll(ctx, p.Name); rerr != nil {
+			j.Phases = append(j.Phases, closePhase(ph))
+			return rerr
+		}
+		j.Phases = append(j.Phases, closePhase(ph))
+	}
+	return nil
+}
+
+func closePhase(p journal.Phase) journal.Phase {
+	p.End = time.Now().UTC()
+	return p
+}
+
+// settle waits until no order is PENDING, or the timeout; it returns how
+// many still are.
+func (r *Runner) settle(ctx context.Context, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := r.pending(ctx)
+		if err == nil && n == 0 {
+			return 0
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return n
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (r *Runner) pending(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := r.Orders.ListOrders(ctx, &ordersv1.ListOrdersRequest{})
+	if err != nil {
+		return -1, err
+	}
+	n := 0
+	for _, o := range resp.GetOrders() {
+		if o.GetStatus() == ordersv1.OrderStatus_ORDER_STATUS_PENDING {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// evaluate runs every check of the scenario.
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result) {
+	runEnd := time.Now()
+	add := func(c journal.Check) {
+		j.Checks = append(j.Checks, c)
+		mark := map[string]string{journal.Pass: "✓", journal.Fail: "✗", journal.Inconclusive: "?"}[c.Outcome]
+		r.say("  %s %-9s %-40s %s", mark, c.Kind, c.Name, c.Detail)
+	}
+	for _, c := range sc.Checks.SLO {
+		add(slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO))
+	}
+	for _, c := range sc.Checks.Recovery {
+		add(slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd))
+	}
+	for _, c := range sc.Checks.Traces {
+		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases))
+	}
+	if len(sc.Checks.Invariants) > 0 {
+		acked := make([]string, 0, len(res.Acked))
+		for _, a := range res.Acked {
+			acked = append(acked, a.OrderID)
+		}
+		for _, c := range invariants.Check(ctx, r.Shop, sc.Checks.Invariants, acked, j.Started) {
+			add(c)
+		}
+	}
+	if j.Load != nil && j.Load.ThresholdsFailed {
+		add(journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail,
+			Detail: "k6 reported failed thresholds (exit 99); see " + j.Load.SummaryFile})
+	}
+}
+
+// series samples the plots of the report: checkout (or read path) latency
+// percentiles and error rate over the run.
+func (r *Runner) series(ctx context.Context, sc *scenario.Scenario, j *journal.Journal) {
+	route := "POST /v1/orders"
+	if strings.Contains(sc.Load.Script, "products") {
+		route = "GET /v1/products"
+	}
+	sel := fmt.Sprintf(`service="gateway",route=%q`, route)
+	start, end := j.Started, time.Now()
+	queries := []struct{ name, unit, q string }{
+		{"p50 latency " + route, "s", fmt.Sprintf(`histogram_quantile(0.5, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{%s}[3s])))`, sel)},
+		{"p99 latency " + route, "s", fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{%s}[3s])))`, sel)},
+		{"error rate (5xx) " + route, "ratio", fmt.Sprintf(`sum(rate(chaoslab_http_requests_total{%s,code=~"5.."}[3s])) / sum(rate(chaoslab_http_requests_total{%s}[3s]))`, sel, sel)},
+		{"throughput " + route, "req/s", fmt.Sprintf(`sum(rate(chaoslab_http_requests_total{%s}[3s]))`, sel)},
+	}
+	for _, q := range queries {
+		s, err := slo.SampleSeries(ctx, r.Prometheus, q.name, q.unit, q.q, start, end, time.Second)
+		if err != nil {
+			r.say("  ! sampling %s: %v", q.name, err)
+			continue
+		}
+		j.Series = append(j.Series, s)
+	}
+}
+
+// restartOrder is the order knob restarts happen in: dependencies first.
+func restartOrder(knobs map[string]map[string]string) []string {
+	var out []string
+	for _, svc := range stack.Services() {
+		if _, ok := knobs[svc]; ok {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func formatFlags(flags map[string]string) string {
+	var parts []string
+	for _, svc := range sortedKeys(flags) {
+		parts = append(parts, "-"+svc+"="+flags[svc])
+	}
+	return strings.Join(parts, " ")
+}
+
+func describeLoad(l scenario.LoadProfile, total time.Duration) string {
+	if l.Executor == scenario.RampingArrivalRate {
+		return fmt.Sprintf("ramping arrival rate over %s (%d stages)", total, len(l.Stages))
+	}
+	unit := l.TimeUnit
+	if unit <= 0 {
+		unit = time.Second
+	}
+	return fmt.Sprintf("%d iterations per %s for %s", l.Rate, unit, total)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/harness/journal"
+	"github.com/chaoslab/chaoslab/harness/load"
+	"github.com/chaoslab/chaoslab/harness/report"
+	"github.com/chaoslab/chaoslab/harness/runner"
+	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/stack/local"
+	"github.com/chaoslab/chaoslab/harness/traces"
+	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
+	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/gateway"
+)
+
+// suiteFlags are the flags of run and chaos.
+type suiteFlags struct {
+	scenarios string
+	name      string
+	loadtests string
+	reports   string
+}
+
+func (s *suiteFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.scenarios, "scenarios", "scenarios", "directory of scenario files (used when no file is given)")
+	fs.StringVar(&s.name, "scenario", "", "run only the scenario with this name (e.g. latency-payments)")
+	fs.StringVar(&s.loadtests, "loadtests", "loadtests", "directory of the k6 scripts")
+	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
+}
+
+// selectScenarios loads and validates the scenarios named by args (files or
+// directories; none: the scenarios directory), before anything starts.
+func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error) {
+	if len(args) == 0 {
+		args = []string{s.scenarios}
+	}
+	opt := scenario.WithScriptCheck(scenario.ScriptsIn(s.loadtests))
+	var out []*scenario.Scenario
+	var problems []error
+	for _, a := range args {
+		info, err := os.Stat(a)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		if info.IsDir() {
+			scs, err := scenario.LoadDir(a, opt)
+			if err != nil {
+				problems = append(problems, err)
+			}
+			out = append(out, scs...)
+			continue
+		}
+		sc, err := scenario.Load(a, opt)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(problems) > 0 {
+		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
+	}
+	if s.name != "" {
+		for _, sc := range out {
+			if sc.Name == s.name {
+				return []*scenario.Scenario{sc}, nil
+			}
+		}
+		names := make([]string, 0, len(out))
+		for _, sc := range out {
+			names = append(names, sc.Name)
+		}
+		return nil, usageErr("no scenario named %q; there are: %s", s.name, strings.Join(names, ", "))
+	}
+	if len(out) == 0 {
+		return nil, usageErr("no scenario files found in %s", strings.Join(args, ", "))
+	}
+	return out, nil
+}
+
+// runCmd runs scenarios against an already running local lab.
+func runCmd(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "run", "run [flags] [file|dir ...]\n\nRuns scenarios against the running lab (chaoslab up) and writes a report directory;\nexit 0 when every scenario ended as expected.")
+	cfg := labFlags(fs, env)
+	var sf suiteFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	scs, err := sf.selectScenarios(fs.Args())
+	if err != nil {
+		return err
+	}
+	lab, err := local.Attach(*cfg)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	return runSuite(ctx, env, lab, *cfg, sf, scs)
+}
+
+// runSuite runs the scenarios on lab one after the other, writes the suite
+// report and maps the verdicts to the exit code.
+func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf suiteFlags, scs []*scenario.Scenario) error {
+	st := lab.State()
+	e := lab.Endpoints()
+	runID := time.Now().UTC().Format("20060102-150405")
+	reportDir := filepath.Join(sf.reports, runID)
+
+	ledger, err := faults.OpenLedger(faults.LedgerPath(st.RunDir))
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	defer ledger.Close()
+	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
+	// A previous run that crashed may have left faults in place.
+	if rolled, err := inj.RollbackPending(ctx); err != nil {
+		return &exitError{code: ExitInfra, err: fmt.Errorf("rolling back the faults of a previous run: %w", err)}
+	} else if len(rolled) > 0 {
+		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled))
+	}
+
+	pc, err := promapi.NewClient(promapi.Config{Address: e.PrometheusURL})
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	jc, err := traces.Dial(e.JaegerQueryGRPC)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	defer jc.Close()
+	conns := map[string]*grpc.ClientConn{}
+	for _, svc := range []string{stack.Orders, stack.Inventory, stack.Payments} {
+		cc, err := grpc.NewClient(e.Services[svc].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20))) // the List calls return every order of the lab
+		if err != nil {
+			return &exitError{code: ExitInfra, err: err}
+		}
+		defer cc.Close()
+		conns[svc] = cc
+	}
+	orders := ordersv1.NewOrdersServiceClient(conns[stack.Orders])
+	token, err := labToken(e)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+
+	r := &runner.Runner{
+		Stack:      lab,
+		Faults:     inj,
+		Prometheus: promv1.NewAPI(pc),
+		Traces:     jc,
+		Shop: invariants.Shop{
+			Orders:    orders,
+			Payments:  paymentsv1.NewPaymentsServiceClient(conns[stack.Payments]),
+			Inventory: inventoryv1.NewInventoryServiceClient(conns[stack.Inventory]),
+		},
+		Orders:         orders,
+		Load:           load.Run,
+		K6:             filepath.Join(cfg.ToolsDir, "k6"),
+		LoadtestsDir:   sf.loadtests,
+		Token:          token,
+		RunID:          runID,
+		ReportDir:      reportDir,
+		StackName:      "local",
+		Progress:       env.Stdout,
+		ScrapeInterval: time.Second,
+	}
+	fmt.Fprintf(env.Stdout, "running %d scenarios (run %s, reports in %s)\n", len(scs), runID, reportDir)
+	var js []*journal.Journal
+	for i, sc := range scs {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(env.Stdout, "\n[%d/%d]", i+1, len(scs))
+		js = append(js, r.Run(ctx, sc))
+	}
+	if err := report.WriteSuite(reportDir, js); err != nil {
+		fmt.Fprintf(env.Stderr, "writing the suite report: %v\n", err)
+	}
+	fmt.Fprintln(env.Stdout)
+	report.Summary(env.Stdout, js)
+	fmt.Fprintf(env.Stdout, "\nreport: %s\n", filepath.Join(reportDir, "index.html"))
+	if ctx.Err() != nil {
+		return &exitError{code: ExitInfra, err: fmt.Errorf("interrupted: faults rolled back, %d of %d scenarios ran", len(js), len(scs))}
+	}
+	if code := report.ExitCode(js); code != ExitOK {
+		return &exitError{code: code, err: fmt.Errorf("not every scenario ended as expected (see the summary above)")}
+	}
+	return nil
+}
+
+// labToken mints a bearer token with the lab gateway's key.
+func labToken(e stack.Endpoints) (string, error) {
+	key, err := gateway.LoadJWTKey(e.JWTKeyFile, func(string) string { return "" })
+	if err != nil {
+		return "", err
+	}
+	return gateway.MintToken(key, "chaoslab", 24*time.Hour, time.Now())
+}
