@@ -176,13 +176,28 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}()
 	r.say("  load: %s, %s", sc.Load.Script, describeLoad(sc.Load, total))
 
-	// The timeline: faults in at the start of a phase, out at its end.
-	if err := r.timeline(ctx, sc, j); err != nil {
+	// The timeline: faults in at the start of a phase, out at its end. A
+	// load that dies early ends it: there is nothing left to observe.
+	tlCtx, stopTimeline := context.WithCancelCause(ctx)
+	defer stopTimeline(nil)
+	var ld loadDone
+	loadEnded := make(chan struct{})
+	go func() {
+		ld = <-loadCh
+		if ld.err != nil {
+			stopTimeline(fmt.Errorf("load: %w", ld.err))
+		}
+		close(loadEnded)
+	}()
+	if err := r.timeline(tlCtx, sc, j); err != nil {
 		stopLoad()
-		<-loadCh
+		<-loadEnded
+		if cause := context.Cause(tlCtx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
 		return err
 	}
-	ld := <-loadCh
+	<-loadEnded
 	if ld.err != nil {
 		return fmt.Errorf("load: %w", ld.err)
 	}

@@ -124,7 +124,19 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 	st := lab.State()
 	e := lab.Endpoints()
 	runID := time.Now().UTC().Format("20060102-150405")
-	reportDir := filepath.Join(sf.reports, runID)
+	// k6 runs in the report directory: every path it gets must be absolute.
+	reportDir, err := filepath.Abs(filepath.Join(sf.reports, runID))
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	k6, err := filepath.Abs(filepath.Join(cfg.ToolsDir, "k6"))
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	loadtests, err := filepath.Abs(sf.loadtests)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
 
 	ledger, err := faults.OpenLedger(faults.LedgerPath(st.RunDir))
 	if err != nil {
@@ -176,8 +188,8 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 		},
 		Orders:         orders,
 		Load:           load.Run,
-		K6:             filepath.Join(cfg.ToolsDir, "k6"),
-		LoadtestsDir:   sf.loadtests,
+		K6:             k6,
+		LoadtestsDir:   loadtests,
 		Token:          token,
 		RunID:          runID,
 		ReportDir:      reportDir,

@@ -197,7 +197,13 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 func (l *Lab) startComponent(ctx context.Context, name, path string, args []string, readyURL string) error {
 	start := time.Now()
 	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
-	p, wait, err := spawn(name, path, args, nil, logPath)
+	var env []string
+	if name == "jaeger" {
+		// Jaeger traces itself to the default OTLP port (not the lab's), and
+		// on SIGTERM waits for those exports to time out: switch them off.
+		env = []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"}
+	}
+	p, wait, err := spawn(name, path, args, env, logPath)
 	if err != nil {
 		return err
 	}
