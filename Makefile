@@ -19,7 +19,7 @@ PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer.
-UNIT_PKGS   := ./services/... ./internal/... ./cmd/...
+UNIT_PKGS   := ./services/... ./faults/... ./harness/... ./internal/... ./cmd/...
 
 .DEFAULT_GOAL := help
 
@@ -103,15 +103,41 @@ $(PROMETHEUS) $(PROMTOOL) &: $(if $(filter path,$(prometheus_want)),,tools/prome
 .PHONY: prometheus-choice-changed
 prometheus-choice-changed:
 
-## test: the test command: lint, then unit and in-process integration tests (JUnit in reports/)
+## test: the test command: lint, unit + in-process integration, then e2e against a real lab (JUnit in reports/)
 .PHONY: test
-test: lint test-unit
+test: lint test-unit test-e2e
 
-## test-unit: unit tests and in-process integration tests of the services
+## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI)
 .PHONY: test-unit
-test-unit: $(GOTESTSUM)
+test-unit: tools
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -race -count=1 -timeout 10m $(UNIT_PKGS)
+
+## test-e2e: end-to-end tests against a real local lab on shifted ports (e2e/)
+.PHONY: test-e2e
+test-e2e: build tools
+	@mkdir -p $(REPORTS)
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -count=1 -timeout 10m ./e2e/...
+
+## chaos: the main job: a fresh local lab, every scenario in scenarios/ (SCENARIO=name for one), then down; exit 0 only if all met their expectation
+.PHONY: chaos
+chaos: build tools
+	$(BIN)/chaoslab chaos $(if $(SCENARIO),-scenario $(SCENARIO))
+
+## up-local: start the whole lab as local processes (Jaeger, Prometheus, Toxiproxy, the shop); see bin/chaoslab status
+.PHONY: up-local
+up-local: build tools
+	$(BIN)/chaoslab up
+
+## down-local: stop the local lab
+.PHONY: down-local
+down-local:
+	$(BIN)/chaoslab down
+
+## validate: check the scenario files
+.PHONY: validate
+validate: build
+	$(BIN)/chaoslab validate
 
 ## bench: benchmarks: checkout with instrumentation on vs off, fault interceptor overhead
 .PHONY: bench
