@@ -95,6 +95,7 @@ type scenarioPage struct {
 	Expect, Outcome, Verdict  string
 	Started, Finished, Length string
 	Passed                    int
+	HasObjective              bool
 	Timeline                  timeline
 	Charts                    []chart
 	Checks                    []checkRow
@@ -141,7 +142,9 @@ func newScenarioPage(j *journal.Journal) scenarioPage {
 		Passed: passed(j), Timeline: newTimeline(j),
 	}
 	for _, s := range j.Series {
-		p.Charts = append(p.Charts, newChart(j, s))
+		c := newChart(j, s)
+		p.HasObjective = p.HasObjective || c.Objective != nil
+		p.Charts = append(p.Charts, c)
 	}
 	for _, c := range j.Checks {
 		r := checkRow{

@@ -191,6 +191,8 @@ func TestScenarioHTML(t *testing.T) {
 		assert.Contains(t, text(h1), "latency-payments")
 		badge := all(h1, classed("span", "badge"))[0]
 		assert.True(t, hasClass(badge, "b-unexpected"))
+		legend := text(all(doc, classed("div", "legend"))[0])
+		assert.Equal(t, "seriesphasefault activeobjective", legend)
 		has(t, body, "orders -payments-timeout=1s")
 		has(t, body, "1m12s")
 	})
@@ -219,6 +221,7 @@ func TestScenarioHTMLExpectedFailure(t *testing.T) {
 	require.Len(t, b, 1)
 	assert.Equal(t, "fail (expected)", text(b[0]))
 	assert.Empty(t, all(doc, tag("figure")), "no series, no chart")
+	assert.Empty(t, all(doc, classed("div", "legend")), "no chart, no legend")
 	has(t, raw, "No load ran.")
 }
 
@@ -280,6 +283,9 @@ func TestScenarioHTMLDegenerate(t *testing.T) {
 		has(t, raw, "No phase ran.")
 		has(t, raw, "No check was evaluated.")
 		has(t, raw, "no samples in this series")
+		legend := text(all(doc, classed("div", "legend"))[0])
+		assert.NotContains(t, legend, "fault")
+		assert.NotContains(t, legend, "objective")
 	})
 }
 
