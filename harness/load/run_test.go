@@ -183,6 +183,24 @@ func TestRunK6(t *testing.T) {
 		assert.NotEmpty(t, res.Acked)
 	})
 
+	t.Run("a ramping arrival rate", func(t *testing.T) {
+		shop, srv := startShop(t, nil)
+		o := checkoutOptions(t, srv.URL, 0, scenario.Phase{Name: "up", Duration: time.Second}, scenario.Phase{Name: "down", Duration: time.Second})
+		o.Profile.Executor = scenario.RampingArrivalRate
+		o.Profile.StartRate = 20
+		o.Profile.Stages = []scenario.Stage{{Target: 20, Duration: time.Second}, {Target: 0, Duration: time.Second}}
+
+		res, err := Run(t.Context(), o)
+		require.NoError(t, err)
+		shop.mu.Lock()
+		defer shop.mu.Unlock()
+		assert.Empty(t, shop.violations)
+		require.Len(t, res.Phases, 2)
+		assert.InDelta(t, 20, res.Phases[0].Requests, 3, "20/s for a second")
+		assert.InDelta(t, 10, res.Phases[1].Requests, 3, "20/s down to 0 over a second")
+		assert.Len(t, res.Acked, len(shop.orders))
+	})
+
 	t.Run("a script error is an error that says why", func(t *testing.T) {
 		_, srv := startShop(t, nil)
 		o := checkoutOptions(t, srv.URL, 5, scenario.Phase{Name: "only", Duration: time.Second})
