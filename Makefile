@@ -134,6 +134,13 @@ up-local: build tools
 down-local:
 	$(BIN)/chaoslab down
 
+## load: the baseline load test (loadtests/baseline.js, thresholds) against the running local lab (make up-local)
+.PHONY: load
+load: build tools
+	@test -f .run/lab/state.json || { echo "no local lab running: make up-local first"; exit 2; }
+	BASE_URL=$${BASE_URL:-http://127.0.0.1:8000} TOKEN=$$($(BIN)/chaoslab token -key-file .run/lab/jwt.key) \
+	  $(K6) run --no-usage-report --address= loadtests/baseline.js
+
 ## validate: check the scenario files
 .PHONY: validate
 validate: build

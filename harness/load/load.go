@@ -164,6 +164,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cmd.Env = env
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
+	// k6 dies with the runner, even when the runner is killed with -9.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = stopGrace
 	runErr := cmd.Run()

@@ -166,8 +166,12 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	loadCh := make(chan loadDone, 1)
 	e := r.Stack.Endpoints()
+	// k6 and the fault timeline start on one clock: k6's setup waits for
+	// startAt and counts its phase tags from it.
+	startAt := time.Now().Add(2 * time.Second)
 	go func() {
 		res, err := r.Load(loadCtx, load.Options{
+			StartAt: startAt,
 			K6: r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
 			BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
 			Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
@@ -189,7 +193,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		}
 		close(loadEnded)
 	}()
-	if err := r.timeline(tlCtx, sc, j); err != nil {
+	if err := r.timeline(tlCtx, sc, j, startAt); err != nil {
 		stopLoad()
 		<-loadEnded
 		if cause := context.Cause(tlCtx); cause != nil && ctx.Err() == nil {
@@ -223,7 +227,12 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 
 // timeline runs the phases, applying and removing faults. Faults still in
 // place when it returns early are removed on a detached context.
-func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal.Journal) (err error) {
+func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, startAt time.Time) (err error) {
+	select {
+	case <-time.After(time.Until(startAt)):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	start := time.Now()
 	var active []faults.Applied
 	removeAll := func(rctx context.Context, phase string) error {
@@ -255,10 +264,12 @@ func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal
 		}
 	}()
 
+	phaseStart := start
 	for _, p := range sc.Phases {
 		ph := journal.Phase{Name: p.Name, Start: time.Now().UTC()}
 		r.say("  [%5.1fs] %-9s begins (%s)", time.Since(start).Seconds(), p.Name, p.Duration)
-		end := time.Now().Add(p.Duration)
+		phaseStart = phaseStart.Add(p.Duration)
+		end := phaseStart // phases keep to the clock, whatever applying faults took
 		for _, spec := range p.Faults {
 			a, aerr := r.Faults.Apply(ctx, r.RunID, sc.Name, p.Name, spec)
 			if aerr != nil {

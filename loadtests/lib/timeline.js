@@ -19,7 +19,7 @@ export function startTimeline(cfg) {
   }
   const started = Date.now();
   console.log(`START ${origin} ${started}`);
-  return { origin, keyPrefix: keyPrefix(cfg.runID) };
+  return { origin, keyPrefix: keyPrefix(cfg.runID, cfg.scenario) };
 }
 
 // beginIteration tags every sample of this iteration with its phase and
@@ -35,10 +35,13 @@ export function idempotencyKey(data) {
   return `${data.keyPrefix}-${exec.vu.idInTest}-${exec.vu.iterationInScenario}`;
 }
 
-// keyPrefix makes the run id fit the gateway's key alphabet [A-Za-z0-9_-]
-// and length; without a run id, a random one keeps keys unique across runs.
-function keyPrefix(runID) {
-  let p = String(runID || '').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 96);
+// keyPrefix makes the run id and scenario fit the gateway's key alphabet
+// [A-Za-z0-9_-] and length: the scenarios of one run share the run id and
+// the lab, so the scenario must be part of every key. Without a run id, a
+// random one keeps keys unique across runs.
+function keyPrefix(runID, scenario) {
+  const id = [runID, scenario].filter((s) => s).join('-');
+  let p = String(id || '').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 96);
   if (p === '') {
     p = `k6-${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   }
