@@ -172,7 +172,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	go func() {
 		res, err := r.Load(loadCtx, load.Options{
 			StartAt: startAt,
-			K6: r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
+			K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
 			BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
 			Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
 		})
