@@ -14,6 +14,7 @@ import (
 
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/internal/resilience"
 )
 
 // run drives the saga of a PENDING order to its end, from wherever a previous
@@ -23,7 +24,10 @@ import (
 // The result is the order as persisted: CONFIRMED, FAILED, or PENDING when a
 // compensation could not finish (recovery finishes it later). The error is
 // set only when the final state could not be persisted.
-func (s *Service) run(ctx context.Context, o *Order) (*Order, error) {
+//
+// fresh is true for an order's first attempt: nothing of it can have reached
+// the dependencies before.
+func (s *Service) run(ctx context.Context, o *Order, fresh bool) (*Order, error) {
 	o = o.clone()
 	if o.FailureReason != "" {
 		// A previous attempt decided to fail and did not finish compensating.
@@ -31,6 +35,12 @@ func (s *Service) run(ctx context.Context, o *Order) (*Order, error) {
 	}
 
 	res, err := s.reserve(ctx, o)
+	if err != nil && fresh && errors.Is(err, resilience.ErrBreakerOpen) {
+		// The breaker refused the first Reserve of a fresh order: it was
+		// never sent, so there is nothing to compensate. Failing at once is
+		// what the breaker is for.
+		return s.failed(ctx, o, uncertainReason(err))
+	}
 	if err != nil {
 		var reason string
 		switch codeOf(err) {
@@ -110,7 +120,12 @@ func (s *Service) fail(ctx context.Context, o *Order, reason string, refund bool
 		return o, nil
 	}
 
-	o.Status = StatusFailed
+	return s.failed(ctx, o, reason)
+}
+
+// failed persists a compensated (or never started) order FAILED.
+func (s *Service) failed(ctx context.Context, o *Order, reason string) (*Order, error) {
+	o.Status, o.FailureReason = StatusFailed, reason
 	o.UpdatedAt = s.now()
 	if err := s.persist(ctx, o); err != nil {
 		return nil, fmt.Errorf("failing order %s: %w", o.ID, err)

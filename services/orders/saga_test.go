@@ -17,10 +17,13 @@ import (
 	otelcodes "go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/internal/resilience"
 )
 
 // harness is a Service over a real store and fake dependencies, with its
@@ -718,4 +721,49 @@ func TestSagaSpans(t *testing.T) {
 		}
 	}
 	assert.True(t, released)
+}
+
+// breakerOpenError returns the error a real breaker gives for a call it
+// refuses (it opens after one failure here).
+func breakerOpenError(t *testing.T) error {
+	t.Helper()
+	cfg := resilience.DefaultConfig()
+	cfg.BreakerFailures, cfg.BreakerOpenFor = 1, time.Minute
+	b := resilience.NewBreaker("inventory", cfg, prometheus.NewRegistry(), nil)
+	call := b.UnaryClientInterceptor()
+	failing := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		return status.Error(codes.Unavailable, "down")
+	}
+	require.Error(t, call(t.Context(), "/inventory.v1.InventoryService/Reserve", nil, nil, nil, failing))
+	err := call(t.Context(), "/inventory.v1.InventoryService/Reserve", nil, nil, nil, failing)
+	require.ErrorIs(t, err, resilience.ErrBreakerOpen)
+	require.Equal(t, codes.Unavailable, status.Code(err), "still UNAVAILABLE to gRPC callers")
+	return err
+}
+
+// A Reserve the breaker refused was never sent: a fresh order fails at once,
+// without compensating (fail fast), while a resumed order still releases
+// what an earlier attempt may have reserved.
+func TestBreakerRefusedReserveFailsFastWithoutCompensation(t *testing.T) {
+	open := breakerOpenError(t)
+
+	h := newHarness(t)
+	h.stock.setFail("Reserve", &failure{err: open, times: -1})
+	o, err := h.svc.PlaceOrder(t.Context(), request("fresh"))
+	require.NoError(t, err)
+	assert.Equal(t, StatusFailed, o.Status)
+	assert.Equal(t, ReasonDependencyUnavailable, o.FailureReason)
+	assert.Equal(t, 0, h.stock.count("Release"), "nothing was sent, nothing to release")
+	assert.Equal(t, 0, h.pay.count("Charge"))
+
+	// The same refusal while resuming a crash leftover still compensates.
+	h2 := newHarness(t)
+	h2.stock.setFail("Reserve", &failure{err: open, times: -1})
+	pending := &Order{ID: "ord_00000000000000aa", IdempotencyKey: "left", CustomerID: "c", Status: StatusPending,
+		Items: []Item{{SKU: "apple", Quantity: 1}}, RequestHash: "h", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	require.NoError(t, h2.store.Insert(t.Context(), pending))
+	n, err := h2.svc.RecoverPending(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, 1, h2.stock.count("Release"), "a resumed order may have reserved before: release")
 }

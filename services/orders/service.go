@@ -263,7 +263,7 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (*Order, err
 		return s.replay(ctx, existing, hash)
 	}
 	s.log.InfoContext(ctx, "placing order", "order_id", o.ID, "idempotency_key", o.IdempotencyKey, "customer_id", o.CustomerID)
-	return s.run(ctx, o)
+	return s.run(ctx, o, true)
 }
 
 // replay answers a request whose key is already stored: the stored order when
@@ -282,7 +282,7 @@ func (s *Service) replay(ctx context.Context, o *Order, hash string) (*Order, er
 // resume runs the saga of a PENDING order that no one is running and counts
 // it as recovered when it reaches a final state.
 func (s *Service) resume(ctx context.Context, o *Order) (*Order, error) {
-	out, err := s.run(ctx, o)
+	out, err := s.run(ctx, o, false)
 	if err == nil && out.Final() {
 		s.metrics.recovered.Inc()
 	}

@@ -2,6 +2,7 @@ package resilience
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -138,9 +139,21 @@ func (b *Breaker) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		}
 		// gobreaker.ErrOpenState or gobreaker.ErrTooManyRequests.
 		b.rejected.Inc()
-		return status.Error(codes.Unavailable, "circuit breaker open for "+b.target)
+		return &openError{target: b.target}
 	}
 }
+
+// ErrBreakerOpen matches (errors.Is) a call the breaker refused: it was
+// never sent, so it had no effect on the dependency.
+var ErrBreakerOpen = errors.New("circuit breaker open")
+
+// openError is a refused call: UNAVAILABLE to gRPC (status.FromError reads
+// GRPCStatus), and ErrBreakerOpen to errors.Is.
+type openError struct{ target string }
+
+func (e *openError) Error() string              { return "circuit breaker open for " + e.target }
+func (e *openError) GRPCStatus() *status.Status { return status.New(codes.Unavailable, e.Error()) }
+func (e *openError) Is(target error) bool       { return target == ErrBreakerOpen }
 
 // isFailure reports whether code means the dependency is unhealthy.
 func isFailure(code codes.Code) bool {
