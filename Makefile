@@ -72,19 +72,19 @@ CGO_ENABLED=0 $(GO) -C $(2) build -trimpath $(if $(6),-ldflags "-X $(6)=$$v") -o
 endef
 
 $(GOTESTSUM): tools/go.mod tools/go.sum
-	$(call tool_build,$@,tools,gotest.tools/gotestsum,gotest.tools/gotestsum,~20 s)
+	$(call tool_build,$@,tools,gotest.tools/gotestsum,gotest.tools/gotestsum,~30 s)
 
 $(K6): tools/go.mod tools/go.sum
-	$(call tool_build,$@,tools,go.k6.io/k6,go.k6.io/k6,~1 min)
+	$(call tool_build,$@,tools,go.k6.io/k6,go.k6.io/k6,~2 min)
 
 $(TOXIPROXY_SERVER): tools/go.mod tools/go.sum
-	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/server,~20 s,github.com/Shopify/toxiproxy/v2.Version)
+	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/server,~1 min (seconds after k6),github.com/Shopify/toxiproxy/v2.Version)
 
 $(TOXIPROXY_CLI): tools/go.mod tools/go.sum
-	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/cli,~10 s,github.com/Shopify/toxiproxy/v2.Version)
+	$(call tool_build,$@,tools,github.com/Shopify/toxiproxy/v2,github.com/Shopify/toxiproxy/v2/cmd/cli,~5 s,github.com/Shopify/toxiproxy/v2.Version)
 
 $(JAEGER): tools/jaeger/go.mod tools/jaeger/go.sum
-	$(call tool_build,$@,tools/jaeger,github.com/jaegertracing/jaeger,github.com/jaegertracing/jaeger/cmd/jaeger,~3 min,github.com/jaegertracing/jaeger/internal/version.latestVersion)
+	$(call tool_build,$@,tools/jaeger,github.com/jaegertracing/jaeger,github.com/jaegertracing/jaeger/cmd/jaeger,~6 min,github.com/jaegertracing/jaeger/internal/version.latestVersion)
 
 # Prometheus and promtool: tools/prometheus.sh links the ones on PATH when they
 # are >= 2.42 (Debian 12's package), else builds Prometheus 3 from

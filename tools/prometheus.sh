@@ -64,7 +64,7 @@ build_from_source() {
 	minor=${modver#v0.}
 	minor=${minor%%.*}
 	version=$((10#$minor / 100)).$((10#$minor % 100)).${modver##*.}
-	echo ">> building prometheus, promtool $version ($MODULE $modver, pinned in tools/prometheus/go.mod), first build ~5 min"
+	echo ">> building prometheus, promtool $version ($MODULE $modver, pinned in tools/prometheus/go.mod), first build ~15 min"
 	rm -f "$bin_dir/prometheus" "$bin_dir/promtool" "$source_file"
 	local ldflags="-X github.com/prometheus/common/version.Version=$version -X github.com/prometheus/common/version.Branch=$modver"
 	for cmd in prometheus promtool; do
