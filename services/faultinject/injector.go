@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 )
@@ -67,11 +68,11 @@ func NewInjector(reg prometheus.Registerer, logger *slog.Logger, opts ...Option)
 	in := &Injector{
 		logger: logger,
 		float:  rand.Float64,
-		injected: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		injected: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_faults_injected_total",
 			Help: "Faults injected into requests, by gRPC method or HTTP route and kind (latency, error, abort).",
 		}, []string{"method", "kind"})),
-		active: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		active: telemetry.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chaoslab_fault_rules_active",
 			Help: "Fault rules currently set.",
 		})),

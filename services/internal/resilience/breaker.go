@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/attribute"
@@ -84,15 +85,15 @@ func NewBreaker(target string, cfg Config, reg prometheus.Registerer, logger *sl
 	b := &Breaker{
 		target: target,
 		logger: logger.With("breaker.target", target),
-		state: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		state: telemetry.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "chaoslab_breaker_state",
 			Help: "State of the circuit breaker of a dependency: 0 closed, 1 half-open, 2 open.",
 		}, []string{"target"})).With(byTarget),
-		transitions: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		transitions: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_breaker_transitions_total",
 			Help: "State changes of the circuit breaker of a dependency.",
 		}, []string{"target", "from", "to"})).MustCurryWith(byTarget),
-		rejected: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		rejected: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_breaker_rejected_total",
 			Help: "Calls failed fast, without calling the dependency, because its circuit breaker was open.",
 		}, []string{"target"})).With(byTarget),

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -30,7 +31,7 @@ type Limiter struct {
 func NewLimiter(max int, reg prometheus.Registerer) *Limiter {
 	return &Limiter{
 		max: int64(max),
-		shed: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		shed: telemetry.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chaoslab_shed_total",
 			Help: "gRPC requests rejected with RESOURCE_EXHAUSTED because too many were in flight.",
 		})),

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -39,19 +40,19 @@ func NewClient(reg prometheus.Registerer, target string) *Client {
 	byTarget := prometheus.Labels{"target": target}
 	return &Client{
 		target: target,
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_rpc_client_requests_total",
 			Help: "gRPC calls made, by dependency, full method and status code (retries included in one call).",
 		}, []string{"target", "method", "code"})).MustCurryWith(byTarget),
-		duration: register(reg, prometheus.NewHistogramVec(histogramOpts(
+		duration: telemetry.Register(reg, prometheus.NewHistogramVec(histogramOpts(
 			"chaoslab_rpc_client_duration_seconds",
 			"Time of a gRPC call, retries and backoff included, by dependency and full method.",
 		), []string{"target", "method"})).MustCurryWith(byTarget),
-		attempts: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		attempts: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_rpc_client_attempts_total",
 			Help: "gRPC call attempts sent on the wire, by dependency and full method.",
 		}, []string{"target", "method"})).MustCurryWith(byTarget),
-		retries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		retries: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_rpc_client_retries_total",
 			Help: "gRPC call attempts after the first one (retries), by dependency and full method.",
 		}, []string{"target", "method"})).MustCurryWith(byTarget),

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,15 +27,15 @@ type HTTP struct {
 // NewHTTP returns an HTTP whose collectors are registered with reg.
 func NewHTTP(reg prometheus.Registerer) *HTTP {
 	return &HTTP{
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_http_requests_total",
 			Help: "HTTP requests handled, by route and status code.",
 		}, []string{"route", "code"})),
-		duration: register(reg, prometheus.NewHistogramVec(histogramOpts(
+		duration: telemetry.Register(reg, prometheus.NewHistogramVec(histogramOpts(
 			"chaoslab_http_request_duration_seconds",
 			"Time to handle an HTTP request, by route.",
 		), []string{"route"})),
-		inFlight: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		inFlight: telemetry.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chaoslab_http_in_flight",
 			Help: "HTTP requests being handled.",
 		})),

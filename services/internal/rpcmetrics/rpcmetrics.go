@@ -16,8 +16,6 @@ package rpcmetrics
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -41,28 +39,6 @@ func histogramOpts(name, help string) prometheus.HistogramOpts {
 		Buckets:                     Buckets(),
 		NativeHistogramBucketFactor: nativeBucketFactor,
 	}
-}
-
-// register registers c with reg and returns it, or returns the collector that
-// is already registered under the same descriptor, so that several instances
-// can share a registerer. A nil reg leaves c unregistered. Any other
-// registration error is a programming error (two metrics with the same name
-// but different labels or help) and panics, like promauto does.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Sprintf("rpcmetrics: registering collector: %v", err))
 }
 
 // observe records v on o, with the trace id of the span in ctx as an exemplar

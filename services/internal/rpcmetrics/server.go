@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -26,15 +27,15 @@ type Server struct {
 // NewServer returns a Server whose collectors are registered with reg.
 func NewServer(reg prometheus.Registerer) *Server {
 	return &Server{
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chaoslab_rpc_server_requests_total",
 			Help: "gRPC requests handled, by full method and status code.",
 		}, []string{"method", "code"})),
-		duration: register(reg, prometheus.NewHistogramVec(histogramOpts(
+		duration: telemetry.Register(reg, prometheus.NewHistogramVec(histogramOpts(
 			"chaoslab_rpc_server_duration_seconds",
 			"Time to handle a gRPC request, by full method.",
 		), []string{"method"})),
-		inFlight: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		inFlight: telemetry.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "chaoslab_rpc_server_in_flight",
 			Help: "gRPC requests being handled, by full method.",
 		}, []string{"method"})),
