@@ -148,7 +148,7 @@ func TestRunK6(t *testing.T) {
 		acked := map[string]string{}
 		for _, a := range res.Acked {
 			acked[a.Key] = a.OrderID
-			assert.Regexp(t, `^test-run-\d+-\d+$`, a.Key)
+			assert.Regexp(t, `^test-run-unit-\d+-\d+$`, a.Key)
 		}
 		assert.Equal(t, shop.orders, acked, "every 201 is acknowledged, with its order id")
 		assert.Equal(t, len(shop.orders), res.Load.Acked)
