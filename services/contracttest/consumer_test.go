@@ -175,7 +175,7 @@ func consumerCases() []consumerCase {
 // resulting pact with the committed one (-update rewrites it).
 func TestGatewayConsumerPact(t *testing.T) {
 	fake := &fakeOrders{}
-	baseURL, token := startGateway(t, ordersv1.NewOrdersServiceClient(startFakeOrders(t, fake)), gateway.Options{})
+	baseURL, token := startGateway(t, ordersv1.NewOrdersServiceClient(startFakeOrders(t, fake)), &fakeCatalog{}, gateway.Options{})
 	hc := &http.Client{Timeout: 10 * time.Second}
 
 	got := &pact.Pact{Consumer: "gateway", Provider: "orders", Service: string(ordersv1.File_orders_v1_orders_proto.Services().Get(0).FullName())}

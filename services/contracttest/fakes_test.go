@@ -76,11 +76,26 @@ func (f *fakeOrders) recorded() []call {
 	return append([]call(nil), f.calls...)
 }
 
-// fakeCatalog is the gateway's inventory dependency, answering a fixed
-// catalog (the pact is about orders only).
-type fakeCatalog struct{}
+// fakeCatalog is the gateway's inventory dependency: it answers a fixed
+// catalog, or err when set (the pact is about orders only).
+type fakeCatalog struct {
+	mu  sync.Mutex
+	err error
+}
 
-func (fakeCatalog) ListProducts(context.Context, *inventoryv1.ListProductsRequest, ...grpc.CallOption) (*inventoryv1.ListProductsResponse, error) {
+func (c *fakeCatalog) setErr(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+}
+
+func (c *fakeCatalog) ListProducts(context.Context, *inventoryv1.ListProductsRequest, ...grpc.CallOption) (*inventoryv1.ListProductsResponse, error) {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	return &inventoryv1.ListProductsResponse{Products: []*inventoryv1.Product{
 		{Sku: "sku-1", Name: "Chaos Monkey plush", PriceCents: 1999, Available: 10},
 	}}, nil
@@ -107,15 +122,20 @@ func startFakeOrders(t *testing.T, f *fakeOrders) *grpc.ClientConn {
 }
 
 // startGateway serves the real gateway handler over orders and catalog on
-// 127.0.0.1:0 and returns its base URL and a valid bearer token.
-func startGateway(t *testing.T, orders ordersv1.OrdersServiceClient, opts gateway.Options) (baseURL, token string) {
+// 127.0.0.1:0 and returns its base URL and a valid bearer token (issued at
+// opts.Now when set).
+func startGateway(t *testing.T, orders ordersv1.OrdersServiceClient, catalog *fakeCatalog, opts gateway.Options) (baseURL, token string) {
 	t.Helper()
 	opts.JWTKey = []byte(testJWTKey)
-	srv, err := gateway.NewServer(orders, fakeCatalog{}, opts)
+	srv, err := gateway.NewServer(orders, catalog, opts)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	token, err = gateway.MintToken(opts.JWTKey, "contract-test", time.Hour, time.Now())
+	now := time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	token, err = gateway.MintToken(opts.JWTKey, "contract-test", time.Hour, now)
 	require.NoError(t, err)
 	return hs.URL, token
 }
