@@ -199,23 +199,28 @@ func (d *decoder) set(n *yaml.Node) *Set {
 	if v == nil {
 		return s
 	}
-	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+	switch {
+	case v.Kind != yaml.SequenceNode:
 		d.errorf(v, "slos", "want a list of SLOs (name, description, objective, sli), got %s", describe(v))
+		return s
+	case len(v.Content) == 0:
+		d.errorf(v, "slos", "is empty: define at least one SLO (name, description, objective, sli)")
 		return s
 	}
 	seen := map[string]int{}
 	for i, item := range v.Content {
 		path := fmt.Sprintf("slos[%d]", i)
 		o, nameNode, ok := d.slo(item, path)
-		if !ok {
-			continue
+		if o.Name != "" {
+			if line, dup := seen[o.Name]; dup {
+				d.errorf(nameNode, path+".name", "SLO %q is already defined on line %d: names must be unique", o.Name, line)
+				continue
+			}
+			seen[o.Name] = nameNode.Line
 		}
-		if line, dup := seen[o.Name]; dup {
-			d.errorf(nameNode, path+".name", "SLO %q is already defined on line %d: names must be unique", o.Name, line)
-			continue
+		if ok {
+			s.SLOs = append(s.SLOs, o)
 		}
-		seen[o.Name] = nameNode.Line
-		s.SLOs = append(s.SLOs, o)
 	}
 	slices.SortFunc(s.SLOs, func(a, b SLO) int { return strings.Compare(a.Name, b.Name) })
 	return s
@@ -267,7 +272,7 @@ func (d *decoder) objective(n *yaml.Node, path string) float64 {
 		d.errorf(n, path, "want a percentage like 99.5%%, got %s", describe(n))
 		return 0
 	}
-	r := v / 100
+	r, _ := strconv.ParseFloat(num(v/100), 64) // 99.9 / 100 is 0.9990000000000001
 	switch {
 	case r >= 1:
 		d.errorf(n, path, "%s leaves no error budget: want less than 100%%", n.Value)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -59,7 +60,7 @@ func (s *Set) Files() (map[string][]byte, error) {
 func (s *Set) RecordingRules() ([]byte, error) {
 	var f ruleFile
 	ws := s.Windows()
-	for _, o := range s.SLOs {
+	for _, o := range s.sorted() {
 		g := ruleGroup{Name: "slo-" + o.Name}
 		labels := map[string]string{"slo": o.Name}
 		for _, w := range ws {
@@ -86,7 +87,7 @@ func (s *Set) RecordingRules() ([]byte, error) {
 // divided by the time scale.
 func (s *Set) AlertRules() ([]byte, error) {
 	g := ruleGroup{Name: "slo-alerts"}
-	for _, o := range s.SLOs {
+	for _, o := range s.sorted() {
 		for _, sev := range []string{severityPage, severityTicket} {
 			var terms, conds []string
 			for _, b := range burns {
@@ -117,6 +118,12 @@ func (s *Set) AlertRules() ([]byte, error) {
 		}
 	}
 	return s.marshal(ruleFile{Groups: []ruleGroup{g}}, "multi-window, multi-burn-rate alerts of each SLO (SRE workbook, chapter 5)")
+}
+
+// sorted returns the SLOs sorted by name (Load sorts them; a Set built by
+// hand may not be).
+func (s *Set) sorted() []SLO {
+	return slices.SortedFunc(slices.Values(s.SLOs), func(a, b SLO) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // ruleFile is a Prometheus rule file.

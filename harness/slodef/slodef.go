@@ -13,6 +13,7 @@ package slodef
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,8 +50,12 @@ type SLI struct {
 	Good, Bad, Total string
 }
 
-// ErrorBudget is the share of events that may be bad: 1 - Objective.
-func (s SLO) ErrorBudget() float64 { return 1 - s.Objective }
+// ErrorBudget is the share of events that may be bad: 1 - Objective,
+// rounded to twelve significant digits (1 - 0.999 is 0.0010000000000000009).
+func (s SLO) ErrorBudget() float64 {
+	b, _ := strconv.ParseFloat(num(1-s.Objective), 64)
+	return b
+}
 
 // Names returns the SLOs' names, sorted.
 func (s *Set) Names() []string {
