@@ -3,6 +3,7 @@ package slodef
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -268,7 +269,7 @@ const minObjective = 1 - 1/14.4
 func (d *decoder) objective(n *yaml.Node, path string) float64 {
 	pct, found := strings.CutSuffix(strings.TrimSpace(n.Value), "%")
 	v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
-	if n.Kind != yaml.ScalarNode || !found || err != nil {
+	if n.Kind != yaml.ScalarNode || !found || err != nil || math.IsNaN(v) {
 		d.errorf(n, path, "want a percentage like 99.5%%, got %s", describe(n))
 		return 0
 	}

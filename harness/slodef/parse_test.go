@@ -3,6 +3,7 @@ package slodef
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,6 +67,9 @@ func TestParseProblems(t *testing.T) {
 		}},
 		{"slos not a list", "time_scale: 60\nslos: checkout\n", []string{
 			`f.yaml:2:7: slos: want a list of SLOs (name, description, objective, sli), got "checkout"`,
+		}},
+		{"objective not a number", "time_scale: 60\nslos:" + strings.Replace(valid, "99%", "NaN%", 1), []string{
+			`f.yaml:5:16: slos[0].objective: want a percentage like 99.5%, got "NaN%"`,
 		}},
 		{"time scale 0", "time_scale: 0\nslos:" + valid, []string{
 			"f.yaml:1:13: time_scale: must be at least 1 (1: the workbook's own windows)",

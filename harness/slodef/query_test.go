@@ -38,7 +38,7 @@ func TestQuery(t *testing.T) {
 	require.EqualError(t, err, `unknown SLO "checkout"; defined in `+filepath.Join("testdata", "slos.yaml")+`: alpha-bad, beta-good, zeta-queries`)
 	_, err = set.Resolve("checkout")
 	require.Error(t, err)
-	for _, w := range []string{"", "5", "$range", "5 m"} {
+	for _, w := range []string{"", "5", "$range", "5 m", "0s"} {
 		_, err = set.Query("alpha-bad", w)
 		assert.ErrorContains(t, err, "want a Prometheus duration like 5m, or $window", w)
 	}

@@ -11,6 +11,7 @@
 package slodef
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -87,7 +88,11 @@ func (s *Set) Query(name, window string) (string, error) {
 		return "", err
 	}
 	if window != windowVar {
-		if _, err := model.ParseDuration(window); err != nil {
+		d, err := model.ParseDuration(window)
+		if err == nil && d <= 0 {
+			err = errors.New("not positive")
+		}
+		if err != nil {
 			return "", fmt.Errorf("window %q: want a Prometheus duration like 5m, or %s: %w", window, windowVar, err)
 		}
 	}
