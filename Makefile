@@ -19,7 +19,9 @@ PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer.
-UNIT_PKGS   := ./services/... ./faults/... ./harness/... ./internal/... ./cmd/...
+UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... | grep -v /contracttest)
+# Packages of the contract layer.
+CONTRACT_PKGS := ./contracts/... ./services/contracttest/...
 
 .DEFAULT_GOAL := help
 
@@ -103,15 +105,26 @@ $(PROMETHEUS) $(PROMTOOL) &: $(if $(filter path,$(prometheus_want)),,tools/prome
 .PHONY: prometheus-choice-changed
 prometheus-choice-changed:
 
-## test: the test command: lint, unit + in-process integration, then e2e against a real lab (JUnit in reports/)
+## test: the test command: lint, unit + in-process integration, contract, then e2e against a real lab (JUnit in reports/)
 .PHONY: test
-test: lint test-unit test-e2e
+test: lint test-unit test-contract test-e2e
 
 ## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI)
 .PHONY: test-unit
 test-unit: tools
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -race -count=1 -timeout 10m $(UNIT_PKGS)
+
+## test-contract: gRPC breaking changes, the gateway→orders pact, the gateway against docs/openapi.yaml
+.PHONY: test-contract
+test-contract: tools
+	@mkdir -p $(REPORTS)
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/contract.xml --jsonfile $(REPORTS)/contract.json -- -race -count=1 -timeout 5m $(CONTRACT_PKGS)
+
+## contract-baseline: regenerate services/api/descriptor after a deliberate, reviewed API change (protoc)
+.PHONY: contract-baseline
+contract-baseline:
+	$(GO) generate ./contracts
 
 ## test-e2e: end-to-end tests against a real local lab on shifted ports (e2e/)
 .PHONY: test-e2e

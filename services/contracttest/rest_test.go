@@ -378,14 +378,10 @@ func TestGatewayAnswersMatchOpenAPI(t *testing.T) {
 				want: http.StatusBadRequest, wantType: "invalid-request", docRejects: true},
 			{name: "payment method of 65 characters", method: "POST", path: "/v1/orders", key: "rest-pm", body: placeBody("c-1", "sku-1", 1, 1, strings.Repeat("p", 65)),
 				want: http.StatusBadRequest, wantType: "invalid-request", docRejects: true},
-			// KNOWN GAP: the document allows only card_ok and card_declined (the
-			// payments contract), but the gateway passes any payment method
-			// on; payments refuses it with INVALID_ARGUMENT and orders fails
-			// the order as dependency_unavailable, so a client error answers
-			// 503 "retry". When the gateway validates payment_method this
-			// case becomes 400 invalid-request.
+			// The document allows only card_ok and card_declined (the payments
+			// contract); the gateway rejects anything else itself.
 			{name: "unknown payment method", method: "POST", path: "/v1/orders", key: "rest-pm-unknown", body: placeBody("c-1", "sku-1", 1, 1, "card_gold"),
-				want: http.StatusServiceUnavailable, wantType: "dependency-unavailable", docRejects: true},
+				want: http.StatusBadRequest, wantType: "invalid-request", docRejects: true},
 			{name: "no idempotency key", method: "POST", path: "/v1/orders", body: valid,
 				want: http.StatusBadRequest, wantType: "invalid-request", docRejects: true},
 			{name: "idempotency key with a space", method: "POST", path: "/v1/orders", key: "rest key", body: valid,

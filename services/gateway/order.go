@@ -186,8 +186,12 @@ func (b placeOrderBody) validate() error {
 			add(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("must be between %d and %d, got %d", minQuantity, maxQuantity, it.Quantity))
 		}
 	}
-	if d := checkText(b.PaymentMethod, maxIDChars, false); d != "" {
-		add("payment_method", d)
+	switch b.PaymentMethod {
+	case "", "card_ok", "card_declined":
+	default:
+		// Passing it on would make payments refuse it and the order fail as
+		// a dependency problem: a 503 "retry" for the client's own mistake.
+		add("payment_method", fmt.Sprintf("must be card_ok or card_declined (or absent), got %q", truncateForDetail(b.PaymentMethod)))
 	}
 	if len(fields) == 0 {
 		return nil
@@ -330,4 +334,12 @@ func newProductsJSON(resp *inventoryv1.ListProductsResponse) productsJSON {
 		out.Products = append(out.Products, productJSON{SKU: p.GetSku(), Name: p.GetName(), PriceCents: p.GetPriceCents(), Available: p.GetAvailable()})
 	}
 	return out
+}
+
+// truncateForDetail keeps an echoed value short in a problem detail.
+func truncateForDetail(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }

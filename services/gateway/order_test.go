@@ -68,6 +68,8 @@ func TestPlaceOrderRejectsBadRequests(t *testing.T) {
 			wantStatus: 400, wantFields: []string{"items[0].sku"}},
 		{name: "payment method too long", body: `{"customer_id":"c-1","items":[{"sku":"a","quantity":1}],"payment_method":"` + strings.Repeat("p", 65) + `"}`,
 			wantStatus: 400, wantFields: []string{"payment_method"}},
+		{name: "unknown payment method", body: `{"customer_id":"c-1","items":[{"sku":"a","quantity":1}],"payment_method":"card_gold"}`,
+			wantStatus: 400, wantFields: []string{"payment_method"}},
 		{name: "every invalid field is listed",
 			body:       `{"items":[{"sku":"a","quantity":0},{"sku":"","quantity":5}]}`,
 			edit:       func(r *http.Request) { r.Header.Del("Idempotency-Key") },
