@@ -47,6 +47,18 @@ generate:
 check-generated: generate
 	@git diff --exit-code -- services/api || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 
+## slo: regenerate the Prometheus rules in slo/rules from the SLO definitions slo/slos.yaml
+.PHONY: slo
+slo:
+	$(GO) run ./cmd/chaoslab slo generate
+
+## slo-check: fail when slo/rules is stale; promtool check and unit-test the burn-rate rules
+.PHONY: slo-check
+slo-check: tools
+	$(GO) run ./cmd/chaoslab slo check
+	$(PROMTOOL) check rules slo/rules/*.yml
+	$(PROMTOOL) test rules slo/tests/*.yml
+
 ## lint: go vet and gofmt
 .PHONY: lint
 lint:

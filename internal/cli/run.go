@@ -23,6 +23,7 @@ import (
 	"github.com/chaoslab/chaoslab/harness/report"
 	"github.com/chaoslab/chaoslab/harness/runner"
 	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/slodef"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/traces"
@@ -38,6 +39,7 @@ type suiteFlags struct {
 	name      string
 	loadtests string
 	reports   string
+	slos      string
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
@@ -45,6 +47,7 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.name, "scenario", "", "run only the scenario with this name (e.g. latency-payments)")
 	fs.StringVar(&s.loadtests, "loadtests", "loadtests", "directory of the k6 scripts")
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
+	fs.StringVar(&s.slos, "slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks refer to by name")
 }
 
 // selectScenarios loads and validates the scenarios named by args (files or
@@ -175,6 +178,10 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
+	defs, err := slodef.Load(sf.slos)
+	if err != nil {
+		return usageErr("%v", err)
+	}
 
 	r := &runner.Runner{
 		Stack:      lab,
@@ -187,6 +194,7 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 			Inventory: inventoryv1.NewInventoryServiceClient(conns[stack.Inventory]),
 		},
 		Orders:         orders,
+		ResolveSLO:     defs.Resolve,
 		Load:           load.Run,
 		K6:             k6,
 		LoadtestsDir:   loadtests,

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -15,16 +14,8 @@ import (
 func runUp(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "up", "up [flags]\n\nStarts Jaeger, Prometheus, Toxiproxy and the four services on 127.0.0.1 and waits until each is ready.")
 	cfg := labFlags(fs, env)
-	rules := fs.String("rules", "", "glob of Prometheus rule files to load (e.g. 'dashboards/rules/*.yml')")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *rules != "" {
-		files, err := filepath.Glob(*rules)
-		if err != nil {
-			return usageErr("-rules %q: %v", *rules, err)
-		}
-		cfg.RuleFiles = files
 	}
 	cfg.Progress = env.Stdout
 	start := time.Now()
