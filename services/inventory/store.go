@@ -393,22 +393,9 @@ func (s *Store) ListReservations(ctx context.Context) ([]Reservation, error) {
 	return list, nil
 }
 
-// inTx runs fn in one transaction and commits it when fn succeeds. The
-// connection opens transactions with BEGIN IMMEDIATE, so fn holds the write
-// lock from its first statement: concurrent calls are serialised.
+// inTx runs fn in one serialised transaction (sqlitedb.InTx).
 func (s *Store) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return sqlitedb.InTx(ctx, s.db, what, fn)
 }
 
 // getReservation reads a reservation and its items (ordered by SKU).

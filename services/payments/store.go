@@ -196,22 +196,9 @@ func (s *Store) ListCharges(ctx context.Context, orderID string) ([]Charge, erro
 	return charges, nil
 }
 
-// inTx runs fn in one transaction and commits it when fn succeeds. The
-// connection opens transactions with BEGIN IMMEDIATE, so fn holds the write
-// lock from its first statement: concurrent calls with one key are serialised.
+// inTx runs fn in one serialised transaction (sqlitedb.InTx).
 func (s *Store) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return sqlitedb.InTx(ctx, s.db, what, fn)
 }
 
 // getCharge reads the charge of key; sql.ErrNoRows when there is none.

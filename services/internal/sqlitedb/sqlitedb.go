@@ -53,3 +53,22 @@ func Open(ctx context.Context, path string, schema ...string) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// InTx runs fn in one transaction and commits it when fn succeeds; errors
+// are wrapped with what. Databases from Open begin transactions with BEGIN
+// IMMEDIATE, so fn holds the write lock from its first statement and
+// concurrent calls are serialised.
+func InTx(ctx context.Context, db *sql.DB, what string, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

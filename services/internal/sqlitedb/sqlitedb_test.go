@@ -1,6 +1,8 @@
 package sqlitedb
 
 import (
+	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -48,4 +50,26 @@ func TestOpenRejectsBadInput(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+}
+
+func TestInTxCommitsOrRollsBack(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "tx.db"), `CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)`)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+
+	require.NoError(t, InTx(t.Context(), db, "writing a", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(t.Context(), `INSERT INTO kv VALUES ('a', '1')`)
+		return err
+	}))
+	err = InTx(t.Context(), db, "writing b", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO kv VALUES ('b', '2')`); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	require.ErrorContains(t, err, "writing b: boom")
+
+	var n int
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(*) FROM kv`).Scan(&n))
+	require.Equal(t, 1, n, "the failed transaction left nothing")
 }
