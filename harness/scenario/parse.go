@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/diag"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -127,46 +127,19 @@ func LoadDir(dir string, opts ...Option) ([]*Scenario, error) {
 	return out, nil
 }
 
-// yamlLineRE finds the line in the yaml package's syntax errors.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // blockObjectiveRE finds an unquoted objective that YAML reads as the start
 // of a folded block (">= 0.99").
 var blockObjectiveRE = regexp.MustCompile(`:\s+>\s*[=0-9.]`)
 
-// syntaxProblem turns a YAML syntax error into a Problem.
+// syntaxProblem turns a YAML syntax error into a Problem, with a hint when
+// the line holds an unquoted objective.
 func syntaxProblem(name string, data []byte, err error) Problem {
-	p := Problem{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ") + ": fix the YAML syntax"}
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return p
-	}
-	line, _ := strconv.Atoi(m[1])
-	// The yaml package counts the lines of its parser's errors (not its
-	// scanner's) from 0.
-	if parserError(m[2]) {
-		line++
-	}
-	p.Line, p.Column, p.Msg = line, 1, m[2]+": fix the YAML syntax"
+	p := diag.YAMLSyntax(name, err)
 	lines := strings.Split(string(data), "\n")
-	if line >= 1 && line <= len(lines) && blockObjectiveRE.MatchString(lines[line-1]) {
+	if p.Line >= 1 && p.Line <= len(lines) && blockObjectiveRE.MatchString(lines[p.Line-1]) {
 		p.Msg += `; quote an objective that starts with '>', like ">= 0.99"`
 	}
 	return p
-}
-
-// parserError reports whether msg is one of the yaml package's parser
-// errors, whose line is off by one.
-func parserError(msg string) bool {
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'", "did not find expected key",
-		"did not find expected '-' indicator", "did not find expected node content",
-		"did not find expected <document start>", "did not find expected <stream-start>",
-		"found undefined tag handle", "found duplicate %YAML directive", "found duplicate %TAG directive",
-		"found incompatible YAML document":
-		return true
-	}
-	return false
 }
 
 // Parse reads and checks a scenario; name is the file it came from, for

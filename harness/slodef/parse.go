@@ -3,6 +3,7 @@ package slodef
 import (
 	"errors"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/diag"
 	"math"
 	"os"
 	"regexp"
@@ -13,46 +14,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Problem is one thing wrong in a definitions file.
-type Problem struct {
-	// File, Line and Column say where: Line and Column are 1-based, 0 when
-	// unknown.
-	File         string
-	Line, Column int
-	// Field is the path of the field: "slos[2].sli.good".
-	Field string
-	// Msg says what is wrong and what to do.
-	Msg string
-}
+// Problem is one thing wrong in the definitions file (see package diag).
+type Problem = diag.Problem
 
-// String returns "file:line:col: field.path: what is wrong".
-func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
-	}
-	b.WriteString(": ")
-	if p.Field != "" {
-		b.WriteString(p.Field + ": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
-
-// ValidationError lists every problem of a definitions file, in line order.
-type ValidationError struct {
-	Problems []Problem
-}
-
-// Error returns one problem per line.
-func (e *ValidationError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+// ValidationError lists every problem of a definitions file.
+type ValidationError = diag.ValidationError
 
 // Load reads and checks the SLO definitions in path. A file with problems
 // gives a *ValidationError listing all of them.
@@ -69,32 +35,18 @@ func Parse(file string, data []byte) (*Set, error) {
 	d := &decoder{file: file}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		p := Problem{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Column = 1
-			p.Msg = "not valid YAML: " + m[2]
-		}
-		return nil, &ValidationError{Problems: []Problem{p}}
+		return nil, &ValidationError{Problems: []Problem{diag.YAMLSyntax(file, err)}}
 	}
 	if len(root.Content) == 0 {
 		return nil, &ValidationError{Problems: []Problem{{File: file, Msg: "the file is empty: want time_scale and slos"}}}
 	}
 	set := d.set(root.Content[0])
 	if len(d.problems) > 0 {
-		slices.SortStableFunc(d.problems, func(a, b Problem) int {
-			if a.Line != b.Line {
-				return a.Line - b.Line
-			}
-			return a.Column - b.Column
-		})
+		diag.SortByPosition(d.problems)
 		return nil, &ValidationError{Problems: d.problems}
 	}
 	return set, nil
 }
-
-// yamlLineRE finds the line in the yaml package's syntax errors.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // decoder reads yaml.Nodes, recording every problem with its position and
 // field path instead of stopping at the first.

@@ -49,7 +49,7 @@ func TestParseProblems(t *testing.T) {
 		want []string
 	}{
 		{"empty", ``, []string{"f.yaml: the file is empty: want time_scale and slos"}},
-		{"syntax", "time_scale: 60\nslos: [\n", []string{"f.yaml:2:1: not valid YAML: did not find expected node content"}},
+		{"syntax", "time_scale: 60\nslos: [\n", []string{"f.yaml:3:1: did not find expected node content: fix the YAML syntax"}},
 		{"not a mapping", "- 1\n", []string{`f.yaml:1:1: want a mapping of field: value, got a list`}},
 		{"missing everything", "other: 1\n", []string{
 			"f.yaml:1:1: other: unknown field; allowed: time_scale, slos",
