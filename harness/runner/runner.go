@@ -404,8 +404,8 @@ func restartOrder(knobs map[string]map[string]string) []string {
 
 func formatFlags(flags map[string]string) string {
 	var parts []string
-	for _, svc := range sortedKeys(flags) {
-		parts = append(parts, "-"+svc+"="+flags[svc])
+	for _, name := range slices.Sorted(maps.Keys(flags)) {
+		parts = append(parts, "-"+name+"="+flags[name])
 	}
 	return strings.Join(parts, " ")
 }
@@ -422,7 +422,3 @@ func describeLoad(l scenario.LoadProfile, total time.Duration) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
-}

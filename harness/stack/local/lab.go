@@ -152,8 +152,11 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		return nil, err
 	}
 
+	// Jaeger traces itself to the default OTLP port (not the lab's), and on
+	// SIGTERM waits for those exports to time out: switch them off.
 	if err := lab.startComponent(ctx, "jaeger", bins["jaeger"],
 		[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
+		[]string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"},
 		"http://"+ports.Addr("jaeger", "health")+"/status"); err != nil {
 		return nil, err
 	}
@@ -165,12 +168,12 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		"--web.enable-remote-write-receiver",
 		"--web.enable-lifecycle",
 		"--log.level=warn",
-	}, st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
+	}, nil, st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
 		return nil, err
 	}
 	if err := lab.startComponent(ctx, "toxiproxy", bins["toxiproxy-server"], []string{
 		"-host", "127.0.0.1", "-port", fmt.Sprint(ports["toxiproxy"]["api"]), "-proxy-metrics", "-runtime-metrics",
-	}, st.Endpoints.ToxiproxyURL+"/version"); err != nil {
+	}, nil, st.Endpoints.ToxiproxyURL+"/version"); err != nil {
 		return nil, err
 	}
 	var specs []toxiproxy.ProxySpec
@@ -186,7 +189,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	for _, svc := range stack.Services() {
 		args := serviceArgs(svc, ports, runDir, keyFile)
 		st.ServiceArgs[svc] = args
-		if err := lab.startComponent(ctx, svc, bins[svc], args, st.Endpoints.Services[svc].MetricsURL+"/readyz"); err != nil {
+		if err := lab.startComponent(ctx, svc, bins[svc], args, nil, st.Endpoints.Services[svc].MetricsURL+"/readyz"); err != nil {
 			return nil, err
 		}
 	}
@@ -194,15 +197,10 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 }
 
 // startComponent spawns a component, records it, and waits until ready.
-func (l *Lab) startComponent(ctx context.Context, name, path string, args []string, readyURL string) error {
+// env is added to the component's environment.
+func (l *Lab) startComponent(ctx context.Context, name, path string, args, env []string, readyURL string) error {
 	start := time.Now()
 	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
-	var env []string
-	if name == "jaeger" {
-		// Jaeger traces itself to the default OTLP port (not the lab's), and
-		// on SIGTERM waits for those exports to time out: switch them off.
-		env = []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"}
-	}
 	p, wait, err := spawn(name, path, args, env, logPath)
 	if err != nil {
 		return err
@@ -320,13 +318,13 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	if err := p.Stop(ctx, l.cfg.StopGrace); err != nil {
 		return err
 	}
-	for _, k := range sortedKeys(flags) {
+	for _, k := range slices.Sorted(maps.Keys(flags)) {
 		args = append(args, "-"+k+"="+flags[k]) // the last occurrence of a flag wins
 	}
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs[:i], l.st.Procs[i+1:]...)
 	l.mu.Unlock()
-	return l.startComponent(ctx, service, p.Path, args, p.Ready)
+	return l.startComponent(ctx, service, p.Path, args, nil, p.Ready)
 }
 
 // Down stops every process the lab in cfg.RunDir started (SIGTERM, then
@@ -500,8 +498,4 @@ func relPath(p string) string {
 		}
 	}
 	return p
-}
-
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
 }
