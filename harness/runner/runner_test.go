@@ -1,0 +1,194 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/journal"
+	"github.com/chaoslab/chaoslab/harness/load"
+	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+)
+
+// events records what the runner did to the lab, in order.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, s)
+}
+
+func (e *events) all() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.log...)
+}
+
+type fakeStack struct{ ev *events }
+
+func (f fakeStack) Endpoints() stack.Endpoints {
+	return stack.Endpoints{GatewayURL: "http://127.0.0.1:1", PrometheusURL: "http://127.0.0.1:2"}
+}
+func (f fakeStack) Signal(context.Context, string, syscall.Signal) error { return nil }
+func (f fakeStack) Restart(_ context.Context, svc string, flags map[string]string) error {
+	if flags == nil {
+		f.ev.add("restore " + svc)
+	} else {
+		f.ev.add("restart " + svc + " " + formatFlags(flags))
+	}
+	return nil
+}
+
+type fakeInjector struct {
+	ev *events
+	n  int
+}
+
+func (f *fakeInjector) Apply(_ context.Context, _, _, phase string, s faults.Spec) (faults.Applied, error) {
+	f.n++
+	f.ev.add("apply " + phase + " " + s.Target())
+	return faults.Applied{ID: "f" + string(rune('0'+f.n)), Phase: phase, Spec: s, AppliedAt: time.Now()}, nil
+}
+
+func (f *fakeInjector) Remove(ctx context.Context, a faults.Applied) error {
+	if ctx.Err() != nil {
+		f.ev.add("remove on a cancelled context " + a.Spec.Target())
+		return ctx.Err()
+	}
+	f.ev.add("remove " + a.Phase + " " + a.Spec.Target())
+	return nil
+}
+
+type noOrders struct{}
+
+func (noOrders) ListOrders(context.Context, *ordersv1.ListOrdersRequest, ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error) {
+	return &ordersv1.ListOrdersResponse{}, nil
+}
+
+// emptyProm answers every query with no data (the plots stay empty).
+type emptyProm struct{}
+
+func (emptyProm) Query(context.Context, string, time.Time, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Vector{}, nil, nil
+}
+
+func (emptyProm) QueryRange(context.Context, string, promv1.Range, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Matrix{}, nil, nil
+}
+
+func newRunner(t *testing.T, ev *events, loadFn func(context.Context, load.Options) (load.Result, error)) *Runner {
+	t.Helper()
+	return &Runner{
+		Stack: fakeStack{ev}, Faults: &fakeInjector{ev: ev}, Prometheus: emptyProm{}, Orders: noOrders{},
+		Load: loadFn, RunID: "r1", ReportDir: t.TempDir(), StackName: "test",
+		Settle: time.Second, ScrapeInterval: 10 * time.Millisecond,
+	}
+}
+
+// loadUntilDone is a load that runs until the runner's timeline ends it.
+func loadUntilDone(ev *events) func(context.Context, load.Options) (load.Result, error) {
+	return func(ctx context.Context, o load.Options) (load.Result, error) {
+		ev.add("load start")
+		var total time.Duration
+		for _, p := range o.Phases {
+			total += p.Duration
+		}
+		select {
+		case <-time.After(time.Until(o.StartAt) + total):
+		case <-ctx.Done():
+			return load.Result{}, ctx.Err()
+		}
+		return load.Result{Load: journal.Load{Requests: 10}}, nil
+	}
+}
+
+func twoPhases() *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "unit", Expect: scenario.ExpectPass,
+		Knobs: []scenario.Knob{{Service: "orders", Flag: "retries", Value: "false"}},
+		Load:  scenario.LoadProfile{Script: "checkout.js", Executor: scenario.ConstantArrivalRate, Rate: 1},
+		Phases: []scenario.Phase{
+			{Name: "baseline", Duration: 200 * time.Millisecond},
+			{Name: "fault", Duration: 300 * time.Millisecond, Faults: []faults.Spec{{Network: &faults.NetworkFault{
+				Edge: "orders->payments", Toxic: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]int64{"latency": 100},
+			}}}},
+		},
+	}
+}
+
+func TestRunAppliesKnobsAndFaultsAndUndoesThem(t *testing.T) {
+	ev := &events{}
+	j := newRunner(t, ev, loadUntilDone(ev)).Run(t.Context(), twoPhases())
+
+	require.Empty(t, j.Error)
+	assert.Equal(t, []string{
+		"restart orders -retries=false",
+		"load start",
+		"apply fault orders->payments",
+		"remove fault orders->payments",
+		"restore orders",
+	}, ev.all())
+	require.Len(t, j.Phases, 2)
+	assert.Equal(t, "fault", j.Phases[1].Name)
+	assert.InDelta(t, 300*time.Millisecond, j.Phases[1].End.Sub(j.Phases[1].Start), float64(100*time.Millisecond))
+	require.Len(t, j.Faults, 1)
+	assert.False(t, j.Faults[0].Removed.IsZero(), "the journal records the removal")
+	assert.Equal(t, int64(10), j.Load.Requests)
+	assert.Equal(t, journal.VerdictInconclusive, j.Verdict, "no checks: no verdict")
+}
+
+// Ctrl-C in the middle of a fault: the fault is removed and the knobs are
+// restored before Run returns, and the journal says why it stopped.
+func TestRunRollsBackOnCancellation(t *testing.T) {
+	ev := &events{}
+	ctx, cancel := context.WithCancel(t.Context())
+	r := newRunner(t, ev, loadUntilDone(ev))
+	go func() {
+		for {
+			for _, e := range ev.all() {
+				if e == "apply fault orders->payments" {
+					cancel()
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	j := r.Run(ctx, twoPhases())
+
+	assert.Equal(t, journal.VerdictError, j.Verdict)
+	assert.Contains(t, j.Error, "interrupted in phase fault")
+	log := ev.all()
+	assert.Contains(t, log, "remove fault orders->payments", "the fault is removed, on a context the cancellation did not end")
+	assert.Equal(t, "restore orders", log[len(log)-1], "knobs are restored last")
+}
+
+// A load that dies at once ends the run at once, with its error.
+func TestRunStopsWhenTheLoadDies(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, func(context.Context, load.Options) (load.Result, error) {
+		return load.Result{}, errors.New("k6: script error")
+	})
+	start := time.Now()
+	j := r.Run(t.Context(), twoPhases())
+	assert.Less(t, time.Since(start), 2*time.Second+400*time.Millisecond, "does not wait out the phases")
+	assert.Equal(t, journal.VerdictError, j.Verdict)
+	assert.Contains(t, j.Error, "k6: script error")
+	assert.Equal(t, "restore orders", ev.all()[len(ev.all())-1])
+}
