@@ -19,7 +19,7 @@ PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer.
-UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... | grep -v /contracttest)
+UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... | grep -v -e /contracttest -e /integration)
 # Packages of the contract layer.
 CONTRACT_PKGS := ./contracts/... ./services/contracttest/...
 
@@ -37,7 +37,46 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ $(addprefix ./services/cmd/,$(SERVICES)) ./cmd/chaoslab
 
-## generate: regenerate the gRPC code from services/api (needs protoc: apt-get install protobuf-compiler)
+# ---- container images ----------------------------------------------------
+# Images are built locally from static binaries, FROM scratch: nothing is
+# pulled. IMAGE_TAG names the shop's images chaoslab/<service>:$(IMAGE_TAG).
+IMAGE_TAG   ?= dev
+IMAGE_DIR   := $(BIN)/image
+GOARCH_HOST := $(shell $(GO) env GOARCH)
+
+## images: build the four services' images chaoslab/<service>:$(IMAGE_TAG) from ./Dockerfile (static binaries, FROM scratch)
+.PHONY: images
+images: image-binaries
+	@for s in $(SERVICES); do \
+	  echo ">> docker build chaoslab/$$s:$(IMAGE_TAG)"; \
+	  docker build -q --build-arg SERVICE=$$s -t chaoslab/$$s:$(IMAGE_TAG) . >/dev/null; \
+	done
+	@docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' 'chaoslab/*'
+
+# The stand-ins for the third-party images, from the pinned static tools, for
+# machines that cannot pull (COMPOSE_OFFLINE=1). Prometheus must be the
+# static build: PROMETHEUS_FROM_SOURCE=1 make tools.
+OFFLINE_TOOLS := toxiproxy:toxiproxy-server jaeger:jaeger prometheus:prometheus k6:k6
+
+## images-offline: build chaoslab/{toxiproxy,jaeger,prometheus,k6}:local from the pinned tools (compose without a registry)
+.PHONY: images-offline
+images-offline: tools
+	@if ! go version -m $(PROMETHEUS) >/dev/null 2>&1 || ldd $(PROMETHEUS) >/dev/null 2>&1; then \
+	  echo "images-offline needs a static Prometheus: PROMETHEUS_FROM_SOURCE=1 make tools"; exit 2; fi
+	@for pair in $(OFFLINE_TOOLS); do \
+	  name=$${pair%%:*}; bin=$${pair#*:}; ctx=$(IMAGE_DIR)/tools/$$name; \
+	  mkdir -p $$ctx && cp -L $(TOOLS_BIN)/$$bin $$ctx/ && \
+	  echo ">> docker build chaoslab/$$name:local (docker/$$name.Dockerfile)" && \
+	  docker build -q -f docker/$$name.Dockerfile -t chaoslab/$$name:local $$ctx >/dev/null; \
+	done
+
+# image-binaries: the services as static linux binaries, the context ./Dockerfile copies from.
+.PHONY: image-binaries
+image-binaries:
+	@mkdir -p $(IMAGE_DIR)/services/rootfs/data $(IMAGE_DIR)/services/rootfs/tmp
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_HOST) $(GO) build -trimpath -o $(IMAGE_DIR)/services/ $(addprefix ./services/cmd/,$(SERVICES))
+
+## generate: regenerate the gRPC code from services/api (needs protoc: apt-get install protobuf-compiler libprotobuf-dev)
 .PHONY: generate
 generate:
 	$(GO) generate ./services/api/...
@@ -117,15 +156,22 @@ $(PROMETHEUS) $(PROMTOOL) &: $(if $(filter path,$(prometheus_want)),,tools/prome
 .PHONY: prometheus-choice-changed
 prometheus-choice-changed:
 
-## test: the test command: lint, unit + in-process integration, contract, then e2e against a real lab (JUnit in reports/)
+## test: the test command: the whole pyramid — lint, unit, integration (containers), contract, e2e (JUnit in reports/)
 .PHONY: test
-test: lint test-unit test-contract test-e2e
+test: lint test-unit test-integration test-contract test-e2e
 
 ## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI)
 .PHONY: test-unit
 test-unit: tools
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -race -count=1 -timeout 10m $(UNIT_PKGS)
+
+## test-integration: testcontainers-go: each gRPC service's image behind a Toxiproxy container; deadlines, retries, breaker
+.PHONY: test-integration
+test-integration: tools image-binaries
+	@mkdir -p $(REPORTS)
+	TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 \
+	  $(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/integration.xml --jsonfile $(REPORTS)/integration.json -- -count=1 -timeout 10m ./services/integration/...
 
 ## test-contract: gRPC breaking changes, the gateway→orders pact, the gateway against docs/openapi.yaml
 .PHONY: test-contract
@@ -138,16 +184,40 @@ test-contract: tools
 contract-baseline:
 	$(GO) generate ./contracts
 
-## test-e2e: end-to-end tests against a real local lab on shifted ports (e2e/)
+## test-e2e: end-to-end tests against a real local lab on shifted ports, and the shop's images under docker-compose (e2e/)
 .PHONY: test-e2e
-test-e2e: build tools
+test-e2e: build tools images
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -count=1 -timeout 10m ./e2e/...
 
-## chaos: the main job: a fresh local lab, every scenario in scenarios/ (SCENARIO=name for one), then down; exit 0 only if all met their expectation
+# STACK=compose runs the lab with docker-compose.yml; COMPOSE_OFFLINE=1 uses
+# the stand-in images (make images-offline) instead of pulling.
+STACK           ?= local
+COMPOSE_OFFLINE ?=
+export CHAOSLAB_COMPOSE_OFFLINE := $(COMPOSE_OFFLINE)
+compose_images  = images $(if $(filter 1,$(COMPOSE_OFFLINE)),images-offline)
+
+## chaos: the main job: a fresh lab (STACK=local|compose), every scenario for it (SCENARIO=name for one, REPEAT=N rounds with a verdict-stability table), then down; exit 0 only if all met their expectation
 .PHONY: chaos
-chaos: build tools
-	$(BIN)/chaoslab chaos $(if $(SCENARIO),-scenario $(SCENARIO))
+chaos: build tools $(if $(filter compose,$(STACK)),$(compose_images))
+	$(BIN)/chaoslab chaos -stack $(STACK) $(if $(SCENARIO),-scenario $(SCENARIO)) $(if $(REPEAT),-repeat $(REPEAT))
+
+## up: start the lab with docker compose (images built here, third-party images pulled; COMPOSE_OFFLINE=1: stand-ins); Grafana on :3000
+.PHONY: up
+up: build $(compose_images)
+	$(BIN)/chaoslab up -stack compose
+
+## down: stop the compose lab and remove its containers and volumes
+.PHONY: down
+down: build
+	$(BIN)/chaoslab down -stack compose
+
+## compose-check: check docker-compose.yml, build the shop's images, run them as containers with a smoke test (what CI can do without a registry)
+.PHONY: compose-check
+compose-check: tools images
+	docker-compose config -q
+	@mkdir -p $(REPORTS)
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/compose.xml --jsonfile $(REPORTS)/compose.json -- -count=1 -timeout 5m -run 'TestCompose' ./e2e/...
 
 ## up-local: start the whole lab as local processes (Jaeger, Prometheus, Toxiproxy, the shop); see bin/chaoslab status
 .PHONY: up-local
@@ -164,6 +234,7 @@ down-local:
 load: build tools
 	@test -f .run/lab/state.json || { echo "no local lab running: make up-local first"; exit 2; }
 	BASE_URL=$${BASE_URL:-http://127.0.0.1:8000} TOKEN=$$($(BIN)/chaoslab token -key-file .run/lab/jwt.key) \
+	  RUN_ID=$${RUN_ID:-load-$$(date -u +%Y%m%d-%H%M%S)} \
 	  $(K6) run --no-usage-report --address= loadtests/baseline.js
 
 ## validate: check the scenario files

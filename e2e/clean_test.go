@@ -32,10 +32,10 @@ func TestCleanRestoresTheLabAfterTheRunnerWasKilled(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { local.Down(context.Background(), cfg) })
 	e := lab.Endpoints()
-	labArgs := []string{"-run-dir", cfg.RunDir, "-bin-dir", cfg.BinDir, "-tools-dir", cfg.ToolsDir, "-port-offset", strconv.Itoa(cfg.PortOffset)}
+	args := labArgs(cfg)
 
 	run := exec.Command(filepath.Join(root, "bin", "chaoslab"),
-		append(append([]string{"run"}, labArgs...), "-reports", t.TempDir(), filepath.Join(root, "e2e", "testdata", "long-fault.yaml"))...)
+		append(append([]string{"run"}, args...), "-reports", t.TempDir(), filepath.Join(root, "e2e", "testdata", "long-fault.yaml"))...)
 	run.Dir = root
 	run.Stdout, run.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, run.Start())
@@ -66,7 +66,7 @@ func TestCleanRestoresTheLabAfterTheRunnerWasKilled(t *testing.T) {
 	require.Len(t, inService, 1, "the in-service fault outlived the runner")
 	require.Equal(t, "T", procState(t, inventory.PID), "inventory is still paused (SIGSTOP)")
 
-	clean := exec.Command(filepath.Join(root, "bin", "chaoslab"), append([]string{"clean"}, labArgs...)...)
+	clean := exec.Command(filepath.Join(root, "bin", "chaoslab"), append([]string{"clean"}, args...)...)
 	out, err := clean.CombinedOutput()
 	require.NoError(t, err, string(out))
 	t.Logf("chaoslab clean:\n%s", out)

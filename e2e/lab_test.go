@@ -62,6 +62,11 @@ func labConfig(t *testing.T, offsetDefault int) local.Config {
 	return cfg
 }
 
+// labArgs are the CLI flags that point chaoslab at the lab of cfg.
+func labArgs(cfg local.Config) []string {
+	return []string{"-run-dir", cfg.RunDir, "-bin-dir", cfg.BinDir, "-tools-dir", cfg.ToolsDir, "-port-offset", strconv.Itoa(cfg.PortOffset)}
+}
+
 func token(t *testing.T, e stack.Endpoints) string {
 	t.Helper()
 	key, err := os.ReadFile(e.JWTKeyFile)
@@ -112,6 +117,12 @@ func TestLocalLabIsWiredForReal(t *testing.T) {
 			up := map[string]bool{}
 			for _, tg := range targets.Active {
 				job := string(tg.Labels["job"])
+				if job == "chaoslab" {
+					// The harness's own metrics: served only while it runs
+					// scenarios (TestDashboardsQueryRealData reads them).
+					assert.Equal(c, "http://"+e.HarnessMetricsAddr+"/metrics", tg.ScrapeURL)
+					continue
+				}
 				assert.Equal(c, promv1.HealthGood, tg.Health, "target %s (%s): %s", job, tg.ScrapeURL, tg.LastError)
 				up[job] = tg.Health == promv1.HealthGood
 			}
@@ -216,7 +227,7 @@ func assertNothingLeft(t *testing.T, st local.State) {
 func TestDownAfterUpWasKilled(t *testing.T) {
 	cfg := labConfig(t, 2000)
 	root := repoRoot(t)
-	args := []string{"-run-dir", cfg.RunDir, "-bin-dir", cfg.BinDir, "-tools-dir", cfg.ToolsDir, "-port-offset", strconv.Itoa(cfg.PortOffset)}
+	args := labArgs(cfg)
 
 	up := exec.Command(filepath.Join(root, "bin", "chaoslab"), append([]string{"up"}, args...)...)
 	up.Stdout, up.Stderr = os.Stderr, os.Stderr

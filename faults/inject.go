@@ -21,8 +21,9 @@ import (
 // sets: "chaoslab-<Applied.ID>". Rollback removes whatever carries it.
 const NamePrefix = "chaoslab-"
 
-// Env is what the injectors act on: a lab's endpoints and process control.
-// A nil field disables the faults that need it (they fail to apply).
+// Env is what the injectors act on: a lab's endpoints, process control and,
+// in a lab of containers, container control. A nil field disables the
+// faults that need it (they fail to apply).
 type Env struct {
 	// Toxiproxy carries network faults.
 	Toxiproxy *toxiproxy.Client
@@ -36,6 +37,9 @@ type Env struct {
 	// HTTP is the client of the admin APIs (nil: a client with a 10s
 	// timeout).
 	HTTP *http.Client
+	// Containers stops, kills, pauses and disconnects the services'
+	// containers, for container faults; nil in a lab of processes.
+	Containers Containers
 }
 
 // ProcessStatus is an optional ability of an Env's Processes: whether a
@@ -82,13 +86,18 @@ func (in *Injector) newID() string {
 
 // Apply applies the fault s and returns it as applied. It records the
 // intent in the ledger first, then acts, then records it applied; when
-// acting fails it undoes what may have been done and returns the error.
+// acting fails it undoes what may have been done and returns the error. A
+// fault the Env cannot apply at all (a container fault without Containers,
+// …) fails before anything is recorded.
 //
 // A kill with RestartAfter restarts the service in a goroutine after that
 // delay, bounded by ctx; Remove restarts it at once if that has not
 // happened yet (and waits for a restart under way).
 func (in *Injector) Apply(ctx context.Context, runID, scenario, phase string, s Spec) (Applied, error) {
 	if err := s.Validate(); err != nil {
+		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
+	}
+	if err := in.capable(s); err != nil {
 		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
 	}
 	id := in.newID()
@@ -114,6 +123,24 @@ func (in *Injector) Apply(ctx context.Context, runID, scenario, phase string, s 
 	return a, nil
 }
 
+// capable returns an error when the Env lacks what the fault s needs, so
+// that such a fault is never recorded: a pending fault that this Env could
+// not remove would fail every rollback.
+func (in *Injector) capable(s Spec) error {
+	var err error
+	switch {
+	case s.Network != nil:
+		_, err = in.toxiproxy()
+	case s.Process != nil:
+		_, err = in.processes()
+	case s.Request != nil && in.env.AdminURL == nil:
+		_, err = in.admin(s.Request.Service)
+	case s.Container != nil:
+		_, err = in.containers()
+	}
+	return err
+}
+
 // handleFor returns what removing the fault with id needs.
 func handleFor(s Spec, id string) map[string]string {
 	switch {
@@ -127,6 +154,8 @@ func handleFor(s Spec, id string) map[string]string {
 		return map[string]string{HandleService: s.Process.Service, HandleAction: s.Process.Action}
 	case s.Request != nil:
 		return map[string]string{HandleService: s.Request.Service, HandleFaultID: NamePrefix + id}
+	case s.Container != nil:
+		return map[string]string{HandleService: s.Container.Service, HandleAction: s.Container.Action}
 	}
 	return map[string]string{}
 }
@@ -163,6 +192,8 @@ func (in *Injector) act(ctx context.Context, a Applied) error {
 		return err
 	case s.Process != nil:
 		return in.actProcess(ctx, a)
+	case s.Container != nil:
+		return in.actContainer(ctx, s.Container)
 	}
 	return errors.New("empty fault")
 }
@@ -223,6 +254,8 @@ func (in *Injector) actProcess(ctx context.Context, a Applied) error {
 // did (a restart under way is waited for); a restart needs nothing — after
 // a crash (a fault this Injector did not apply), a killed or restarted
 // service is restarted only if it is not running, when Processes can tell.
+// container: from the container's state, a stopped or killed container is
+// started, a paused one unpaused, a disconnected one connected.
 func (in *Injector) Remove(ctx context.Context, a Applied) error {
 	in.mu.Lock()
 	done := in.removed[a.ID]
@@ -274,6 +307,8 @@ func (in *Injector) undo(ctx context.Context, a Applied) error {
 		return in.deleteRequestFault(ctx, s.Request.Service, id)
 	case s.Process != nil:
 		return in.undoProcess(ctx, a)
+	case s.Container != nil:
+		return in.undoContainer(ctx, s.Container)
 	}
 	return errors.New("empty fault")
 }
@@ -367,9 +402,11 @@ func (in *Injector) undoProcess(ctx context.Context, a Applied) error {
 // RollbackPending removes every fault the ledger says may still be in place
 // (newest first) and returns those it removed. Then, belt and braces, it
 // removes every toxic named chaoslab-* from every proxy, enables every
-// proxy, and deletes every in-service fault whose id starts with chaoslab-
-// on every service. The runner calls it when it starts (a previous run may
-// have crashed); `chaoslab clean` is this.
+// proxy, deletes every in-service fault whose id starts with chaoslab- on
+// every service and, in a lab of containers, connects, unpauses or starts
+// every service's container that is disconnected, paused or not running.
+// The runner calls it when it starts (a previous run may have crashed);
+// `chaoslab clean` is this.
 func (in *Injector) RollbackPending(ctx context.Context) ([]Applied, error) {
 	pending, err := in.ledger.Pending()
 	if err != nil {
@@ -431,6 +468,7 @@ func (in *Injector) sweep(ctx context.Context) error {
 			}
 		}
 	}
+	errs = append(errs, in.sweepContainers(ctx))
 	return errors.Join(errs...)
 }
 
@@ -471,11 +509,12 @@ func (in *Injector) admin(service string) (*faultinject.Client, error) {
 }
 
 // StackEnv returns the Env of a running lab: its Toxiproxy, its process
-// control, and its services' admin APIs, called with hc (nil: a client
-// with a 10s timeout).
+// control, its services' admin APIs, called with hc (nil: a client with a
+// 10s timeout), and its container control when s implements Containers
+// (the compose stack).
 func StackEnv(s stack.Stack, hc *http.Client) Env {
 	ep := s.Endpoints()
-	return Env{
+	env := Env{
 		Toxiproxy: toxiproxy.New(ep.ToxiproxyURL),
 		Processes: s,
 		AdminURL: func(service string) (string, error) {
@@ -487,4 +526,8 @@ func StackEnv(s stack.Stack, hc *http.Client) Env {
 		},
 		HTTP: hc,
 	}
+	if c, ok := s.(Containers); ok {
+		env.Containers = c
+	}
+	return env
 }

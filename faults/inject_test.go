@@ -550,6 +550,7 @@ func TestSummary(t *testing.T) {
 		{netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}), "network latency on orders->payments"},
 		{procFault(faults.Orders, faults.ActionKill, 0), "process kill on orders"},
 		{reqFault(faults.Payments, "*"), "request fault * on payments"},
+		{faults.Spec{Container: &faults.ContainerFault{Service: faults.Payments, Action: faults.ContainerDisconnect}}, "container disconnect on payments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -58,14 +58,15 @@ type Applied struct {
 const (
 	HandleProxy   = "proxy"    // network: the Toxiproxy proxy
 	HandleToxic   = "toxic"    // network: the toxic's name ("" for down)
-	HandleService = "service"  // process, request: the service
+	HandleService = "service"  // process, request, container: the service
 	HandleFaultID = "fault_id" // request: the id of the in-service fault
-	HandleAction  = "action"   // process: kill, pause or restart
+	HandleAction  = "action"   // process, container: the action
 )
 
 // Summary describes the fault for a person in a few words: "network latency
 // on orders->payments", "process kill on orders", "request fault
-// /payments.v1.PaymentsService/Charge on payments".
+// /payments.v1.PaymentsService/Charge on payments", "container disconnect
+// on payments".
 func (a Applied) Summary() string {
 	s := a.Spec
 	switch {
@@ -75,6 +76,8 @@ func (a Applied) Summary() string {
 		return fmt.Sprintf("process %s on %s", s.Process.Action, s.Process.Service)
 	case s.Request != nil:
 		return fmt.Sprintf("request fault %s on %s", s.Request.Method, s.Request.Service)
+	case s.Container != nil:
+		return fmt.Sprintf("container %s on %s", s.Container.Action, s.Container.Service)
 	}
 	return s.String()
 }

@@ -1,8 +1,10 @@
 // Package faults is chaoslab's fault model: what a fault is, independent of
 // how it is injected. A Spec is exactly one of a network fault (a Toxiproxy
 // toxic or a disabled proxy on one edge of the lab), a process fault (kill,
-// pause or restart of one service) or a request fault (errors, latency or
-// aborts inside one service, set through its admin API).
+// pause or restart of one service), a request fault (errors, latency or
+// aborts inside one service, set through its admin API) or a container
+// fault (stop, kill, pause or network disconnect of one service's
+// container; the compose stack only).
 //
 // Specs are plain values: scenarios hold them, the runner hands them to the
 // injectors, and the ledger records them (String is stable, for logs and
@@ -18,13 +20,14 @@ import (
 
 // The kinds of fault, as Kind returns them and scenario files name them.
 const (
-	KindNetwork = "network"
-	KindProcess = "process"
-	KindRequest = "request"
+	KindNetwork   = "network"
+	KindProcess   = "process"
+	KindRequest   = "request"
+	KindContainer = "container"
 )
 
 // Kinds returns the kinds of fault, in the order a scenario file lists them.
-func Kinds() []string { return []string{KindNetwork, KindProcess, KindRequest} }
+func Kinds() []string { return []string{KindNetwork, KindProcess, KindRequest, KindContainer} }
 
 // Spec is one fault: exactly one of its fields is set.
 type Spec struct {
@@ -34,6 +37,9 @@ type Spec struct {
 	Process *ProcessFault `json:"process,omitempty"`
 	// Request is an in-service fault on the requests of one service.
 	Request *RequestFault `json:"request,omitempty"`
+	// Container is a fault on a service's container: stop, kill, pause or
+	// disconnect. Only a lab of containers (the compose stack) applies it.
+	Container *ContainerFault `json:"container,omitempty"`
 }
 
 // FieldError is one problem with one field of a Spec.
@@ -79,8 +85,8 @@ func (p *problems) add(field string, allowed []string, format string, args ...an
 	p.list = append(p.list, FieldError{Field: path, Msg: fmt.Sprintf(format, args...), Allowed: allowed})
 }
 
-// Kind returns the kind of fault s is: KindNetwork, KindProcess or
-// KindRequest, or "" when no field is set.
+// Kind returns the kind of fault s is: KindNetwork, KindProcess,
+// KindRequest or KindContainer, or "" when no field is set.
 func (s Spec) Kind() string {
 	switch {
 	case s.Network != nil:
@@ -89,13 +95,15 @@ func (s Spec) Kind() string {
 		return KindProcess
 	case s.Request != nil:
 		return KindRequest
+	case s.Container != nil:
+		return KindContainer
 	}
 	return ""
 }
 
 // Target returns what the fault hits: the edge of a network fault
-// ("orders->payments") or the service of a process or request fault
-// ("orders").
+// ("orders->payments") or the service of a process, request or container
+// fault ("orders").
 func (s Spec) Target() string {
 	switch {
 	case s.Network != nil:
@@ -104,6 +112,8 @@ func (s Spec) Target() string {
 		return s.Process.Service
 	case s.Request != nil:
 		return s.Request.Service
+	case s.Container != nil:
+		return s.Container.Service
 	}
 	return ""
 }
@@ -113,24 +123,27 @@ func (s Spec) Target() string {
 //	network orders->payments latency stream=downstream toxicity=1 jitter=50 latency=200
 //	process orders kill restart_after=3s
 //	request payments /payments.v1.PaymentsService/Charge grpc_code=UNAVAILABLE probability=0.1
+//	container payments disconnect
 func (s Spec) String() string {
 	if n := s.set(); n != 1 {
-		return fmt.Sprintf("invalid fault: %d of network, process, request set", n)
+		return fmt.Sprintf("invalid fault: %d of %s set", n, strings.Join(Kinds(), ", "))
 	}
 	switch {
 	case s.Network != nil:
 		return s.Network.String()
 	case s.Process != nil:
 		return s.Process.String()
-	default:
+	case s.Request != nil:
 		return s.Request.String()
+	default:
+		return s.Container.String()
 	}
 }
 
 // set returns how many of the kinds are set.
 func (s Spec) set() int {
 	n := 0
-	for _, ok := range []bool{s.Network != nil, s.Process != nil, s.Request != nil} {
+	for _, ok := range []bool{s.Network != nil, s.Process != nil, s.Request != nil, s.Container != nil} {
 		if ok {
 			n++
 		}
@@ -143,18 +156,20 @@ func (s Spec) set() int {
 func (s Spec) Problems() []FieldError {
 	switch s.set() {
 	case 0:
-		return []FieldError{{Msg: "the fault is empty: set one of network, process or request", Allowed: Kinds()}}
+		return []FieldError{{Msg: "the fault is empty: set one of network, process, request or container", Allowed: Kinds()}}
 	case 1:
 	default:
-		return []FieldError{{Msg: "set only one of network, process or request per fault: list them as separate faults", Allowed: Kinds()}}
+		return []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}
 	}
 	switch {
 	case s.Network != nil:
 		return s.Network.problems()
 	case s.Process != nil:
 		return s.Process.problems()
-	default:
+	case s.Request != nil:
 		return s.Request.problems()
+	default:
+		return s.Container.problems()
 	}
 }
 

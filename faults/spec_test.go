@@ -69,6 +69,14 @@ func TestSpecValid(t *testing.T) {
 		{name: "abort on a route",
 			spec: Spec{Request: &RequestFault{Service: Gateway, Method: "GET /v1/orders/{id}", Abort: true, Probability: 0.5}},
 			kind: KindRequest, target: "gateway", str: "request gateway GET /v1/orders/{id} abort probability=0.5"},
+		{name: "container stop", spec: Spec{Container: &ContainerFault{Service: Orders, Action: ContainerStop}},
+			kind: KindContainer, target: "orders", str: "container orders stop"},
+		{name: "container kill", spec: Spec{Container: &ContainerFault{Service: Inventory, Action: ContainerKill}},
+			kind: KindContainer, target: "inventory", str: "container inventory kill"},
+		{name: "container pause", spec: Spec{Container: &ContainerFault{Service: Gateway, Action: ContainerPause}},
+			kind: KindContainer, target: "gateway", str: "container gateway pause"},
+		{name: "container disconnect", spec: Spec{Container: &ContainerFault{Service: Payments, Action: ContainerDisconnect}},
+			kind: KindContainer, target: "payments", str: "container payments disconnect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,9 +96,21 @@ func TestSpecProblems(t *testing.T) {
 		want []FieldError
 	}{
 		{name: "empty", spec: Spec{},
-			want: []FieldError{{Msg: "the fault is empty: set one of network, process or request", Allowed: Kinds()}}},
+			want: []FieldError{{Msg: "the fault is empty: set one of network, process, request or container", Allowed: Kinds()}}},
 		{name: "two kinds", spec: Spec{Network: &NetworkFault{}, Process: &ProcessFault{}},
-			want: []FieldError{{Msg: "set only one of network, process or request per fault: list them as separate faults", Allowed: Kinds()}}},
+			want: []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}},
+		{name: "a process and a container fault", spec: Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill},
+			Container: &ContainerFault{Service: Orders, Action: ContainerKill}},
+			want: []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}},
+		{name: "empty container", spec: Spec{Container: &ContainerFault{}}, want: []FieldError{
+			{Field: "container.service", Msg: "service is missing: name the service the fault is on", Allowed: Services()},
+			{Field: "container.action", Msg: "action is missing: say what happens to the container", Allowed: ContainerActions()},
+		}},
+		{name: "unknown container service and action", spec: Spec{Container: &ContainerFault{Service: "toxiproxy", Action: "restart"}},
+			want: []FieldError{
+				{Field: "container.service", Msg: `unknown service "toxiproxy"`, Allowed: Services()},
+				{Field: "container.action", Msg: `unknown action "restart"`, Allowed: []string{"stop", "kill", "pause", "disconnect"}},
+			}},
 		{name: "empty network", spec: Spec{Network: &NetworkFault{}}, want: []FieldError{
 			{Field: "network.edge", Msg: "edge is missing: name the edge the fault is on", Allowed: Edges()},
 			{Field: "network.toxic", Msg: "toxic is missing: name the kind of network fault", Allowed: Toxics()},
@@ -194,7 +214,8 @@ func TestFieldErrorText(t *testing.T) {
 	assert.Equal(t, "network.edge: unknown edge \"x\"; allowed: a, b",
 		FieldError{Field: "network.edge", Msg: `unknown edge "x"`, Allowed: []string{"a", "b"}}.Error())
 	assert.Equal(t, "the fault is empty", FieldError{Msg: "the fault is empty"}.Error())
-	assert.Equal(t, "invalid fault: 0 of network, process, request set", Spec{}.String())
+	assert.Equal(t, "invalid fault: 0 of network, process, request, container set", Spec{}.String())
+	assert.Equal(t, []string{"network", "process", "request", "container"}, Kinds())
 	assert.Empty(t, Spec{}.Kind())
 	assert.Empty(t, Spec{}.Target())
 }

@@ -1,13 +1,13 @@
 package faults
 
-import "strings"
+import "github.com/chaoslab/chaoslab/harness/stack"
 
 // The lab's services, by the names faults, scenarios and metrics use.
 const (
-	Gateway   = "gateway"
-	Orders    = "orders"
-	Inventory = "inventory"
-	Payments  = "payments"
+	Gateway   = stack.Gateway
+	Orders    = stack.Orders
+	Inventory = stack.Inventory
+	Payments  = stack.Payments
 )
 
 // Services returns the names of the lab's services, in call order.
@@ -17,21 +17,11 @@ func Services() []string {
 
 // Edges returns the lab's network edges, "caller->callee". Each one goes
 // through a Toxiproxy proxy named by ProxyName.
-func Edges() []string {
-	return []string{
-		"client->gateway",
-		"gateway->orders",
-		"gateway->inventory",
-		"orders->inventory",
-		"orders->payments",
-	}
-}
+func Edges() []string { return stack.EdgeNames() }
 
 // ProxyName returns the name of the Toxiproxy proxy of an edge:
 // "orders->payments" is proxied by "orders_to_payments".
-func ProxyName(edge string) string {
-	return strings.ReplaceAll(edge, "->", "_to_")
-}
+func ProxyName(edge string) string { return stack.ProxyName(edge) }
 
 // Methods returns what a request fault on service may name as its method:
 // the full gRPC methods of a gRPC service, or the routes of the gateway.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/chaoslab/chaoslab/harness/stack"
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
@@ -159,10 +161,40 @@ func (ps *procShop) args(name string) []string {
 	return args
 }
 
+// start starts a service of a new shop. freePort's ports were free when it
+// chose them, but a listener of a test running alongside may take one
+// before the service binds it: a start that fails on "address already in
+// use" is retried on fresh ports (the services started after it have not
+// been given them yet).
 func (ps *procShop) start(name string) {
+	for attempt := 1; ; attempt++ {
+		err := ps.launch(name)
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			ps.t.Fatalf("starting %s: %v", name, err)
+		}
+		ps.t.Logf("starting %s, attempt %d: %v; again on other ports", name, attempt, err)
+		ps.ports[name] = [3]int{freePort(ps.t), freePort(ps.t), freePort(ps.t)}
+	}
+}
+
+// launch starts the service and waits until it is ready: its own log says
+// it started (all its listeners are bound: a readiness answer could come
+// from another test's server on a stolen port) and /readyz answers 200.
+func (ps *procShop) launch(name string) error {
 	t := ps.t
-	logf, err := os.OpenFile(filepath.Join(ps.data, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logPath := filepath.Join(ps.data, name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	require.NoError(t, err)
+	info, err := logf.Stat()
+	require.NoError(t, err)
+	from := info.Size() // this start's lines follow those of the killed one
+	thisStart := func() string {
+		b, _ := os.ReadFile(logPath)
+		return string(b[min(from, int64(len(b))):])
+	}
 	cmd := exec.Command(filepath.Join(ps.bin, name), ps.args(name)...)
 	cmd.Env = append(os.Environ(), gateway.JWTKeyEnv+"=durability-secret")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -174,21 +206,32 @@ func (ps *procShop) start(name string) {
 	ps.procs[name] = p
 
 	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", ps.ports[name][1])
-	waitFor(t, func() bool {
-		resp, err := http.Get(ready)
-		if err != nil {
-			return false
+	probeClient := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited (%v): %s", p.err, thisStart())
+		default:
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 15*time.Second, name+" is ready")
+		if strings.Contains(thisStart(), `"service started"`) && stack.Probe(ps.t.Context(), probeClient, ready) == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after 15s (%s)", ready)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (ps *procShop) kill9AndRestart(name string) {
 	p := ps.procs[name]
 	require.NoError(ps.t, p.cmd.Process.Signal(syscall.SIGKILL))
 	<-p.done
-	ps.start(name)
+	// A restart keeps its ports: the other services dial them.
+	if err := ps.launch(name); err != nil {
+		ps.t.Fatalf("restarting %s: %v", name, err)
+	}
 }
 
 func (ps *procShop) dial(name string) *grpc.ClientConn {

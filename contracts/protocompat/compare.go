@@ -50,51 +50,34 @@ func Breaking(changes []Change) []Change {
 	return out
 }
 
+// compareByName matches the old and current elements of one kind by full
+// name: a removed one is breaking, an added one compatible, and same
+// compares the two versions of one that is in both.
+func compareByName[T any](d *diff, kind string, old, cur map[string]T, same func(name string, o, n T)) {
+	for _, name := range sortedKeys(old) {
+		n, ok := cur[name]
+		if !ok {
+			d.breaking(name, "%s removed", kind)
+			continue
+		}
+		same(name, old[name], n)
+	}
+	for _, name := range sortedKeys(cur) {
+		if _, ok := old[name]; !ok {
+			d.compatible(name, "%s added", kind)
+		}
+	}
+}
+
 // Compare returns every difference between old and cur, sorted by element.
 // Types are matched by full name across all files of each set, so moving a
 // message to another file of the same package is not a change.
 func Compare(old, cur *descriptorpb.FileDescriptorSet) []Change {
 	o, n := index(old), index(cur)
 	var d diff
-	for _, name := range sortedKeys(o.messages) {
-		nm, ok := n.messages[name]
-		if !ok {
-			d.breaking(name, "message removed")
-			continue
-		}
-		d.message(name, o.messages[name], nm)
-	}
-	for _, name := range sortedKeys(n.messages) {
-		if _, ok := o.messages[name]; !ok {
-			d.compatible(name, "message added")
-		}
-	}
-	for _, name := range sortedKeys(o.enums) {
-		ne, ok := n.enums[name]
-		if !ok {
-			d.breaking(name, "enum removed")
-			continue
-		}
-		d.enum(name, o.enums[name], ne)
-	}
-	for _, name := range sortedKeys(n.enums) {
-		if _, ok := o.enums[name]; !ok {
-			d.compatible(name, "enum added")
-		}
-	}
-	for _, name := range sortedKeys(o.services) {
-		ns, ok := n.services[name]
-		if !ok {
-			d.breaking(name, "service removed")
-			continue
-		}
-		d.service(name, o.services[name], ns)
-	}
-	for _, name := range sortedKeys(n.services) {
-		if _, ok := o.services[name]; !ok {
-			d.compatible(name, "service added")
-		}
-	}
+	compareByName(&d, "message", o.messages, n.messages, d.message)
+	compareByName(&d, "enum", o.enums, n.enums, d.enum)
+	compareByName(&d, "service", o.services, n.services, d.service)
 	slices.SortStableFunc(d.changes, func(a, b Change) int { return cmp.Compare(a.Element, b.Element) })
 	return d.changes
 }

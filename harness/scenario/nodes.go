@@ -15,6 +15,8 @@ import (
 type decoder struct {
 	file     string
 	problems []Problem
+	// stacksRead is the scenario's `stacks:`, read before the phases.
+	stacksRead stacksRead
 }
 
 // errorf records a problem at node n (or at the top of the file when n is

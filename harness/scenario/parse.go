@@ -192,6 +192,12 @@ func (d *decoder) result() error {
 	return &ValidationError{Problems: d.problems}
 }
 
+// topFields returns the fields of the top of a scenario, in the
+// documentation's order.
+func topFields() []string {
+	return []string{"name", "purpose", "expect", "stacks", "services", "load", "phases", "checks"}
+}
+
 // requiredTop returns the fields every scenario has.
 func requiredTop() []string {
 	return []string{"name", "purpose", "expect", "load", "phases", "checks"}
@@ -205,7 +211,7 @@ var phaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // scenario reads the top of the file.
 func (d *decoder) scenario(root *yaml.Node, s *Scenario, cfg config) {
-	top, ok := d.object(root, "", []string{"name", "purpose", "expect", "services", "load", "phases", "checks"})
+	top, ok := d.object(root, "", topFields())
 	if !ok {
 		return
 	}
@@ -231,6 +237,11 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario, cfg config) {
 		if v, ok := d.enum(n, "expect", []string{string(ExpectPass), string(ExpectFail)}); ok {
 			s.Expect = Expect(v)
 		}
+	}
+	// The stacks first: whether a fault can be applied depends on them.
+	s.Stacks = Stacks()
+	if n := top.get("stacks"); n != nil {
+		s.Stacks = d.stacks(n, top.keys["stacks"])
 	}
 	if n, ok := d.need(top, "phases", "the timeline: a list of phases with a name and a duration"); ok {
 		d.phases(n, s)

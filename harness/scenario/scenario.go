@@ -11,6 +11,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,19 @@ const (
 	RampingArrivalRate  = "ramping-arrival-rate"
 )
 
+// The stacks a scenario can run on, as `chaoslab -stack` names them.
+const (
+	// StackLocal runs the lab as processes on 127.0.0.1.
+	StackLocal = "local"
+	// StackCompose runs the lab with docker-compose; it alone applies
+	// container faults.
+	StackCompose = "compose"
+)
+
+// Stacks returns the stacks a scenario can run on, in the order Scenario
+// lists them; a scenario without `stacks:` runs on all of them.
+func Stacks() []string { return []string{StackLocal, StackCompose} }
+
 // Invariant names a check on the shop's data after the run.
 type Invariant string
 
@@ -70,6 +84,10 @@ type Scenario struct {
 	Purpose string
 	// Expect is the verdict the checks must give.
 	Expect Expect
+	// Stacks are the stacks the scenario runs on, in the order of Stacks
+	// (never empty: every stack when the file does not say). A scenario
+	// with container faults runs on StackCompose only.
+	Stacks []string
 	// Knobs are the service flags the scenario runs with, in file order;
 	// the runner applies them before the first phase and restores the
 	// services' defaults afterwards.
@@ -257,6 +275,10 @@ type EventRequirement struct {
 	// strings).
 	Attributes map[string]string
 }
+
+// RunsOn reports whether the scenario runs on stack (StackLocal,
+// StackCompose).
+func (s *Scenario) RunsOn(stack string) bool { return slices.Contains(s.Stacks, stack) }
 
 // Duration returns the total duration of the phases.
 func (s *Scenario) Duration() time.Duration {

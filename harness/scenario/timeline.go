@@ -73,17 +73,26 @@ func (d *decoder) phases(n *yaml.Node, s *Scenario) {
 }
 
 // phaseFaults reads the faults of phase p and checks that they can all be
-// applied together.
+// applied together, and on the scenario's stacks.
 func (d *decoder) phaseFaults(n *yaml.Node, path string, p Phase) []faults.Spec {
 	items, ok := d.list(n, path)
 	if !ok {
 		return nil
 	}
 	var out []faults.Spec
-	where := map[string]int{} // what a fault occupies -> its index
+	type occupant struct {
+		i    int
+		what string
+	}
+	where := map[string]occupant{} // what a fault occupies -> the fault
 	for i, it := range items {
 		fpath := index(path, i)
 		spec, ok := d.fault(it, fpath)
+		if spec.Container != nil && ok {
+			if msg := d.stacksRead.composeOnly(); msg != "" {
+				d.errorf(locate(it, faults.KindContainer), fpath+"."+faults.KindContainer, nil, "%s", msg)
+			}
+		}
 		if spec.Process != nil {
 			if ra := spec.Process.RestartAfter; ra > 0 && p.Duration > 0 && ra > p.Duration {
 				d.errorf(locate(it, "process.restart_after"), fpath+".process.restart_after", nil,
@@ -95,23 +104,30 @@ func (d *decoder) phaseFaults(n *yaml.Node, path string, p Phase) []faults.Spec 
 			continue
 		}
 		out = append(out, spec)
-		var slot string
+		// A slot is what a fault occupies; what describes the fault in it.
+		// A service's process and its container are one slot: a kill and
+		// a disconnect of one service would undo each other.
+		var slot, what string
 		switch {
 		case spec.Network != nil && spec.Network.Toxic == faults.ToxicDown:
 			slot = "the proxy of " + spec.Network.Edge + " down"
+			what = slot
 		case spec.Network != nil:
 			slot = fmt.Sprintf("a %s toxic on %s %s", spec.Network.Toxic, spec.Network.Edge, spec.Network.Stream)
+			what = slot
 		case spec.Process != nil:
-			slot = "a process fault on " + spec.Process.Service
+			slot, what = "service "+spec.Process.Service, "a process fault on "+spec.Process.Service
+		case spec.Container != nil:
+			slot, what = "service "+spec.Container.Service, "a container fault on "+spec.Container.Service
 		}
 		if slot == "" {
 			continue // request faults stack
 		}
-		if j, dup := where[slot]; dup {
-			d.errorf(resolve(it), fpath, nil, "%s[%d] already puts %s in this phase: merge the two, or use another phase", path, j, slot)
+		if o, dup := where[slot]; dup {
+			d.errorf(resolve(it), fpath, nil, "%s[%d] already puts %s in this phase: merge the two, or use another phase", path, o.i, o.what)
 			continue
 		}
-		where[slot] = i
+		where[slot] = occupant{i: i, what: what}
 	}
 	return out
 }
@@ -133,6 +149,9 @@ func (d *decoder) fault(n *yaml.Node, path string) (faults.Spec, bool) {
 	}
 	if v := o.get(faults.KindRequest); v != nil {
 		spec.Request = d.requestFault(v, o.field(faults.KindRequest), bad)
+	}
+	if v := o.get(faults.KindContainer); v != nil {
+		spec.Container = d.containerFault(v, o.field(faults.KindContainer), bad)
 	}
 	for _, p := range spec.Problems() {
 		if skipProblem(p.Field, bad) {
@@ -245,6 +264,16 @@ func (d *decoder) requestFault(n *yaml.Node, path string, bad map[string]bool) *
 	return f
 }
 
+// containerFault reads a container fault.
+func (d *decoder) containerFault(n *yaml.Node, path string, bad map[string]bool) *faults.ContainerFault {
+	f := &faults.ContainerFault{}
+	d.decodeFields(n, path, bad, []reader{
+		{"service", func(v *yaml.Node, p string) (ok bool) { f.Service, ok = d.str(v, p); return ok }},
+		{"action", func(v *yaml.Node, p string) (ok bool) { f.Action, ok = d.str(v, p); return ok }},
+	})
+	return f
+}
+
 // knobKind is the type of a service flag.
 type knobKind int
 
@@ -281,6 +310,7 @@ func knobSpecs(service string) []knobSpec {
 	resilience := []knobSpec{
 		{name: "deadlines", kind: knobBool},
 		{name: "call-timeout", kind: knobDuration},
+		{name: "wait-for-ready", kind: knobBool},
 		{name: "retries", kind: knobBool},
 		{name: "retry-max-attempts", kind: knobInt, min: 2, max: 5},
 		{name: "breaker", kind: knobBool},

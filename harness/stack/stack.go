@@ -7,7 +7,10 @@ package stack
 
 import (
 	"context"
+	"strings"
 	"syscall"
+
+	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 )
 
 // The shop's services, in start order.
@@ -65,6 +68,11 @@ type Endpoints struct {
 	Edges map[string]Edge `json:"edges"`
 	// JWTKeyFile holds the HS256 key the gateway verifies tokens with.
 	JWTKeyFile string `json:"jwt_key_file"`
+	// HarnessMetricsAddr is where the harness (chaoslab run, chaos) serves
+	// its own metrics while it runs scenarios — chaoslab_fault_active, the
+	// dashboards' fault windows — and where the lab's Prometheus scrapes
+	// them as job "chaoslab" (host:port).
+	HarnessMetricsAddr string `json:"harness_metrics_addr"`
 }
 
 // EdgeNames returns the lab's network edges: one in front of the gateway for
@@ -73,20 +81,15 @@ func EdgeNames() []string {
 	return []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}
 }
 
+// Callee is the service an edge leads to: "orders->payments" → "payments".
+func Callee(edge string) string {
+	_, to, _ := strings.Cut(edge, "->")
+	return to
+}
+
 // ProxyName is the Toxiproxy proxy name of an edge: "orders->payments" →
 // "orders_to_payments".
-func ProxyName(edge string) string {
-	out := make([]byte, 0, len(edge)+2)
-	for i := 0; i < len(edge); i++ {
-		if i+1 < len(edge) && edge[i] == '-' && edge[i+1] == '>' {
-			out = append(out, "_to_"...)
-			i++
-			continue
-		}
-		out = append(out, edge[i])
-	}
-	return string(out)
-}
+func ProxyName(edge string) string { return strings.ReplaceAll(edge, "->", "_to_") }
 
 // Processes controls the services' processes, for process faults and for
 // applying a scenario's service knobs.
@@ -103,4 +106,15 @@ type Processes interface {
 type Stack interface {
 	Endpoints() Endpoints
 	Processes
+}
+
+// ProxySpecs returns the Toxiproxy proxies that carry e's edges, in
+// EdgeNames order, for toxiproxy.Client.Populate.
+func (e Endpoints) ProxySpecs() []toxiproxy.ProxySpec {
+	specs := make([]toxiproxy.ProxySpec, 0, len(e.Edges))
+	for _, name := range EdgeNames() {
+		edge := e.Edges[name]
+		specs = append(specs, toxiproxy.ProxySpec{Name: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream})
+	}
+	return specs
 }

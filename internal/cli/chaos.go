@@ -5,41 +5,45 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
-
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
 // runChaos brings a lab up, runs the scenario library on it, and tears it
 // down — always, also on failure or Ctrl-C. This is `make chaos`.
 func runChaos(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "chaos", "chaos [flags] [file|dir ...]\n\nStarts a local lab, runs every scenario (or -scenario NAME) on it, stops the lab, and exits 0 only\nif every scenario met its expectation.")
-	cfg := labFlags(fs, env)
-	cfg.RunDir = filepath.Join(".run", "chaos")
-	fs.StringVar(&cfg.RunDir, "chaos-run-dir", cfg.RunDir, "run dir of the lab this command starts")
+	fs := newFlagSet(env, "chaos", "chaos [flags] [file|dir ...]\n\nStarts a lab (local processes, or -stack compose), runs every scenario (or -scenario NAME) that\nruns on that stack, stops the lab, and exits 0 only if every scenario met its expectation.")
+	o := labFlags(fs, env)
+	o.local.RunDir = filepath.Join(".run", "chaos")
+	fs.StringVar(&o.local.RunDir, "chaos-run-dir", o.local.RunDir, "local: run dir of the lab this command starts")
 	var sf suiteFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
 		return err
 	}
 	scs, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}
+	scs, err = forStack(env, scs, o.stack)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	cfg.Progress = env.Stdout
-	fmt.Fprintf(env.Stdout, "starting a lab for %d scenarios in %s\n", len(scs), cfg.RunDir)
-	lab, err := local.Up(ctx, *cfg)
+	fmt.Fprintf(env.Stdout, "starting a %s for %d scenarios\n", o.describe(), len(scs))
+	lab, err := o.up(ctx, env.Stdout)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		fmt.Fprintln(env.Stdout, "\nstopping the lab")
-		if derr := local.Down(dctx, *cfg); derr != nil {
+		if derr := o.down(dctx, env.Stdout); derr != nil {
 			fmt.Fprintf(env.Stderr, "stopping the lab: %v\n", derr)
 		}
 		fmt.Fprintf(env.Stdout, "chaos run took %s\n", time.Since(start).Round(time.Second))
 	}()
-	return runSuite(ctx, env, lab, *cfg, sf, scs)
+	return runSuite(ctx, env, lab, o, sf, scs)
 }

@@ -3,11 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
 // runClean removes every fault chaoslab left in the running lab.
@@ -18,9 +16,9 @@ Removes every fault chaoslab left in the running lab: those its fault ledger
 (<run dir>/`+faults.LedgerFile+`) says may still be in place — a runner that
 crashed or was killed leaves them — and, to be sure, every toxic and in-service
 fault named chaoslab-*. Proxies are enabled again, paused services resumed and
-killed services restarted. Exits 4 when there is no lab or a fault could not be
+killed services restarted (containers started, unpaused, reconnected with -stack compose). Exits 4 when there is no lab or a fault could not be
 removed (it stays in the ledger: run clean again).`)
-	cfg := labFlags(fset, env)
+	o := labFlags(fset, env)
 	timeout := fset.Duration("timeout", 2*time.Minute, "give up after this long (restarting a service waits until it is ready)")
 	if err := parseFlags(fset, args); err != nil {
 		return err
@@ -28,12 +26,14 @@ removed (it stays in the ledger: run clean again).`)
 	if fset.NArg() > 0 {
 		return usageErr("clean takes no arguments, got %q", fset.Args())
 	}
-	cfg.Progress = env.Stdout
-	lab, err := local.Attach(*cfg)
+	if err := o.check(); err != nil {
+		return err
+	}
+	lab, err := o.attach()
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
-	ledger, err := faults.OpenLedger(faults.LedgerPath(lab.State().RunDir))
+	inj, ledger, err := injectorFor(lab)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
@@ -41,7 +41,6 @@ removed (it stays in the ledger: run clean again).`)
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
 	done, err := inj.RollbackPending(ctx)
 	for _, a := range done {
 		fmt.Fprintf(env.Stdout, "rolled back %s (from run %s, phase %s)\n", a.Summary(), a.RunID, a.Phase)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/invariants"
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/load"
@@ -25,7 +23,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/slodef"
 	"github.com/chaoslab/chaoslab/harness/stack"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/traces"
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
@@ -40,6 +37,7 @@ type suiteFlags struct {
 	loadtests string
 	reports   string
 	slos      string
+	repeat    int
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
@@ -48,11 +46,15 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.loadtests, "loadtests", "loadtests", "directory of the k6 scripts")
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
 	fs.StringVar(&s.slos, "slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks refer to by name")
+	fs.IntVar(&s.repeat, "repeat", 1, "run the selection this many rounds on the same lab, a report directory per round, and end with how steady each scenario's verdict was")
 }
 
 // selectScenarios loads and validates the scenarios named by args (files or
 // directories; none: the scenarios directory), before anything starts.
 func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error) {
+	if s.repeat < 1 || s.repeat > 100 {
+		return nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
+	}
 	if len(args) == 0 {
 		args = []string{s.scenarios}
 	}
@@ -104,7 +106,7 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error
 // runCmd runs scenarios against an already running local lab.
 func runCmd(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "run", "run [flags] [file|dir ...]\n\nRuns scenarios against the running lab (chaoslab up) and writes a report directory;\nexit 0 when every scenario ended as expected.")
-	cfg := labFlags(fs, env)
+	o := labFlags(fs, env)
 	var sf suiteFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -114,25 +116,30 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lab, err := local.Attach(*cfg)
+	if err := o.check(); err != nil {
+		return err
+	}
+	if scs, err = forStack(env, scs, o.stack); err != nil {
+		return err
+	}
+	lab, err := o.attach()
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
-	return runSuite(ctx, env, lab, *cfg, sf, scs)
+	return runSuite(ctx, env, lab, o, sf, scs)
 }
 
 // runSuite runs the scenarios on lab one after the other, writes the suite
 // report and maps the verdicts to the exit code.
-func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf suiteFlags, scs []*scenario.Scenario) error {
-	st := lab.State()
+func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario) error {
 	e := lab.Endpoints()
 	runID := time.Now().UTC().Format("20060102-150405")
 	// k6 runs in the report directory: every path it gets must be absolute.
-	reportDir, err := filepath.Abs(filepath.Join(sf.reports, runID))
+	reports, err := filepath.Abs(sf.reports)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
-	k6, err := filepath.Abs(filepath.Join(cfg.ToolsDir, "k6"))
+	k6, err := filepath.Abs(filepath.Join(o.local.ToolsDir, "k6"))
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
@@ -141,12 +148,11 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 		return &exitError{code: ExitInfra, err: err}
 	}
 
-	ledger, err := faults.OpenLedger(faults.LedgerPath(st.RunDir))
+	inj, ledger, err := injectorFor(lab)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
 	defer ledger.Close()
-	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
 	// A previous run that crashed may have left faults in place.
 	if rolled, err := inj.RollbackPending(ctx); err != nil {
 		return &exitError{code: ExitInfra, err: fmt.Errorf("rolling back the faults of a previous run: %w", err)}
@@ -183,9 +189,15 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 		return usageErr("%v", err)
 	}
 
+	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: err}
+	}
+	defer stopWindows()
+
 	r := &runner.Runner{
 		Stack:      lab,
-		Faults:     inj,
+		Faults:     windows,
 		Prometheus: promv1.NewAPI(pc),
 		Traces:     jc,
 		Shop: invariants.Shop{
@@ -199,13 +211,41 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 		K6:             k6,
 		LoadtestsDir:   loadtests,
 		Token:          token,
-		RunID:          runID,
-		ReportDir:      reportDir,
-		StackName:      "local",
+		StackName:      o.stack,
 		Progress:       env.Stdout,
 		ScrapeInterval: time.Second,
 	}
-	fmt.Fprintf(env.Stdout, "running %d scenarios (run %s, reports in %s)\n", len(scs), runID, reportDir)
+	var rounds [][]*journal.Journal
+	for round := 1; round <= sf.repeat && ctx.Err() == nil; round++ {
+		r.RunID = runID
+		if sf.repeat > 1 {
+			r.RunID = fmt.Sprintf("%s-r%d", runID, round)
+			fmt.Fprintf(env.Stdout, "\n=== round %d of %d\n", round, sf.repeat)
+		}
+		r.ReportDir = filepath.Join(reports, r.RunID)
+		rounds = append(rounds, runRound(ctx, env, r, scs))
+	}
+	var all []*journal.Journal
+	for _, js := range rounds {
+		all = append(all, js...)
+	}
+	if sf.repeat > 1 {
+		fmt.Fprintln(env.Stdout)
+		report.Stability(env.Stdout, rounds)
+	}
+	if ctx.Err() != nil {
+		return &exitError{code: ExitInfra, err: fmt.Errorf("interrupted: faults rolled back, %d of %d scenarios ran", len(all), len(scs)*sf.repeat)}
+	}
+	if code := report.ExitCode(all); code != ExitOK {
+		return &exitError{code: code, err: fmt.Errorf("not every scenario ended as expected (see the summary above)")}
+	}
+	return nil
+}
+
+// runRound runs scs once with r, one after the other, and writes and prints
+// the round's report and summary.
+func runRound(ctx context.Context, env Env, r *runner.Runner, scs []*scenario.Scenario) []*journal.Journal {
+	fmt.Fprintf(env.Stdout, "running %d scenarios (run %s, reports in %s)\n", len(scs), r.RunID, r.ReportDir)
 	var js []*journal.Journal
 	for i, sc := range scs {
 		if ctx.Err() != nil {
@@ -214,19 +254,30 @@ func runSuite(ctx context.Context, env Env, lab *local.Lab, cfg local.Config, sf
 		fmt.Fprintf(env.Stdout, "\n[%d/%d]", i+1, len(scs))
 		js = append(js, r.Run(ctx, sc))
 	}
-	if err := report.WriteSuite(reportDir, js); err != nil {
+	if err := report.WriteSuite(r.ReportDir, js); err != nil {
 		fmt.Fprintf(env.Stderr, "writing the suite report: %v\n", err)
 	}
 	fmt.Fprintln(env.Stdout)
 	report.Summary(env.Stdout, js)
-	fmt.Fprintf(env.Stdout, "\nreport: %s\n", filepath.Join(reportDir, "index.html"))
-	if ctx.Err() != nil {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("interrupted: faults rolled back, %d of %d scenarios ran", len(js), len(scs))}
+	fmt.Fprintf(env.Stdout, "\nreport: %s\n", filepath.Join(r.ReportDir, "index.html"))
+	return js
+}
+
+// forStack keeps the scenarios that run on the stack and says which it
+// leaves out; none left is a usage error.
+func forStack(env Env, scs []*scenario.Scenario, stackName string) ([]*scenario.Scenario, error) {
+	var out []*scenario.Scenario
+	for _, sc := range scs {
+		if sc.RunsOn(stackName) {
+			out = append(out, sc)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "not on the %s stack: %s (runs on %s)\n", stackName, sc.Name, strings.Join(sc.Stacks, ", "))
 	}
-	if code := report.ExitCode(js); code != ExitOK {
-		return &exitError{code: code, err: fmt.Errorf("not every scenario ended as expected (see the summary above)")}
+	if len(out) == 0 {
+		return nil, usageErr("none of the %d scenarios runs on the %s stack", len(scs), stackName)
 	}
-	return nil
+	return out, nil
 }
 
 // labToken mints a bearer token with the lab gateway's key.

@@ -7,29 +7,30 @@ import (
 	"time"
 
 	"github.com/chaoslab/chaoslab/harness/stack"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
 // runUp starts the local lab and prints its endpoints.
 func runUp(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "up", "up [flags]\n\nStarts Jaeger, Prometheus, Toxiproxy and the four services on 127.0.0.1 and waits until each is ready.")
-	cfg := labFlags(fs, env)
+	fs := newFlagSet(env, "up", "up [flags]\n\nStarts Jaeger, Prometheus, Toxiproxy and the four services — as processes on 127.0.0.1 (-stack local)\nor as containers (-stack compose, with Grafana on :3000) — and waits until each is ready.")
+	o := labFlags(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg.Progress = env.Stdout
+	if err := o.check(); err != nil {
+		return err
+	}
 	start := time.Now()
-	fmt.Fprintf(env.Stdout, "starting the lab in %s\n", cfg.RunDir)
-	lab, err := local.Up(ctx, *cfg)
+	fmt.Fprintf(env.Stdout, "starting the %s\n", o.describe())
+	lab, err := o.up(ctx, env.Stdout)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
 	fmt.Fprintf(env.Stdout, "\nlab up in %.1fs\n\n", time.Since(start).Seconds())
-	printEndpoints(env, lab.Endpoints(), cfg.RunDir)
+	printEndpoints(env, lab.Endpoints(), o)
 	return nil
 }
 
-func printEndpoints(env Env, e stack.Endpoints, runDir string) {
+func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ENDPOINT\tADDRESS")
 	fmt.Fprintf(w, "gateway (through client->gateway proxy)\t%s\n", e.GatewayURL)
@@ -47,6 +48,14 @@ func printEndpoints(env Env, e stack.Endpoints, runDir string) {
 		fmt.Fprintf(w, "proxy %s\t%s → %s\n", name, edge.Listen, edge.Upstream)
 	}
 	w.Flush()
+	if o.stack == stackCompose {
+		if !o.compose.Offline {
+			fmt.Fprintln(env.Stdout, "\nGrafana: http://127.0.0.1:3000 (anonymous admin; dashboards in the chaoslab folder)")
+		}
+		fmt.Fprintf(env.Stdout, "\ntoken:  chaoslab token -key-file %s\nlogs:   docker-compose -p %s logs <service>\nstop:   chaoslab down -stack compose (make down)\n",
+			e.JWTKeyFile, o.compose.Project)
+		return
+	}
 	fmt.Fprintf(env.Stdout, "\ntoken:  chaoslab token -key-file %s\nlogs:   %s/logs/\nstop:   chaoslab down\n",
-		e.JWTKeyFile, runDir)
+		e.JWTKeyFile, o.local.RunDir)
 }

@@ -21,7 +21,9 @@ const placeOrder = "POST /v1/orders"
 func routeName(r *http.Request) string { return r.Method + " " + r.URL.Path }
 
 func TestHTTPMiddlewareKinds(t *testing.T) {
-	const delay = 30 * time.Millisecond
+	// Long enough that an undelayed call under -race on a busy 2-core
+	// machine stays well below it.
+	const delay = 250 * time.Millisecond
 	tests := []struct {
 		name       string
 		fault      *faultinject.Fault

@@ -61,7 +61,9 @@ func invoke(ctx context.Context, in *faultinject.Injector, method string) (bool,
 }
 
 func TestUnaryInterceptorKinds(t *testing.T) {
-	const delay = 30 * time.Millisecond
+	// Long enough that an undelayed call under -race on a busy 2-core
+	// machine stays well below it.
+	const delay = 250 * time.Millisecond
 	tests := []struct {
 		name       string
 		faults     []faultinject.Fault

@@ -97,21 +97,24 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 	if err != nil {
 		return host.Service{}, err
 	}
-	dial := func(name, addr, service string, waitForReady bool) (*grpc.ClientConn, error) {
+	dial := func(name, addr, service string, rc resilience.Config) (*grpc.ClientConn, error) {
 		return grpcclient.Dial(grpcclient.Options{
 			Target: addr, Name: name, Services: []string{service},
-			Resilience: cfg.Resilience, Registerer: tel.Registerer,
+			Resilience: rc, Registerer: tel.Registerer,
 			TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
-			Logger: tel.Logger, Instrument: tel.Instrument, WaitForReady: waitForReady,
+			Logger: tel.Logger, Instrument: tel.Instrument,
 		})
 	}
-	// A checkout waits (within its deadline) for orders to come back from a
-	// restart; the catalog read fails fast.
-	ordConn, err := dial("orders", cfg.OrdersAddr, ordersv1.OrdersService_ServiceDesc.ServiceName, true)
+	// A checkout waits (within its deadline; without deadlines a wait could
+	// last forever) for orders to come back from a restart; the catalog read
+	// fails fast unless -wait-for-ready says so.
+	ordersRC := cfg.Resilience
+	ordersRC.WaitForReady = ordersRC.Deadlines
+	ordConn, err := dial("orders", cfg.OrdersAddr, ordersv1.OrdersService_ServiceDesc.ServiceName, ordersRC)
 	if err != nil {
 		return host.Service{}, err
 	}
-	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName, false)
+	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName, cfg.Resilience)
 	if err != nil {
 		ordConn.Close()
 		return host.Service{}, err

@@ -93,5 +93,7 @@ global:
 	job("toxiproxy", p.Addr("toxiproxy", "api"))
 	job("jaeger", p.Addr("jaeger", "metrics"))
 	job("prometheus", p.Addr("prometheus", "http"))
+	// Up only while chaoslab run or chaos runs scenarios.
+	job("chaoslab", p.Addr("chaoslab", "metrics"))
 	return b.String()
 }

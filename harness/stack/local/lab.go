@@ -7,14 +7,11 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,13 +115,13 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 			return nil, err
 		}
 	}
-	keyFile, err := writeJWTKey(runDir)
-	if err != nil {
+	keyFile := filepath.Join(runDir, "jwt.key")
+	if _, err := stack.EnsureJWTKey(keyFile); err != nil {
 		return nil, err
 	}
 
 	st := &State{StartedAt: time.Now().UTC(), RunDir: runDir, Ports: ports, ServiceArgs: map[string][]string{}}
-	st.Endpoints = endpoints(ports, keyFile)
+	st.Endpoints = EndpointsFor(ports, keyFile)
 	lab = &Lab{cfg: cfg, st: st}
 	if err := st.write(); err != nil {
 		return nil, err
@@ -152,11 +149,13 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		return nil, err
 	}
 
-	// Jaeger traces itself to the default OTLP port (not the lab's), and on
-	// SIGTERM waits for those exports to time out: switch them off.
+	// Jaeger traces itself to the default OTLP port, which is its own
+	// receiver here, and on SIGTERM (receiver gone) waits 10 s for that
+	// export to time out. Its tracer honours only the sampler variable
+	// (OTEL_SDK_DISABLED leaves it on): sample nothing.
 	if err := lab.startComponent(ctx, "jaeger", bins["jaeger"],
 		[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
-		[]string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"},
+		[]string{"OTEL_TRACES_SAMPLER=always_off"},
 		"http://"+ports.Addr("jaeger", "health")+"/status"); err != nil {
 		return nil, err
 	}
@@ -176,11 +175,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	}, nil, st.Endpoints.ToxiproxyURL+"/version"); err != nil {
 		return nil, err
 	}
-	var specs []toxiproxy.ProxySpec
-	for _, e := range stack.EdgeNames() {
-		edge := st.Endpoints.Edges[e]
-		specs = append(specs, toxiproxy.ProxySpec{Name: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream})
-	}
+	specs := st.Endpoints.ProxySpecs()
 	if err := toxiproxy.New(st.Endpoints.ToxiproxyURL).Populate(ctx, specs); err != nil {
 		return nil, err
 	}
@@ -221,33 +216,22 @@ func (l *Lab) startComponent(ctx context.Context, name, path string, args, env [
 	return nil
 }
 
-// waitReady polls the component's ready URL until it answers 200, the
-// process dies (the error carries its last log lines), or the timeout.
+// waitReady waits until the component is ready; the error of a component
+// that exits or does not get ready carries its last log lines.
 func waitReady(ctx context.Context, p Proc, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	for {
+	err := stack.WaitReady(ctx, p.Ready, timeout, func() error {
 		if !p.Alive() {
-			return fmt.Errorf("%s exited during start; last lines of %s:\n%s", p.Name, p.Log, tail(p.Log, 15))
+			return errors.New("exited during start")
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.Ready, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%s not ready after %s (%s did not answer 200); last lines of %s:\n%s",
-					p.Name, timeout, p.Ready, p.Log, tail(p.Log, 15))
-			}
-			return fmt.Errorf("starting %s: %w", p.Name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("starting %s: %w", p.Name, ctx.Err())
 	}
+	return fmt.Errorf("%s: %w; last lines of %s:\n%s", p.Name, err, p.Log, tail(p.Log, 15))
 }
 
 // Attach returns the lab running in cfg.RunDir.
@@ -275,6 +259,13 @@ func (l *Lab) Endpoints() stack.Endpoints {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.st.Endpoints
+}
+
+// RunDir is where the lab keeps its state, logs, data (and the fault ledger).
+func (l *Lab) RunDir() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.RunDir
 }
 
 // State returns a copy of the lab's state.
@@ -400,7 +391,10 @@ func locateBinaries(cfg Config) (map[string]string, error) {
 	return bins, nil
 }
 
-func endpoints(p Ports, keyFile string) stack.Endpoints {
+// EndpointsFor is where a lab on the port plan p listens, all on 127.0.0.1,
+// with the gateway key in keyFile. The compose lab publishes the default
+// plan's ports, so from the host it has these endpoints too.
+func EndpointsFor(p Ports, keyFile string) stack.Endpoints {
 	e := stack.Endpoints{
 		GatewayURL:      "http://" + p.Addr("toxiproxy", "proxy client->gateway"),
 		PrometheusURL:   "http://" + p.Addr("prometheus", "http"),
@@ -411,6 +405,8 @@ func endpoints(p Ports, keyFile string) stack.Endpoints {
 		Services:        map[string]stack.Service{},
 		Edges:           map[string]stack.Edge{},
 		JWTKeyFile:      keyFile,
+
+		HarnessMetricsAddr: p.Addr("chaoslab", "metrics"),
 	}
 	for _, svc := range stack.Services() {
 		public := "grpc"
@@ -424,7 +420,7 @@ func endpoints(p Ports, keyFile string) stack.Endpoints {
 		}
 	}
 	for _, name := range stack.EdgeNames() {
-		to := name[strings.Index(name, "->")+2:]
+		to := stack.Callee(name)
 		e.Edges[name] = stack.Edge{
 			Name: name, Proxy: stack.ProxyName(name),
 			Listen: p.Addr("toxiproxy", "proxy "+name), Upstream: e.Services[to].Addr,
@@ -458,18 +454,6 @@ func serviceArgs(svc string, p Ports, runDir, keyFile string) []string {
 			"-jwt-key-file", keyFile)
 	}
 	return args
-}
-
-func writeJWTKey(runDir string) (string, error) {
-	path := filepath.Join(runDir, "jwt.key")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return path, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
 }
 
 func writeFile(path, content string) error {

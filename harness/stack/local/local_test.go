@@ -122,7 +122,7 @@ func TestUpNamesMissingBinariesAndTheirMakeTarget(t *testing.T) {
 
 func TestEndpointsWireEdgesToServices(t *testing.T) {
 	p := DefaultPorts(0)
-	e := endpoints(p, "/k")
+	e := EndpointsFor(p, "/k")
 	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
 	assert.Equal(t, "127.0.0.1:50053", e.Edges["orders->payments"].Upstream)
 	assert.Equal(t, "127.0.0.1:25053", e.Edges["orders->payments"].Listen)

@@ -24,6 +24,8 @@ func DefaultPorts(offset int) Ports {
 	p := Ports{
 		"jaeger":     {"otlp-grpc": 4317, "otlp-http": 4318, "query-grpc": 16685, "query-http": 16686, "health": 13133, "metrics": 8888},
 		"prometheus": {"http": 9090},
+		// The harness's own metrics (fault windows), served by chaoslab run.
+		"chaoslab": {"metrics": 9099},
 		"toxiproxy": {
 			"api":                      8474,
 			"proxy client->gateway":    8000,

@@ -3,13 +3,14 @@ package local
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
 // ComponentStatus is what `chaoslab status` shows of one component.
@@ -50,29 +51,13 @@ func Status(ctx context.Context, cfg Config) ([]ComponentStatus, *State, error) 
 		cs := ComponentStatus{Name: name, PID: p.PID, Running: p.Alive(), Log: p.Log}
 		if cs.Running {
 			cs.RSSBytes = rss(p.PID)
-			cs.Ready = probe(ctx, client, p.Ready)
+			cs.Ready = stack.Probe(ctx, client, p.Ready)
 		} else {
 			cs.Ready = errors.New("not running")
 		}
 		out = append(out, cs)
 	}
 	return out, st, nil
-}
-
-func probe(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 // rss reads VmRSS from /proc/<pid>/status.

@@ -17,9 +17,18 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
 	"github.com/chaoslab/chaoslab/services/internal/rpcmetrics"
+)
+
+// Client keepalive: how long a connection may carry nothing before the
+// client pings it, and how long it waits for the answer before it drops the
+// connection.
+const (
+	KeepaliveTime    = 10 * time.Second
+	KeepaliveTimeout = 2 * time.Second
 )
 
 // Options describe a dependency and how to call it.
@@ -47,11 +56,6 @@ type Options struct {
 	// Instrument records the RED metrics, attempts and retries of the calls
 	// (package rpcmetrics).
 	Instrument bool
-	// WaitForReady makes a call made while the dependency is (re)connecting
-	// wait for it, within the call's deadline, instead of failing at once;
-	// it applies only when Resilience.Deadlines bounds every call. Use it
-	// where riding out a restart matters more than failing fast.
-	WaitForReady bool
 }
 
 // Dial returns a client connection to the dependency described by opts. It
@@ -119,11 +123,19 @@ func Dial(opts Options) (*grpc.ClientConn, error) {
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 		MinConnectTimeout: 2 * time.Second,
 	}))
-	if opts.WaitForReady && rc.Deadlines {
-		// With every call bounded by a deadline, a call made while the
-		// dependency is (re)connecting waits for it instead of failing at
-		// once: a restart within the deadline fails no request. Without
-		// deadlines such a wait could last forever, so calls fail fast.
+	// Ping a connection that has carried nothing for KeepaliveTime (10 s,
+	// grpc-go's minimum) and drop it when the ping goes unanswered for
+	// KeepaliveTimeout: a dependency that vanished without closing its
+	// connections (a network cut, a container back with another address) is
+	// noticed in ~12 s, not when TCP gives up minutes later. The servers
+	// accept pings this often (package host).
+	dialOpts = append(dialOpts, grpc.WithKeepaliveParams(keepalive.ClientParameters{
+		Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true,
+	}))
+	if rc.WaitForReady { // validated: only with deadlines, so that a wait is bounded
+		// A call made while the dependency is (re)connecting waits for it
+		// instead of failing at once: a restart within the deadline fails no
+		// request.
 		dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(grpc.WaitForReady(true)))
 	}
 

@@ -136,7 +136,7 @@ func TestDialRetriesInstrumentsAndPropagates(t *testing.T) {
 # HELP chaoslab_rpc_client_attempts_total gRPC call attempts sent on the wire, by dependency and full method.
 # TYPE chaoslab_rpc_client_attempts_total counter
 chaoslab_rpc_client_attempts_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 2
-# HELP chaoslab_rpc_client_retries_total gRPC call attempts after the first one (retries), by dependency and full method.
+# HELP chaoslab_rpc_client_retries_total gRPC call attempts after the first one made by the retry policy (grpc-go's transparent retries excluded), by dependency and full method.
 # TYPE chaoslab_rpc_client_retries_total counter
 chaoslab_rpc_client_retries_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 1
 # HELP chaoslab_rpc_client_requests_total gRPC calls made, by dependency, full method and status code (retries included in one call).
@@ -225,4 +225,71 @@ func TestDialRejectsBadOptions(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestDialRetryBudgetUnderConnectionResets calls a dependency whose every
+// connection is reset before it is ready, as a proxy that resets
+// connections or a crashing server would: the retries counted are exactly
+// those the retry policy and the retry budget allow. (grpc-go begins some
+// of these attempts twice and may retry one transparently; neither is a
+// retry of the policy.)
+func TestDialRetryBudgetUnderConnectionResets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*net.TCPConn).SetLinger(0) // close with RST
+			_ = c.Close()
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	opts := options(ln.Addr().String(), reg, nil)
+	opts.Resilience = resilience.DefaultConfig()
+	opts.Resilience.CallTimeout = 2 * time.Second
+	opts.Resilience.BreakerFailures = 1000 // every call goes to the wire
+	client := dial(t, opts)
+	const calls = 10
+	for range calls {
+		_, err := client.Charge(t.Context(), &paymentsv1.ChargeRequest{IdempotencyKey: "k"})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	}
+
+	// gRPC's retry throttling: each failed attempt takes a token (the last
+	// one of a call too); a call is retried while it has attempts left and
+	// more than half the tokens are left.
+	rc := opts.Resilience
+	tokens, want := rc.RetryBudgetTokens, 0
+	for range calls {
+		for attempt := 1; ; attempt++ {
+			tokens--
+			if tokens <= rc.RetryBudgetTokens/2 || attempt == rc.MaxAttempts {
+				break
+			}
+			want++
+		}
+	}
+	require.Less(t, want, calls*(rc.MaxAttempts-1), "the budget, not the policy, must bound the retries here")
+	assert.Equal(t, float64(want), counterSum(t, reg, "chaoslab_rpc_client_retries_total"))
+}
+
+// counterSum is the sum of the counter name over all its series in reg.
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/chaoslab/chaoslab/services/faultinject"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
@@ -182,7 +183,12 @@ func serveErr(what string, err error) error {
 
 func (h *Host) newGRPCServer(svc Service) *grpc.Server {
 	var chain []grpc.UnaryServerInterceptor
-	opts := []grpc.ServerOption{}
+	opts := []grpc.ServerOption{
+		// The shop's clients ping an idle connection every 10 s
+		// (grpcclient.KeepaliveTime); grpc-go servers otherwise close a
+		// connection pinged more often than every 5 minutes.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	}
 	if h.tel.Instrument {
 		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(h.tel.TracerProvider),

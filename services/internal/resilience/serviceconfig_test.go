@@ -56,7 +56,7 @@ func TestServiceConfigJSON(t *testing.T) {
 			BackoffMultiplier: 2, RetryableStatusCodes: []string{"UNAVAILABLE"},
 		}, mc.RetryPolicy)
 		require.NotNil(t, sc.RetryThrottling)
-		assert.Equal(t, 10.0, sc.RetryThrottling.MaxTokens)
+		assert.Equal(t, 20.0, sc.RetryThrottling.MaxTokens)
 		assert.Equal(t, 0.2, sc.RetryThrottling.TokenRatio)
 	})
 	t.Run("no budget", func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestServiceConfigRetriesOverRealServer(t *testing.T) {
 
 // TestRetryBudgetStopsRetryStorms checks that the retry throttling is in
 // effect: against a server that always fails, retries stop once half the
-// tokens are spent (10 tokens, one per failure, threshold 5).
+// tokens are spent (20 tokens, one per failure, threshold 10).
 func TestRetryBudgetStopsRetryStorms(t *testing.T) {
 	fake := &fakePayments{}
 	fake.code.Store(uint32(codes.Unavailable))
@@ -131,5 +131,5 @@ func TestRetryBudgetStopsRetryStorms(t *testing.T) {
 		require.Equal(t, codes.Unavailable, status.Code(err))
 		perCall = append(perCall, fake.calls.Load()-before)
 	}
-	assert.Equal(t, []int32{3, 2, 1, 1, 1}, perCall)
+	assert.Equal(t, []int32{3, 3, 3, 1, 1}, perCall)
 }

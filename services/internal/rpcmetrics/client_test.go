@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
@@ -70,7 +72,7 @@ func TestClientCountsServiceConfigRetries(t *testing.T) {
 # HELP chaoslab_rpc_client_attempts_total gRPC call attempts sent on the wire, by dependency and full method.
 # TYPE chaoslab_rpc_client_attempts_total counter
 chaoslab_rpc_client_attempts_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 3
-# HELP chaoslab_rpc_client_retries_total gRPC call attempts after the first one (retries), by dependency and full method.
+# HELP chaoslab_rpc_client_retries_total gRPC call attempts after the first one made by the retry policy (grpc-go's transparent retries excluded), by dependency and full method.
 # TYPE chaoslab_rpc_client_retries_total counter
 chaoslab_rpc_client_retries_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 2
 # HELP chaoslab_rpc_client_requests_total gRPC calls made, by dependency, full method and status code (retries included in one call).
@@ -120,4 +122,58 @@ chaoslab_rpc_client_attempts_total{method="/payments.v1.PaymentsService/Charge",
 # TYPE chaoslab_rpc_client_requests_total counter
 chaoslab_rpc_client_requests_total{code="FAILED_PRECONDITION",method="/payments.v1.PaymentsService/Charge",target="payments"} 1
 `), "chaoslab_rpc_client_attempts_total", "chaoslab_rpc_client_retries_total", "chaoslab_rpc_client_requests_total"))
+}
+
+// TestClientCountsAttemptsThatRan: grpc-go reports the Begin of attempts
+// that never run (a retry waiting for a connection can begin twice), and
+// retries an attempt that never reached the server transparently, outside
+// the retry policy and its budget. Attempts count when they end; a
+// transparent retry is an attempt but not a retry and leaves no event.
+func TestClientCountsAttemptsThatRan(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := rpcmetrics.NewClient(reg, "payments")
+	h := m.StatsHandler()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+
+	t0 := time.Now()
+	attempts := []struct {
+		transparent, ends bool
+		begin             time.Time
+	}{
+		{ends: true, begin: t0}, // the first attempt, never reached the server
+		{transparent: true, ends: true, begin: t0.Add(time.Millisecond)}, // grpc-go's transparent retry of it, failed on the wire
+		{begin: t0.Add(30 * time.Millisecond)},                           // a retry that begins, waits, never runs
+		{ends: true, begin: t0.Add(31 * time.Millisecond)},               // the retry by the policy
+	}
+	invoker := func(ctx context.Context, method string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		for _, a := range attempts {
+			actx := h.TagRPC(ctx, &stats.RPCTagInfo{FullMethodName: method})
+			h.HandleRPC(actx, &stats.Begin{Client: true, BeginTime: a.begin, IsTransparentRetryAttempt: a.transparent})
+			if a.ends {
+				h.HandleRPC(actx, &stats.End{Client: true})
+			}
+		}
+		return nil
+	}
+	ctx, span := tp.Tracer("test").Start(t.Context(), "caller")
+	require.NoError(t, m.UnaryInterceptor()(ctx, chargeMethod, nil, nil, nil, invoker))
+	span.End()
+
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP chaoslab_rpc_client_attempts_total gRPC call attempts sent on the wire, by dependency and full method.
+# TYPE chaoslab_rpc_client_attempts_total counter
+chaoslab_rpc_client_attempts_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 3
+# HELP chaoslab_rpc_client_retries_total gRPC call attempts after the first one made by the retry policy (grpc-go's transparent retries excluded), by dependency and full method.
+# TYPE chaoslab_rpc_client_retries_total counter
+chaoslab_rpc_client_retries_total{method="/payments.v1.PaymentsService/Charge",target="payments"} 1
+`), "chaoslab_rpc_client_attempts_total", "chaoslab_rpc_client_retries_total"))
+	spans := exp.GetSpans()
+	require.Len(t, spans, 1)
+	require.Len(t, spans[0].Events, 1)
+	ev := spans[0].Events[0]
+	assert.Equal(t, "retry", ev.Name)
+	assert.Contains(t, ev.Attributes, attribute.Int("rpc.attempt", 2))
+	assert.True(t, ev.Time.Equal(attempts[3].begin), "the event is at the retry's start, %s", ev.Time)
 }

@@ -1,0 +1,20 @@
+# The shop's services as minimal images: one static Go binary and two empty
+# directories, nothing else — FROM scratch, so it builds with no image pull.
+#
+#   make images            # builds bin/image/services/* and the four images chaoslab/<service>:dev
+#
+# or by hand, after CGO_ENABLED=0 GOOS=linux go build -o bin/image/services/ ./services/cmd/...:
+#
+#   docker build --build-arg SERVICE=orders -t chaoslab/orders:dev .
+#
+# .dockerignore keeps the context to bin/image/services/. Every flag of a
+# service can be set through its environment (CHAOSLAB_<SERVICE>_<FLAG>);
+# docker-compose.yml does so.
+FROM scratch
+ARG SERVICE
+# /data (the SQLite databases) and /tmp, owned by the unprivileged user.
+COPY --chown=65532:65532 bin/image/services/rootfs/ /
+COPY bin/image/services/${SERVICE} /service
+USER 65532:65532
+WORKDIR /data
+ENTRYPOINT ["/service"]

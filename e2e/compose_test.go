@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/stack/compose"
+	"github.com/chaoslab/chaoslab/services/gateway"
+)
+
+// composeProject keeps the smoke test's containers apart from a compose lab
+// a developer runs (project chaoslab).
+const composeProject = "chaoslab-smoke"
+
+// TestComposeShopRunsAsContainers is what can be checked of the compose
+// stack on a machine that cannot pull images: docker-compose.yml is valid,
+// and the shop's images (built here FROM scratch by make images) run under
+// it through the compose stack (harness/stack/compose), wired through a
+// Toxiproxy stand-in built from the pinned binary, take checkouts, and
+// suffer and recover from every container fault. Jaeger, Prometheus and
+// Grafana need pulled images and are left out (ShopOnly).
+func TestComposeShopRunsAsContainers(t *testing.T) {
+	root := repoRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	_, err := run(ctx, root, nil, "docker", "info", "--format", "{{.ServerVersion}}")
+	require.NoError(t, err, "this test needs a running Docker engine")
+	_, err = run(ctx, root, nil, "docker-compose", "-p", composeProject, "config", "-q")
+	require.NoError(t, err, "docker-compose.yml must be valid")
+	buildToxiproxyImage(ctx, t, root)
+
+	cfg := compose.DefaultConfig()
+	cfg.Dir, cfg.Project, cfg.RunDir = root, composeProject, t.TempDir()
+	cfg.Offline, cfg.ShopOnly = true, true
+	cfg.ReadyTimeout = time.Minute
+	var progress strings.Builder
+	cfg.Progress = &progress
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		assert.NoError(t, compose.Down(dctx, cfg))
+		out, err := run(dctx, root, nil, "docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="+composeProject)
+		assert.NoError(t, err)
+		assert.Empty(t, strings.TrimSpace(out), "down leaves no container behind")
+	})
+	start := time.Now()
+	lab, err := compose.Up(ctx, cfg)
+	require.NoError(t, err, "%s", progress.String())
+	t.Logf("shop containers ready in %s", time.Since(start).Round(time.Millisecond))
+
+	// Checkouts through the client->gateway proxy, as the load sends them.
+	e := lab.Endpoints()
+	c := gateway.NewClient(e.GatewayURL, token(t, e), &http.Client{Timeout: 10 * time.Second})
+	checkout := func() (gateway.Order, error) {
+		return order(ctx, c, fmt.Sprintf("smoke-%d", time.Now().UnixNano()))
+	}
+	o, err := checkout()
+	require.NoError(t, err)
+	assert.Equal(t, "CONFIRMED", o.Status)
+	got, err := c.GetOrder(ctx, o.OrderID)
+	require.NoError(t, err)
+	assert.Equal(t, o.OrderID, got.OrderID)
+
+	// Each service runs as the unprivileged user, in a FROM scratch image.
+	for _, svc := range stack.Services() {
+		id, err := run(ctx, root, nil, "docker-compose", "-p", composeProject, "ps", "-q", svc)
+		require.NoError(t, err)
+		user, err := run(ctx, root, nil, "docker", "inspect", "--format", "{{.Config.User}}", strings.TrimSpace(id))
+		require.NoError(t, err)
+		assert.Equal(t, "65532:65532", strings.TrimSpace(user), svc)
+	}
+
+	// Container faults through the fault model: each one breaks checkout
+	// while it is in place, and the lab serves again once it is removed.
+	ledger, err := faults.OpenLedger(faults.LedgerPath(lab.RunDir()))
+	require.NoError(t, err)
+	defer ledger.Close()
+	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
+	for _, f := range []faults.ContainerFault{
+		{Service: stack.Payments, Action: faults.ContainerDisconnect},
+		{Service: stack.Payments, Action: faults.ContainerPause},
+		{Service: stack.Inventory, Action: faults.ContainerStop},
+		{Service: stack.Orders, Action: faults.ContainerKill},
+	} {
+		t.Run(f.String(), func(t *testing.T) {
+			a, err := inj.Apply(ctx, "e2e", "compose-smoke", "fault", faults.Spec{Container: &f})
+			require.NoError(t, err)
+			o, err := checkout()
+			if err == nil {
+				assert.NotEqual(t, "CONFIRMED", o.Status, "no checkout is confirmed while %s: %+v", f, o)
+			}
+			require.NoError(t, inj.Remove(ctx, a))
+			require.Eventually(t, func() bool {
+				o, err := checkout()
+				return err == nil && o.Status == "CONFIRMED"
+			}, 30*time.Second, 250*time.Millisecond, "checkouts succeed again after %s is removed", f)
+		})
+	}
+	pending, err := ledger.Pending()
+	require.NoError(t, err)
+	assert.Empty(t, pending, "every fault is marked removed in the ledger")
+
+	// A knob recreates the container with the flag set through its
+	// environment, and nil restores the defaults.
+	require.NoError(t, lab.Restart(ctx, stack.Gateway, map[string]string{"rate-limit": "1", "rate-burst": "1"}))
+	limited := 0
+	for range 5 {
+		if _, err := checkout(); err != nil && strings.Contains(err.Error(), "429") {
+			limited++
+		}
+	}
+	assert.Positive(t, limited, "the rate-limit knob is in force")
+	require.NoError(t, lab.Restart(ctx, stack.Gateway, nil))
+	_, err = checkout()
+	require.NoError(t, err)
+}
+
+// buildToxiproxyImage builds chaoslab/toxiproxy:local from the pinned
+// binary with docker/toxiproxy.Dockerfile (what make images-offline does).
+func buildToxiproxyImage(ctx context.Context, t *testing.T, root string) {
+	t.Helper()
+	bin := filepath.Join(root, ".tools", "bin", "toxiproxy-server")
+	b, err := os.ReadFile(bin)
+	require.NoError(t, err, "the compose smoke test needs %s: run `make tools`", bin)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "toxiproxy-server"), b, 0o755))
+	out, err := run(ctx, root, nil, "docker", "build", "-q", "-f", filepath.Join(root, "docker", "toxiproxy.Dockerfile"), "-t", "chaoslab/toxiproxy:local", dir)
+	require.NoError(t, err, out)
+}
+
+func run(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}

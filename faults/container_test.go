@@ -1,0 +1,433 @@
+package faults_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/stack/compose"
+)
+
+// The compose stack is what container faults act on.
+var _ faults.Containers = (*compose.Lab)(nil)
+
+func contFault(service, action string) faults.Spec {
+	return faults.Spec{Container: &faults.ContainerFault{Service: service, Action: action}}
+}
+
+// container is the state of one fake container.
+type container struct {
+	status    string // "running", "paused", "exited"
+	connected bool
+}
+
+// fakeContainers behaves like docker on the shop's containers: killing,
+// pausing or disconnecting a container that is not in the state for it
+// fails, starting a running one and connecting a connected one do nothing.
+// It logs every call that changes something ("kill payments") apart from
+// the state queries, which it counts.
+type fakeContainers struct {
+	mu     sync.Mutex
+	state  map[string]*container
+	calls  []string
+	states int
+	// fail makes the operation named ("kill", "state", …) fail.
+	fail map[string]error
+}
+
+func newFakeContainers() *fakeContainers {
+	c := &fakeContainers{state: map[string]*container{}, fail: map[string]error{}}
+	for _, s := range faults.Services() {
+		c.state[s] = &container{status: "running", connected: true}
+	}
+	return c
+}
+
+// do runs op on service's container under the lock: it logs the call,
+// then fails as told or applies change.
+func (c *fakeContainers) do(op, service string, change func(*container) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, op+" "+service)
+	if err := c.fail[op]; err != nil {
+		return err
+	}
+	ct, ok := c.state[service]
+	if !ok {
+		return fmt.Errorf("no container for service %q", service)
+	}
+	return change(ct)
+}
+
+func (c *fakeContainers) StopContainer(_ context.Context, service string) error {
+	return c.do("stop", service, func(ct *container) error {
+		if ct.status == "paused" {
+			return errors.New("cannot stop a paused container")
+		}
+		ct.status = "exited"
+		return nil
+	})
+}
+
+func (c *fakeContainers) StartContainer(_ context.Context, service string) error {
+	return c.do("start", service, func(ct *container) error {
+		if ct.status == "paused" {
+			return errors.New("cannot start a paused container, try unpause instead")
+		}
+		ct.status = "running"
+		return nil
+	})
+}
+
+func (c *fakeContainers) KillContainer(_ context.Context, service string) error {
+	return c.do("kill", service, func(ct *container) error {
+		if ct.status != "running" {
+			return fmt.Errorf("container %s is not running", service)
+		}
+		ct.status = "exited"
+		return nil
+	})
+}
+
+func (c *fakeContainers) PauseContainer(_ context.Context, service string) error {
+	return c.do("pause", service, func(ct *container) error {
+		if ct.status != "running" {
+			return fmt.Errorf("container %s is not running", service)
+		}
+		ct.status = "paused"
+		return nil
+	})
+}
+
+func (c *fakeContainers) UnpauseContainer(_ context.Context, service string) error {
+	return c.do("unpause", service, func(ct *container) error {
+		if ct.status != "paused" {
+			return fmt.Errorf("container %s is not paused", service)
+		}
+		ct.status = "running"
+		return nil
+	})
+}
+
+func (c *fakeContainers) DisconnectContainer(_ context.Context, service string) error {
+	return c.do("disconnect", service, func(ct *container) error {
+		if !ct.connected {
+			return fmt.Errorf("container %s is not connected to the network", service)
+		}
+		ct.connected = false
+		return nil
+	})
+}
+
+func (c *fakeContainers) ConnectContainer(_ context.Context, service string) error {
+	return c.do("connect", service, func(ct *container) error {
+		ct.connected = true
+		return nil
+	})
+}
+
+func (c *fakeContainers) ContainerState(_ context.Context, service string) (string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.states++
+	if err := c.fail["state"]; err != nil {
+		return "", false, err
+	}
+	ct, ok := c.state[service]
+	if !ok {
+		return "", false, fmt.Errorf("no container for service %q", service)
+	}
+	return ct.status, ct.connected, nil
+}
+
+// log returns the calls so far, state queries left out.
+func (c *fakeContainers) log() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
+}
+
+// get returns the state of service's container.
+func (c *fakeContainers) get(service string) container {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return *c.state[service]
+}
+
+// set sets the state of service's container.
+func (c *fakeContainers) set(service, status string, connected bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state[service] = &container{status: status, connected: connected}
+}
+
+// healthy reports whether every container runs, connected.
+func (c *fakeContainers) healthy() bool {
+	for _, s := range faults.Services() {
+		if c.get(s) != (container{status: "running", connected: true}) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestContainerApplyRemove(t *testing.T) {
+	tests := []struct {
+		action string
+		// during is the container's state with the fault in place.
+		during container
+		// applyCalls and removeCalls are the calls Apply and Remove make;
+		// undoneCalls those of removing a fault that is undone already.
+		applyCalls, removeCalls, undoneCalls []string
+	}{
+		{action: faults.ContainerStop, during: container{status: "exited", connected: true},
+			applyCalls: []string{"stop payments"}, removeCalls: []string{"start payments"}},
+		{action: faults.ContainerKill, during: container{status: "exited", connected: true},
+			applyCalls: []string{"kill payments"}, removeCalls: []string{"start payments"}},
+		{action: faults.ContainerPause, during: container{status: "paused", connected: true},
+			applyCalls: []string{"pause payments"}, removeCalls: []string{"unpause payments"}},
+		{action: faults.ContainerDisconnect, during: container{status: "running", connected: false},
+			applyCalls: []string{"disconnect payments"}, removeCalls: []string{"connect payments"},
+			undoneCalls: []string{"connect payments"}}, // connecting a connected container does nothing
+	}
+	require.Len(t, tests, len(faults.ContainerActions()), "a test per action")
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			cs := newFakeContainers()
+			in, ledger := newInjector(t, faults.Env{Containers: cs})
+			a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, tt.action))
+			require.NoError(t, err)
+			assert.Equal(t, map[string]string{faults.HandleService: faults.Payments, faults.HandleAction: tt.action}, a.Handle)
+			assert.Equal(t, tt.during, cs.get(faults.Payments))
+			assert.Equal(t, tt.applyCalls, cs.log())
+			assert.Equal(t, []string{a.ID}, pendingIDs(t, ledger))
+
+			require.NoError(t, in.Remove(t.Context(), a))
+			assert.Equal(t, container{status: "running", connected: true}, cs.get(faults.Payments))
+			assert.Equal(t, append(tt.applyCalls, tt.removeCalls...), cs.log())
+			assert.Empty(t, pendingIDs(t, ledger))
+
+			require.NoError(t, in.Remove(t.Context(), a), "removing twice")
+			assert.Equal(t, append(tt.applyCalls, tt.removeCalls...), cs.log(), "the second Remove does nothing")
+
+			// Another Injector (a run that crashed after removing the
+			// fault, before recording it) finds the container as it should
+			// be and changes nothing.
+			other, _ := newInjector(t, faults.Env{Containers: cs})
+			require.NoError(t, other.Remove(t.Context(), a))
+			assert.Equal(t, append(append(tt.applyCalls, tt.removeCalls...), tt.undoneCalls...), cs.log(), "undone already")
+			assert.True(t, cs.healthy())
+		})
+	}
+}
+
+// TestContainerRollbackAfterCrash applies a container fault of every
+// action, "crashes" (drops the Injector and the ledger without removing
+// anything), and rolls back from a new ledger on the same file.
+func TestContainerRollbackAfterCrash(t *testing.T) {
+	cs := newFakeContainers()
+	env := faults.Env{Containers: cs}
+	path := faults.LedgerPath(t.TempDir())
+	l1, err := faults.OpenLedger(path)
+	require.NoError(t, err)
+	in1 := faults.NewInjector(env, l1)
+	specs := []faults.Spec{
+		contFault(faults.Payments, faults.ContainerDisconnect),
+		contFault(faults.Orders, faults.ContainerKill),
+		contFault(faults.Inventory, faults.ContainerPause),
+		contFault(faults.Gateway, faults.ContainerStop),
+	}
+	var applied []faults.Applied
+	for _, s := range specs {
+		a, err := in1.Apply(t.Context(), "run-crashed", "sc", "fault", s)
+		require.NoError(t, err)
+		applied = append(applied, a)
+	}
+	require.NoError(t, l1.Close())
+	require.False(t, cs.healthy())
+
+	l2, err := faults.OpenLedger(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { l2.Close() })
+	pending, err := l2.Pending()
+	require.NoError(t, err)
+	require.Equal(t, applied, normalize(pending))
+
+	in2 := faults.NewInjector(env, l2)
+	done, err := in2.RollbackPending(t.Context())
+	require.NoError(t, err)
+	require.Len(t, done, len(applied))
+	for i, a := range done {
+		assert.Equal(t, applied[len(applied)-1-i].ID, a.ID, "newest first")
+	}
+	assert.True(t, cs.healthy(), "every container runs, connected")
+	assert.Equal(t, []string{
+		"disconnect payments", "kill orders", "pause inventory", "stop gateway",
+		"start gateway", "unpause inventory", "start orders", "connect payments",
+	}, cs.log(), "rolled back newest first; the sweep finds nothing left to do")
+	assert.Empty(t, pendingIDs(t, l2))
+
+	again, err := in2.RollbackPending(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, again, "nothing left to roll back")
+	assert.Len(t, cs.log(), 8, "and nothing done")
+}
+
+// TestContainerRollbackIntentOnly: a runner that crashed after recording a
+// container fault's intent but before acting on it leaves faults that were
+// never applied; rolling them back touches no container.
+func TestContainerRollbackIntentOnly(t *testing.T) {
+	cs := newFakeContainers()
+	path := faults.LedgerPath(t.TempDir())
+	var lines []string
+	for i, action := range faults.ContainerActions() {
+		id := fmt.Sprintf("f-1-%d", i)
+		a := faults.Applied{ID: id, RunID: "run-crashed", Scenario: "sc", Phase: "fault",
+			Spec: contFault(faults.Payments, action), Handle: map[string]string{}}
+		b, err := json.Marshal(faults.Record{Event: faults.EventIntent, At: time.Now(), ID: id, Fault: &a})
+		require.NoError(t, err)
+		lines = append(lines, string(b))
+	}
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	l, err := faults.OpenLedger(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+
+	done, err := faults.NewInjector(faults.Env{Containers: cs}, l).RollbackPending(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, done, len(faults.ContainerActions()))
+	assert.Empty(t, pendingIDs(t, l))
+	assert.Equal(t, []string{"connect payments"}, cs.log(),
+		"the containers were never touched: nothing to undo (connecting a connected container does nothing)")
+	assert.True(t, cs.healthy())
+}
+
+// TestContainerSweep: containers left disconnected, paused or stopped that
+// the ledger does not know of are brought back, and a running one is left
+// alone.
+func TestContainerSweep(t *testing.T) {
+	cs := newFakeContainers()
+	cs.set(faults.Orders, "paused", true)
+	cs.set(faults.Inventory, "exited", false)
+	cs.set(faults.Payments, "running", false)
+	in, _ := newInjector(t, faults.Env{Containers: cs})
+	done, err := in.RollbackPending(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, done, "the ledger was empty")
+	assert.True(t, cs.healthy())
+	assert.Equal(t, []string{"unpause orders", "connect inventory", "start inventory", "connect payments"}, cs.log())
+
+	t.Run("a container that cannot be inspected is an error", func(t *testing.T) {
+		cs := newFakeContainers()
+		cs.fail["state"] = errors.New("docker: not running")
+		in, _ := newInjector(t, faults.Env{Containers: cs})
+		_, err := in.RollbackPending(t.Context())
+		require.ErrorContains(t, err, "inspecting the container of payments: docker: not running")
+	})
+	t.Run("no sweep without Containers", func(t *testing.T) {
+		in, _ := newInjector(t, faults.Env{})
+		_, err := in.RollbackPending(t.Context())
+		require.NoError(t, err)
+	})
+}
+
+func TestContainerApplyFailure(t *testing.T) {
+	t.Run("without Containers: a clear error, nothing recorded", func(t *testing.T) {
+		lab, env := newTestLab(t, true) // the local stack: processes, no containers
+		in, ledger := newInjector(t, env)
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerDisconnect))
+		require.ErrorIs(t, err, faults.ErrNoContainers)
+		assert.EqualError(t, err, "applying container payments disconnect: container faults need the compose stack (-stack compose)")
+		recs, err := ledger.Records()
+		require.NoError(t, err)
+		assert.Empty(t, recs, "a fault this lab cannot remove is never recorded")
+		assert.Empty(t, lab.procs.log())
+	})
+	t.Run("the action fails: undone and not pending", func(t *testing.T) {
+		cs := newFakeContainers()
+		cs.fail["kill"] = errors.New("permission denied")
+		in, ledger := newInjector(t, faults.Env{Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Orders, faults.ContainerKill))
+		require.ErrorContains(t, err, "permission denied")
+		assert.Empty(t, pendingIDs(t, ledger))
+		assert.Equal(t, []string{"kill orders"}, cs.log(), "the container still runs: nothing to start")
+	})
+	t.Run("the undo fails too: stays pending", func(t *testing.T) {
+		cs := newFakeContainers()
+		cs.fail["disconnect"] = errors.New("daemon timeout")
+		cs.fail["connect"] = errors.New("daemon timeout")
+		in, ledger := newInjector(t, faults.Env{Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerDisconnect))
+		require.ErrorContains(t, err, "chaoslab clean")
+		assert.Len(t, pendingIDs(t, ledger), 1)
+	})
+	t.Run("the container cannot be inspected: stays pending", func(t *testing.T) {
+		cs := newFakeContainers()
+		cs.fail["pause"] = errors.New("daemon timeout")
+		cs.fail["state"] = errors.New("daemon timeout")
+		in, ledger := newInjector(t, faults.Env{Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Inventory, faults.ContainerPause))
+		require.ErrorContains(t, err, "inspecting the container of inventory: daemon timeout")
+		assert.Len(t, pendingIDs(t, ledger), 1)
+	})
+	t.Run("the container of a paused service is not started", func(t *testing.T) {
+		cs := newFakeContainers()
+		in, ledger := newInjector(t, faults.Env{Containers: cs})
+		a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Orders, faults.ContainerStop))
+		require.NoError(t, err)
+		cs.set(faults.Orders, "paused", true) // paused by someone else meanwhile
+		require.NoError(t, in.Remove(t.Context(), a))
+		assert.Equal(t, []string{"stop orders"}, cs.log())
+		assert.Empty(t, pendingIDs(t, ledger))
+	})
+}
+
+// fakeStack is a stack.Stack; with containers it is a lab of containers.
+type fakeStack struct {
+	*fakeProcs
+}
+
+func (fakeStack) Endpoints() stack.Endpoints {
+	return stack.Endpoints{ToxiproxyURL: "http://127.0.0.1:1", Services: map[string]stack.Service{
+		faults.Payments: {AdminURL: "http://127.0.0.1:2"},
+	}}
+}
+
+// containerStack is a fakeStack that also controls containers.
+type containerStack struct {
+	fakeStack
+	*fakeContainers
+}
+
+func TestStackEnv(t *testing.T) {
+	procs := newFakeProcs()
+	env := faults.StackEnv(fakeStack{procs}, nil)
+	assert.Nil(t, env.Containers, "a lab of processes")
+	assert.NotNil(t, env.Processes)
+	u, err := env.AdminURL(faults.Payments)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:2", u)
+	_, err = env.AdminURL(faults.Orders)
+	require.ErrorContains(t, err, `the lab has no admin API for service "orders"`)
+
+	cs := newFakeContainers()
+	env = faults.StackEnv(containerStack{fakeStack{procs}, cs}, nil)
+	require.NotNil(t, env.Containers, "a lab of containers")
+	in, _ := newInjector(t, env)
+	a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerPause))
+	require.NoError(t, err)
+	require.NoError(t, in.Remove(t.Context(), a))
+	assert.Equal(t, []string{"pause payments", "unpause payments"}, cs.log())
+	assert.Empty(t, procs.log(), "container faults go to the containers, not to process signals")
+}

@@ -1,0 +1,110 @@
+package compose
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
+)
+
+// The compose lab is a stack whose containers the fault model can act on.
+var (
+	_ stack.Stack          = (*Lab)(nil)
+	_ faults.Containers    = (*Lab)(nil)
+	_ faults.ProcessStatus = (*Lab)(nil)
+)
+
+func TestEnvName(t *testing.T) {
+	tests := []struct{ service, flag, want string }{
+		{"orders", "retries", "CHAOSLAB_ORDERS_RETRIES"},
+		{"orders", "breaker-open-for", "CHAOSLAB_ORDERS_BREAKER_OPEN_FOR"},
+		{"gateway", "rate-limit", "CHAOSLAB_GATEWAY_RATE_LIMIT"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, EnvName(tt.service, tt.flag))
+	}
+}
+
+func TestWriteKnobsIsAValidOverride(t *testing.T) {
+	tests := []struct {
+		name  string
+		knobs map[string]map[string]string
+		want  map[string]map[string]string // service → env
+	}{
+		{name: "no knobs", want: map[string]map[string]string{}},
+		{name: "two services", knobs: map[string]map[string]string{
+			"orders":  {"retries": "false", "breaker": "false"},
+			"gateway": {"request-timeout": "2s"},
+		}, want: map[string]map[string]string{
+			"orders":  {"CHAOSLAB_ORDERS_RETRIES": "false", "CHAOSLAB_ORDERS_BREAKER": "false"},
+			"gateway": {"CHAOSLAB_GATEWAY_REQUEST_TIMEOUT": "2s"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "knobs.yml")
+			require.NoError(t, writeKnobs(path, tt.knobs))
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			var doc struct {
+				Services map[string]struct {
+					Environment map[string]string `yaml:"environment"`
+				} `yaml:"services"`
+			}
+			require.NoError(t, yaml.Unmarshal(b, &doc), string(b))
+			got := map[string]map[string]string{}
+			for svc, s := range doc.Services {
+				got[svc] = s.Environment
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// The endpoints are the ports docker-compose.yml publishes, and the edges
+// are the proxies of compose/toxiproxy.json.
+func TestEndpointsMatchTheComposeFiles(t *testing.T) {
+	e := endpoints("/run/jwt.key", "172.17.0.1")
+	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
+	assert.Equal(t, "172.17.0.1:9099", e.HarnessMetricsAddr)
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docker-compose.yml"))
+	require.NoError(t, err)
+	var file struct {
+		Services map[string]struct {
+			Ports []string `yaml:"ports"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &file))
+	for _, svc := range stack.Services() {
+		s := e.Services[svc]
+		published := file.Services[svc].Ports
+		for _, addr := range []string{s.Addr, trimScheme(s.MetricsURL), trimScheme(s.AdminURL)} {
+			_, port, err := net.SplitHostPort(addr)
+			require.NoError(t, err)
+			assert.Contains(t, published, "127.0.0.1:"+port+":"+port, "%s publishes %s", svc, addr)
+		}
+	}
+
+	var proxies []struct{ Name, Listen, Upstream string }
+	b, err = os.ReadFile(filepath.Join("..", "..", "..", "compose", "toxiproxy.json"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, &proxies))
+	got := map[string]stack.Edge{}
+	for _, p := range proxies {
+		got[p.Name] = stack.Edge{Proxy: p.Name, Listen: p.Listen, Upstream: p.Upstream}
+	}
+	for _, name := range stack.EdgeNames() {
+		edge := e.Edges[name]
+		assert.Equal(t, stack.Edge{Proxy: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream}, got[edge.Proxy], name)
+	}
+}
+
+func trimScheme(u string) string { return u[len("http://"):] }
