@@ -187,7 +187,7 @@ func (r checkReader) query(v *yaml.Node, path string, windowed bool) string {
 	case windowed && !has:
 		r.errorf(v, path, nil, "does not use $window, so it would not measure its phase: write ranges as [$window], like rate(x[$window])")
 	case !windowed && has:
-		r.errorf(v, path, nil, "recovery queries are instant samples: write a short fixed range, like [5s], instead of $window")
+		r.errorf(v, path, nil, "recovery queries are instant samples: write a short fixed range, like [3s], instead of $window")
 	}
 	if err := checkPromQL(q); err != nil {
 		r.errorf(v, path, nil, "%v", err)
@@ -252,7 +252,7 @@ func (r checkReader) recovery(n *yaml.Node, path string) {
 	c := RecoveryCheck{Name: r.name(o), Consecutive: defaultConsecutive, Step: defaultStep}
 	var idx int
 	c.After, idx = r.phase(o, "after", "the phase whose end removes the fault and starts the clock")
-	if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [5s]"); ok {
+	if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [3s]"); ok {
 		c.Query = r.query(v, o.field("query"), false)
 	}
 	c.Tolerance = r.objective(o, "tolerance", `what a recovered sample satisfies, like ">= 0.99"`,

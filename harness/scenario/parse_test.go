@@ -264,7 +264,7 @@ func TestRules(t *testing.T) {
 		{name: "recovery queries are instant",
 			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'rate(x[$window])', tolerance: '>= 2 * recovery', within: 5s, consecutive: 0}",
 			want: []string{
-				"checks.recovery[0].query: recovery queries are instant samples: write a short fixed range, like [5s], instead of $window",
+				"checks.recovery[0].query: recovery queries are instant samples: write a short fixed range, like [3s], instead of $window",
 				`checks.recovery[0].tolerance: compares with phase "recovery": a relative tolerance compares with a phase that ends by the end of "fault"`,
 				"checks.recovery[0].consecutive: 0 is out of range: must be from 1 to 100",
 			}},
