@@ -14,6 +14,8 @@ const (
 	stepRefund       = "refund"
 	resultOK         = "ok"
 	resultError      = "error"
+
+	refusedTooLittleTime = "too_little_time"
 )
 
 // metrics are the saga's Prometheus collectors.
@@ -26,6 +28,8 @@ type metrics struct {
 	recovered prometheus.Counter
 	// commits counts the best-effort reservation commits after confirmation.
 	commits *prometheus.CounterVec
+	// refused counts new orders refused before anything was recorded.
+	refused *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,8 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "chaoslab_saga_commits_total",
 			Help: "Best-effort commits of the reservation of a confirmed order, by result (ok, error).",
 		}, []string{"result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chaoslab_saga_refused_total",
+			Help: "New orders refused before anything was recorded, by reason (too_little_time: the request's deadline left less than -min-deadline).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.compensations, m.recovered, m.commits} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.compensations, m.recovered, m.commits, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering saga metrics: %w", err)
 		}
@@ -65,5 +73,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.commits.WithLabelValues(resultOK)
 	m.commits.WithLabelValues(resultError)
+	m.refused.WithLabelValues(refusedTooLittleTime)
 	return m, nil
 }

@@ -32,6 +32,9 @@ type Config struct {
 	// RecoveryInterval is how often PENDING orders left by a crash or a
 	// failed compensation are finished.
 	RecoveryInterval time.Duration
+	// MinDeadline refuses new orders whose request has less than this left
+	// of its deadline, before recording them (see Options.MinDeadline).
+	MinDeadline time.Duration
 }
 
 // DefaultConfig listens on loopback: gRPC :50051, metrics :9082, admin
@@ -44,6 +47,7 @@ func DefaultConfig() Config {
 		PaymentsAddr:     "127.0.0.1:50053",
 		Resilience:       resilience.DefaultConfig(),
 		RecoveryInterval: 5 * time.Second,
+		MinDeadline:      100 * time.Millisecond,
 	}
 }
 
@@ -53,6 +57,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory")
 	fs.StringVar(&c.PaymentsAddr, "payments-addr", c.PaymentsAddr, "gRPC address of payments")
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", c.RecoveryInterval, "how often PENDING orders are resumed")
+	fs.DurationVar(&c.MinDeadline, "min-deadline", c.MinDeadline,
+		"refuse a new order (DEADLINE_EXCEEDED, nothing recorded) whose request has less than this left of its deadline; 0 never refuses")
 	c.Resilience.RegisterFlags(fs)
 }
 
@@ -94,7 +100,7 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 	svc, err := NewService(store,
 		inventoryv1.NewInventoryServiceClient(invConn),
 		paymentsv1.NewPaymentsServiceClient(payConn),
-		Options{Logger: tel.Logger, TracerProvider: tel.TracerProvider, Registerer: tel.Registerer, StepTimeout: stepTimeout},
+		Options{Logger: tel.Logger, TracerProvider: tel.TracerProvider, Registerer: tel.Registerer, StepTimeout: stepTimeout, MinDeadline: cfg.MinDeadline},
 	)
 	if err != nil {
 		closeAll()

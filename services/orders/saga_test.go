@@ -38,7 +38,8 @@ type harness struct {
 	tp    *sdktrace.TracerProvider
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness builds the harness; configure adjusts the Service's options.
+func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	t.Helper()
 	store, err := OpenStore(t.Context(), filepath.Join(t.TempDir(), "orders.db"))
 	require.NoError(t, err)
@@ -52,7 +53,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(h.spans))
 	t.Cleanup(func() { h.tp.Shutdown(context.Background()) })
-	h.svc, err = NewService(store, h.stock, h.pay, Options{
+	opts := Options{
 		Logger:               slog.New(slog.NewTextHandler(t.Output(), nil)),
 		TracerProvider:       h.tp,
 		Registerer:           h.reg,
@@ -60,7 +61,11 @@ func newHarness(t *testing.T) *harness {
 		CompensationTimeout:  2 * time.Second,
 		CompensationAttempts: 3,
 		CompensationBackoff:  time.Millisecond,
-	})
+	}
+	for _, c := range configure {
+		c(&opts)
+	}
+	h.svc, err = NewService(store, h.stock, h.pay, opts)
 	require.NoError(t, err)
 	return h
 }
@@ -313,6 +318,53 @@ func TestIdempotentReplay(t *testing.T) {
 			orders, err := h.svc.ListOrders(t.Context())
 			require.NoError(t, err)
 			assert.Len(t, orders, 1)
+		})
+	}
+}
+
+// A request that arrives with less than MinDeadline left is refused before
+// anything is recorded, so the same key placed again with time to spare
+// becomes an order (not the replay of a stored failure).
+func TestPlaceOrderRefusesARequestWithTooLittleTime(t *testing.T) {
+	tests := []struct {
+		name        string
+		minDeadline time.Duration
+		timeout     time.Duration // 0: no deadline
+		wantRefused bool
+	}{
+		{"less left than the minimum", 10 * time.Second, 5 * time.Second, true},
+		{"more left than the minimum", 100 * time.Millisecond, 5 * time.Second, false},
+		{"no deadline", 10 * time.Second, 0, false},
+		{"check off", 0, 5 * time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(o *Options) { o.MinDeadline = tt.minDeadline })
+			ctx := t.Context()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			o, err := h.svc.PlaceOrder(ctx, request("k1"))
+			refused := testutil.ToFloat64(h.svc.metrics.refused.WithLabelValues(refusedTooLittleTime))
+			if !tt.wantRefused {
+				require.NoError(t, err)
+				assert.Equal(t, StatusConfirmed, o.Status)
+				assert.Zero(t, refused)
+				return
+			}
+			require.ErrorIs(t, err, ErrTooLittleTime)
+			assert.Contains(t, err.Error(), "needed")
+			assert.Equal(t, 1.0, refused)
+			_, err = h.store.GetByKey(t.Context(), "k1")
+			require.ErrorIs(t, err, ErrNotFound, "nothing is recorded under the key")
+			assert.Zero(t, h.stock.count("Reserve"), "nothing reaches the dependencies")
+
+			h.svc.minDeadline = 0
+			o, err = h.svc.PlaceOrder(t.Context(), request("k1"))
+			require.NoError(t, err)
+			assert.Equal(t, StatusConfirmed, o.Status, "the same key, retried with time to spare, places the order")
 		})
 	}
 }

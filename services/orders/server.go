@@ -71,7 +71,7 @@ func grpcError(err error) error {
 		code = codes.Aborted
 	case errors.Is(err, ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ErrTooLittleTime), errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled

@@ -143,6 +143,15 @@ func TestServerErrorCodes(t *testing.T) {
 		assert.Equal(t, codes.AlreadyExists, status.Code(err))
 	})
 
+	t.Run("request with too little deadline left is DEADLINE_EXCEEDED", func(t *testing.T) {
+		client := serve(t, newHarness(t, func(o *Options) { o.MinDeadline = time.Minute }))
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		_, err := client.PlaceOrder(ctx, placeRequest("hurried"))
+		assert.Equal(t, codes.DeadlineExceeded, status.Code(err))
+		assert.Contains(t, status.Convert(err).Message(), "too little of the request's deadline left")
+	})
+
 	t.Run("key whose saga runs is ABORTED", func(t *testing.T) {
 		gate := make(chan struct{})
 		h.stock.setHook(func(_ context.Context, method string) {

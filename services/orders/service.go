@@ -46,6 +46,10 @@ var (
 	ErrIdempotencyConflict = errors.New("idempotency key already used with a different request")
 	// ErrInProgress: the saga of this key is running; retry later with the same key.
 	ErrInProgress = errors.New("order with this idempotency key is in progress")
+	// ErrTooLittleTime: the request's deadline leaves less than
+	// Options.MinDeadline; nothing was recorded, so a retry with the same key
+	// and more time places the order.
+	ErrTooLittleTime = errors.New("too little of the request's deadline left to place the order")
 )
 
 // stockClient is what the saga needs of inventory; the generated
@@ -84,6 +88,13 @@ type Options struct {
 	// CompensationBackoff is the wait after the first failed attempt; it
 	// doubles after each further one. Default: 100ms.
 	CompensationBackoff time.Duration
+	// MinDeadline refuses a new order (ErrTooLittleTime) whose request has
+	// less than this left of its deadline, before anything is recorded: a
+	// request that waited out most of its deadline upstream (a gateway
+	// holding it while orders restarted) would otherwise be stored FAILED
+	// under its idempotency key, and every retry of that key would replay
+	// the failure. Zero: no such check.
+	MinDeadline time.Duration
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -103,6 +114,7 @@ type Service struct {
 	compTimeout time.Duration
 	compTries   int
 	compBackoff time.Duration
+	minDeadline time.Duration
 
 	mu       sync.Mutex
 	inFlight map[string]struct{} // idempotency keys whose saga runs now
@@ -154,6 +166,7 @@ func NewService(store *Store, stock stockClient, payments paymentsClient, opts O
 		compTimeout: opts.CompensationTimeout,
 		compTries:   opts.CompensationAttempts,
 		compBackoff: opts.CompensationBackoff,
+		minDeadline: opts.MinDeadline,
 		inFlight:    make(map[string]struct{}),
 	}, nil
 }
@@ -233,6 +246,9 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (*Order, err
 		return nil, fmt.Errorf("placing order: %w", err)
 	}
 
+	if err := s.checkDeadline(ctx); err != nil {
+		return nil, err
+	}
 	id, err := newOrderID()
 	if err != nil {
 		return nil, fmt.Errorf("placing order: %w", err)
@@ -264,6 +280,21 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (*Order, err
 	}
 	s.log.InfoContext(ctx, "placing order", "order_id", o.ID, "idempotency_key", o.IdempotencyKey, "customer_id", o.CustomerID)
 	return s.run(ctx, o, true)
+}
+
+// checkDeadline refuses a new order whose request has less than
+// s.minDeadline left of its deadline.
+func (s *Service) checkDeadline(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok || s.minDeadline <= 0 {
+		return nil
+	}
+	if left := time.Until(deadline); left < s.minDeadline {
+		s.metrics.refused.WithLabelValues(refusedTooLittleTime).Inc()
+		return fmt.Errorf("placing order: %w: %s left, %s needed", ErrTooLittleTime,
+			max(left, 0).Round(time.Millisecond), s.minDeadline)
+	}
+	return nil
 }
 
 // replay answers a request whose key is already stored: the stored order when
