@@ -192,3 +192,52 @@ func TestRunStopsWhenTheLoadDies(t *testing.T) {
 	assert.Contains(t, j.Error, "k6: script error")
 	assert.Equal(t, "restore orders", ev.all()[len(ev.all())-1])
 }
+
+// settlingOrders has PENDING orders for the first calls, then none; it
+// answers only what a request asks for, as orders does.
+type settlingOrders struct {
+	mu           sync.Mutex
+	calls        int
+	pendingCalls int
+	askedForAll  bool
+}
+
+func (s *settlingOrders) ListOrders(_ context.Context, in *ordersv1.ListOrdersRequest, _ ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if in.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PENDING {
+		s.askedForAll = true
+		return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{{Status: ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED}}}, nil
+	}
+	if s.calls <= s.pendingCalls {
+		return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{{Status: ordersv1.OrderStatus_ORDER_STATUS_PENDING}}}, nil
+	}
+	return &ordersv1.ListOrdersResponse{}, nil
+}
+
+// Settling waits for the PENDING orders to finish, asking orders for those
+// alone (not every order of the lab, four times a second), and gives up at
+// the timeout with how many are left.
+func TestSettleWaitsForPendingOrders(t *testing.T) {
+	tests := []struct {
+		name         string
+		pendingCalls int
+		timeout      time.Duration
+		wantLeft     int
+		wantCalls    int
+	}{
+		{"none pending", 0, time.Second, 0, 1},
+		{"pending for two polls", 2, 5 * time.Second, 0, 3},
+		{"still pending at the timeout", 1000, 600 * time.Millisecond, 1, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orders := &settlingOrders{pendingCalls: tt.pendingCalls}
+			r := &Runner{Orders: orders}
+			assert.Equal(t, tt.wantLeft, r.settle(t.Context(), tt.timeout))
+			assert.False(t, orders.askedForAll, "settling asks for PENDING orders only")
+			assert.InDelta(t, tt.wantCalls, orders.calls, 1, "polls every 250ms")
+		})
+	}
+}

@@ -315,7 +315,7 @@ func TestIdempotentReplay(t *testing.T) {
 			assert.Equal(t, 1, h.pay.count("Charge"), "the same key never charges again")
 			assert.Equal(t, 1, h.stock.count("Reserve"), "a final order is returned as stored")
 
-			orders, err := h.svc.ListOrders(t.Context())
+			orders, err := h.svc.ListOrders(t.Context(), "")
 			require.NoError(t, err)
 			assert.Len(t, orders, 1)
 		})
@@ -517,7 +517,7 @@ func TestCompensationFailureLeavesPendingUntilRecovered(t *testing.T) {
 			n, err := h.svc.RecoverPending(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, 1, n)
-			orders, err := h.svc.ListOrders(t.Context())
+			orders, err := h.svc.ListOrders(t.Context(), "")
 			require.NoError(t, err)
 			require.Len(t, orders, 1)
 			return orders[0]
@@ -654,7 +654,7 @@ func recoverOnly(t *testing.T, h *harness) *Order {
 	n, err := h.svc.RecoverPending(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	orders, err := h.svc.ListOrders(t.Context())
+	orders, err := h.svc.ListOrders(t.Context(), "")
 	require.NoError(t, err)
 	require.Len(t, orders, 1)
 	return orders[0]

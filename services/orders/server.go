@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -46,9 +47,17 @@ func (s *Server) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*
 	return toProto(o), nil
 }
 
-// ListOrders returns every order, oldest first.
-func (s *Server) ListOrders(ctx context.Context, _ *ordersv1.ListOrdersRequest) (*ordersv1.ListOrdersResponse, error) {
-	orders, err := s.svc.ListOrders(ctx)
+// ListOrders returns every order, or those in the requested status, oldest
+// first.
+func (s *Server) ListOrders(ctx context.Context, req *ordersv1.ListOrdersRequest) (*ordersv1.ListOrdersResponse, error) {
+	var st Status
+	if req.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_UNSPECIFIED {
+		var ok bool
+		if st, ok = statusOf(req.GetStatus()); !ok {
+			return nil, grpcError(fmt.Errorf("%w: unknown status %d", ErrInvalidRequest, req.GetStatus()))
+		}
+	}
+	orders, err := s.svc.ListOrders(ctx, st)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -79,6 +88,17 @@ func grpcError(err error) error {
 		code = codes.Internal
 	}
 	return status.Error(code, err.Error())
+}
+
+// statusOf is the Status of a proto status; false for UNSPECIFIED and
+// values this version does not know.
+func statusOf(st ordersv1.OrderStatus) (Status, bool) {
+	for _, s := range []Status{StatusPending, StatusConfirmed, StatusFailed} {
+		if protoStatus(s) == st {
+			return s, true
+		}
+	}
+	return "", false
 }
 
 func protoStatus(st Status) ordersv1.OrderStatus {

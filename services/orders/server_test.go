@@ -121,6 +121,23 @@ func TestServerPlaceGetList(t *testing.T) {
 	require.Len(t, list.GetOrders(), 2)
 	assert.Equal(t, o.GetOrderId(), list.GetOrders()[0].GetOrderId())
 	assert.Equal(t, resp.GetOrder().GetOrderId(), list.GetOrders()[1].GetOrderId())
+
+	for _, tt := range []struct {
+		status ordersv1.OrderStatus
+		want   []string
+	}{
+		{ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED, []string{o.GetOrderId()}},
+		{ordersv1.OrderStatus_ORDER_STATUS_FAILED, []string{resp.GetOrder().GetOrderId()}},
+		{ordersv1.OrderStatus_ORDER_STATUS_PENDING, nil},
+	} {
+		list, err := client.ListOrders(t.Context(), &ordersv1.ListOrdersRequest{Status: tt.status})
+		require.NoError(t, err)
+		var got []string
+		for _, o := range list.GetOrders() {
+			got = append(got, o.GetOrderId())
+		}
+		assert.Equal(t, tt.want, got, "orders in status %s", tt.status)
+	}
 }
 
 func TestServerErrorCodes(t *testing.T) {
@@ -131,6 +148,11 @@ func TestServerErrorCodes(t *testing.T) {
 		_, err := client.GetOrder(t.Context(), &ordersv1.GetOrderRequest{OrderId: "ord_0000000000000000"})
 		assert.Equal(t, codes.NotFound, status.Code(err))
 		_, err = client.GetOrder(t.Context(), &ordersv1.GetOrderRequest{})
+		assert.Equal(t, codes.InvalidArgument, status.Code(err))
+	})
+
+	t.Run("list in an unknown status is INVALID_ARGUMENT", func(t *testing.T) {
+		_, err := client.ListOrders(t.Context(), &ordersv1.ListOrdersRequest{Status: 99})
 		assert.Equal(t, codes.InvalidArgument, status.Code(err))
 	})
 

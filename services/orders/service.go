@@ -332,9 +332,10 @@ func (s *Service) GetOrder(ctx context.Context, id string) (*Order, error) {
 	return o, nil
 }
 
-// ListOrders returns every order, oldest first.
-func (s *Service) ListOrders(ctx context.Context) ([]*Order, error) {
-	return s.store.List(ctx)
+// ListOrders returns the orders in status, or every order when status is
+// empty, oldest first.
+func (s *Service) ListOrders(ctx context.Context, status Status) ([]*Order, error) {
+	return s.store.List(ctx, status)
 }
 
 // RecoverPending resumes every PENDING order that is not running in this
@@ -343,7 +344,7 @@ func (s *Service) ListOrders(ctx context.Context) ([]*Order, error) {
 // failures of those that did not. Safe to call at any time: every saga step
 // is idempotent.
 func (s *Service) RecoverPending(ctx context.Context) (int, error) {
-	pending, err := s.store.ListPending(ctx)
+	pending, err := s.store.List(ctx, StatusPending)
 	if err != nil {
 		return 0, fmt.Errorf("recovering pending orders: %w", err)
 	}

@@ -203,26 +203,22 @@ func (s *Store) GetByKey(ctx context.Context, key string) (*Order, error) {
 	return o, nil
 }
 
-// ListPending returns every PENDING order, oldest first.
-func (s *Store) ListPending(ctx context.Context) ([]*Order, error) {
-	orders, err := s.list(ctx, selectOrder+` WHERE status = 'PENDING' ORDER BY created_at, order_id`)
-	if err != nil {
-		return nil, fmt.Errorf("listing pending orders: %w", err)
+// List returns the orders in status, or every order when status is empty,
+// oldest first.
+func (s *Store) List(ctx context.Context, status Status) ([]*Order, error) {
+	query, args := selectOrder+` ORDER BY created_at, order_id`, []any(nil)
+	if status != "" {
+		query, args = selectOrder+` WHERE status = ? ORDER BY created_at, order_id`, []any{string(status)}
 	}
-	return orders, nil
-}
-
-// List returns every order, oldest first.
-func (s *Store) List(ctx context.Context) ([]*Order, error) {
-	orders, err := s.list(ctx, selectOrder+` ORDER BY created_at, order_id`)
+	orders, err := s.list(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing orders: %w", err)
 	}
 	return orders, nil
 }
 
-func (s *Store) list(ctx context.Context, query string) ([]*Order, error) {
-	rows, err := s.db.QueryContext(ctx, query)
+func (s *Store) list(ctx context.Context, query string, args ...any) ([]*Order, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -89,12 +89,19 @@ func TestStoreListsOldestFirst(t *testing.T) {
 	done.Status = StatusConfirmed
 	require.NoError(t, s.Update(t.Context(), done))
 
-	all, err := s.List(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, []string{"ord_a", "ord_b", "ord_c"}, ids(all))
-	pending, err := s.ListPending(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, []string{"ord_a", "ord_c"}, ids(pending))
+	for _, tt := range []struct {
+		status Status
+		want   []string
+	}{
+		{"", []string{"ord_a", "ord_b", "ord_c"}},
+		{StatusPending, []string{"ord_a", "ord_c"}},
+		{StatusConfirmed, []string{"ord_b"}},
+		{StatusFailed, nil},
+	} {
+		got, err := s.List(t.Context(), tt.status)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, ids(got), "status %q", tt.status)
+	}
 }
 
 func ids(orders []*Order) []string {

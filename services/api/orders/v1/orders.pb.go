@@ -417,7 +417,11 @@ func (x *GetOrderRequest) GetOrderId() string {
 }
 
 type ListOrdersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status, when set, lists only the orders in that status (a harness
+	// waiting for PENDING orders to settle asks for those alone);
+	// ORDER_STATUS_UNSPECIFIED lists every order.
+	Status        OrderStatus `protobuf:"varint,1,opt,name=status,proto3,enum=orders.v1.OrderStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,6 +454,13 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
 	return file_orders_v1_orders_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListOrdersRequest) GetStatus() OrderStatus {
+	if x != nil {
+		return x.Status
+	}
+	return OrderStatus_ORDER_STATUS_UNSPECIFIED
 }
 
 type ListOrdersResponse struct {
@@ -530,8 +541,9 @@ const file_orders_v1_orders_proto_rawDesc = "" +
 	"\x12PlaceOrderResponse\x12&\n" +
 	"\x05order\x18\x01 \x01(\v2\x10.orders.v1.OrderR\x05order\",\n" +
 	"\x0fGetOrderRequest\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\x13\n" +
-	"\x11ListOrdersRequest\">\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"C\n" +
+	"\x11ListOrdersRequest\x12.\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x16.orders.v1.OrderStatusR\x06status\">\n" +
 	"\x12ListOrdersResponse\x12(\n" +
 	"\x06orders\x18\x01 \x03(\v2\x10.orders.v1.OrderR\x06orders*z\n" +
 	"\vOrderStatus\x12\x1c\n" +
@@ -578,18 +590,19 @@ var file_orders_v1_orders_proto_depIdxs = []int32{
 	8,  // 3: orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: orders.v1.PlaceOrderRequest.items:type_name -> orders.v1.LineItem
 	2,  // 5: orders.v1.PlaceOrderResponse.order:type_name -> orders.v1.Order
-	2,  // 6: orders.v1.ListOrdersResponse.orders:type_name -> orders.v1.Order
-	3,  // 7: orders.v1.OrdersService.PlaceOrder:input_type -> orders.v1.PlaceOrderRequest
-	5,  // 8: orders.v1.OrdersService.GetOrder:input_type -> orders.v1.GetOrderRequest
-	6,  // 9: orders.v1.OrdersService.ListOrders:input_type -> orders.v1.ListOrdersRequest
-	4,  // 10: orders.v1.OrdersService.PlaceOrder:output_type -> orders.v1.PlaceOrderResponse
-	2,  // 11: orders.v1.OrdersService.GetOrder:output_type -> orders.v1.Order
-	7,  // 12: orders.v1.OrdersService.ListOrders:output_type -> orders.v1.ListOrdersResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	0,  // 6: orders.v1.ListOrdersRequest.status:type_name -> orders.v1.OrderStatus
+	2,  // 7: orders.v1.ListOrdersResponse.orders:type_name -> orders.v1.Order
+	3,  // 8: orders.v1.OrdersService.PlaceOrder:input_type -> orders.v1.PlaceOrderRequest
+	5,  // 9: orders.v1.OrdersService.GetOrder:input_type -> orders.v1.GetOrderRequest
+	6,  // 10: orders.v1.OrdersService.ListOrders:input_type -> orders.v1.ListOrdersRequest
+	4,  // 11: orders.v1.OrdersService.PlaceOrder:output_type -> orders.v1.PlaceOrderResponse
+	2,  // 12: orders.v1.OrdersService.GetOrder:output_type -> orders.v1.Order
+	7,  // 13: orders.v1.OrdersService.ListOrders:output_type -> orders.v1.ListOrdersResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_orders_v1_orders_proto_init() }

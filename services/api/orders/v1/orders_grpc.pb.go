@@ -41,7 +41,8 @@ type OrdersServiceClient interface {
 	PlaceOrder(ctx context.Context, in *PlaceOrderRequest, opts ...grpc.CallOption) (*PlaceOrderResponse, error)
 	// GetOrder returns one order; NOT_FOUND when unknown.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*Order, error)
-	// ListOrders returns every order (for invariant checks after a run).
+	// ListOrders returns every order, or those in one status, oldest first
+	// (for the harness: invariant checks, waiting for sagas to settle).
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
 }
 
@@ -96,7 +97,8 @@ type OrdersServiceServer interface {
 	PlaceOrder(context.Context, *PlaceOrderRequest) (*PlaceOrderResponse, error)
 	// GetOrder returns one order; NOT_FOUND when unknown.
 	GetOrder(context.Context, *GetOrderRequest) (*Order, error)
-	// ListOrders returns every order (for invariant checks after a run).
+	// ListOrders returns every order, or those in one status, oldest first
+	// (for the harness: invariant checks, waiting for sagas to settle).
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
 	mustEmbedUnimplementedOrdersServiceServer()
 }
