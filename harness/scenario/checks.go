@@ -30,17 +30,18 @@ func Outcomes() []string { return []string{string(Pass), string(Fail), string(In
 // checkReader reads the checks of one scenario, whose phases are read.
 type checkReader struct {
 	*decoder
-	s     *Scenario
-	names map[string]string // check name -> path of the check that has it
+	s        *Scenario
+	names    map[string]string       // check name -> path of the check that has it
+	sloCheck func(name string) error // nil: any SLO name
 }
 
 // checks reads the checks.
-func (d *decoder) checks(n *yaml.Node, s *Scenario) {
+func (d *decoder) checks(n *yaml.Node, s *Scenario, cfg config) {
 	o, ok := d.object(n, "checks", []string{"slo", "recovery", "traces", "invariants"})
 	if !ok {
 		return
 	}
-	r := checkReader{decoder: d, s: s, names: map[string]string{}}
+	r := checkReader{decoder: d, s: s, names: map[string]string{}, sloCheck: cfg.sloCheck}
 	start := len(d.problems)
 	for _, key := range o.order { // in file order, so that repeats are reported where they repeat
 		switch key {
@@ -161,7 +162,13 @@ func (r checkReader) slo(n *yaml.Node, path string) {
 	case q != nil && ref != nil:
 		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
 	case ref != nil:
-		c.SLO, _ = r.str(ref, o.field("slo"))
+		name, ok := r.str(ref, o.field("slo"))
+		if ok && r.sloCheck != nil {
+			if err := r.sloCheck(name); err != nil {
+				r.errorf(ref, o.field("slo"), nil, "%v", err)
+			}
+		}
+		c.SLO = name
 	default:
 		if v, ok := r.need(o, "query", "PromQL with $window for the phase's range, or slo: the name of an SLO definition"); ok {
 			c.Query = r.query(v, o.field("query"), true)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/harness/slodef"
 )
 
 // libraryDir is the scenario library, from this package's directory.
@@ -27,7 +29,12 @@ func libraryScripts(script string) error {
 // `make chaos` (six minutes on the local lab, lab overhead included; a
 // little more on compose, which also runs the compose-only scenarios).
 func TestLibrary(t *testing.T) {
-	scenarios, err := LoadDir(libraryDir, WithScriptCheck(libraryScripts))
+	slos, err := slodef.Load("../../slo/slos.yaml")
+	require.NoError(t, err)
+	scenarios, err := LoadDir(libraryDir, WithScriptCheck(libraryScripts), WithSLOCheck(func(name string) error {
+		_, err := slos.SLO(name)
+		return err
+	}))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(scenarios), 10)
 

@@ -21,6 +21,7 @@ type Option func(*config)
 // config is what the options set.
 type config struct {
 	scriptCheck func(script string) error
+	sloCheck    func(name string) error
 }
 
 // WithScriptCheck replaces the check that a load script exists: check
@@ -28,6 +29,14 @@ type config struct {
 // "checkout.js") cannot be used. The default is ScriptsIn("loadtests").
 func WithScriptCheck(check func(script string) error) Option {
 	return func(c *config) { c.scriptCheck = check }
+}
+
+// WithSLOCheck checks the SLO names that SLO checks give (`slo: <name>`):
+// check returns an error saying what is wrong when no SLO definition has
+// that name, so a typo is reported at its line before anything runs. The
+// default accepts any name.
+func WithSLOCheck(check func(name string) error) Option {
+	return func(c *config) { c.sloCheck = check }
 }
 
 // ScriptsIn returns a script check that accepts the files in dir, and
@@ -253,6 +262,6 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario, cfg config) {
 		d.load(n, s, cfg)
 	}
 	if n, ok := d.need(top, "checks", "the assertions: slo, recovery, traces or invariants"); ok {
-		d.checks(n, s)
+		d.checks(n, s, cfg)
 	}
 }

@@ -246,6 +246,14 @@ func TestRules(t *testing.T) {
 			want: []string{"checks.slo[0].query: missing: PromQL with $window for the phase's range, or slo: the name of an SLO definition"}},
 		{name: "not both", old: "      query: rate(x[$window])\n", new: "      query: rate(x[$window])\n      slo: checkout-latency\n",
 			want: []string{"checks.slo[0].slo: set query or slo, not both"}},
+		{name: "the SLO must be defined", old: "      query: rate(x[$window])\n", new: "      slo: checkout-availabilty\n",
+			opts: []Option{WithSLOCheck(func(n string) error {
+				if n == "checkout-availability" {
+					return nil
+				}
+				return errors.New(`unknown SLO "` + n + `"; defined in slo/slos.yaml: checkout-availability`)
+			})},
+			want: []string{`checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in slo/slos.yaml: checkout-availability`}},
 		{name: "policies", old: `"<= 2 * baseline"`, new: "\"<= 2 * baseline\"\n      on_empty: ignore\n      on_nan: fail",
 			want: []string{`checks.slo[0].on_empty: unknown value "ignore"; allowed: pass, fail, inconclusive`}},
 		{name: "check names are unique", old: "checks:\n  slo:", new: "checks:\n  invariants: [no_lost_orders]\n  traces:\n    - {name: p99, phase: fault, service: gateway, max_duration: 1s}\n  slo:",

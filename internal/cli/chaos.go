@@ -22,7 +22,7 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	scs, err := sf.selectScenarios(fs.Args())
+	scs, defs, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -45,5 +45,5 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "chaos run took %s\n", time.Since(start).Round(time.Second))
 	}()
-	return runSuite(ctx, env, lab, o, sf, scs)
+	return runSuite(ctx, env, lab, o, sf, scs, defs)
 }

@@ -37,7 +37,7 @@ func TestStackSelection(t *testing.T) {
 				}
 			}
 			if args[0] == "run" {
-				args = append(args, "-scenarios", scenarios, "-loadtests", loadtests)
+				args = append(args, "-scenarios", scenarios, "-loadtests", loadtests, "-slos", librarySLOs)
 			}
 			env, _, errOut := testEnv(tt.vars)
 			code := Run(t.Context(), env, args)

@@ -50,15 +50,20 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 }
 
 // selectScenarios loads and validates the scenarios named by args (files or
-// directories; none: the scenarios directory), before anything starts.
-func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error) {
+// directories; none: the scenarios directory) and the SLO definitions their
+// checks name, before anything starts.
+func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slodef.Set, error) {
 	if s.repeat < 1 || s.repeat > 100 {
-		return nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
+		return nil, nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
 	}
 	if len(args) == 0 {
 		args = []string{s.scenarios}
 	}
-	opt := scenario.WithScriptCheck(scenario.ScriptsIn(s.loadtests))
+	defs, err := slodef.Load(s.slos)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	opt := []scenario.Option{scenario.WithScriptCheck(scenario.ScriptsIn(s.loadtests)), sloCheck(defs)}
 	var out []*scenario.Scenario
 	var problems []error
 	for _, a := range args {
@@ -68,14 +73,14 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error
 			continue
 		}
 		if info.IsDir() {
-			scs, err := scenario.LoadDir(a, opt)
+			scs, err := scenario.LoadDir(a, opt...)
 			if err != nil {
 				problems = append(problems, err)
 			}
 			out = append(out, scs...)
 			continue
 		}
-		sc, err := scenario.Load(a, opt)
+		sc, err := scenario.Load(a, opt...)
 		if err != nil {
 			problems = append(problems, err)
 			continue
@@ -83,24 +88,32 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, error
 		out = append(out, sc)
 	}
 	if len(problems) > 0 {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
+		return nil, nil, &exitError{code: ExitUsage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
 	}
 	if s.name != "" {
 		for _, sc := range out {
 			if sc.Name == s.name {
-				return []*scenario.Scenario{sc}, nil
+				return []*scenario.Scenario{sc}, defs, nil
 			}
 		}
 		names := make([]string, 0, len(out))
 		for _, sc := range out {
 			names = append(names, sc.Name)
 		}
-		return nil, usageErr("no scenario named %q; there are: %s", s.name, strings.Join(names, ", "))
+		return nil, nil, usageErr("no scenario named %q; there are: %s", s.name, strings.Join(names, ", "))
 	}
 	if len(out) == 0 {
-		return nil, usageErr("no scenario files found in %s", strings.Join(args, ", "))
+		return nil, nil, usageErr("no scenario files found in %s", strings.Join(args, ", "))
 	}
-	return out, nil
+	return out, defs, nil
+}
+
+// sloCheck makes scenario files name only the SLOs that defs defines.
+func sloCheck(defs *slodef.Set) scenario.Option {
+	return scenario.WithSLOCheck(func(name string) error {
+		_, err := defs.SLO(name)
+		return err
+	})
 }
 
 // runCmd runs scenarios against an already running local lab.
@@ -112,7 +125,7 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	scs, err := sf.selectScenarios(fs.Args())
+	scs, defs, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -126,12 +139,12 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
-	return runSuite(ctx, env, lab, o, sf, scs)
+	return runSuite(ctx, env, lab, o, sf, scs, defs)
 }
 
 // runSuite runs the scenarios on lab one after the other, writes the suite
 // report and maps the verdicts to the exit code.
-func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario) error {
+func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
 	e := lab.Endpoints()
 	runID := time.Now().UTC().Format("20060102-150405")
 	// k6 runs in the report directory: every path it gets must be absolute.
@@ -184,11 +197,6 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
 	}
-	defs, err := slodef.Load(sf.slos)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-
 	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}

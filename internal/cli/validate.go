@@ -5,18 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/slodef"
 )
 
 // runValidate checks scenario files before anything runs: it prints one
 // "ok" line per valid file and every problem of the others, and fails with
 // ExitUsage when any file is invalid.
 func runValidate(_ context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "validate", "validate [-loadtests DIR] [file|dir ...]   (default: scenarios/)")
+	fs := newFlagSet(env, "validate", "validate [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: scenarios/)")
 	loadtests := fs.String("loadtests", "loadtests", "directory of the k6 scripts that scenarios name")
+	slos := fs.String("slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks name")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	defs, err := slodef.Load(*slos)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -38,10 +45,10 @@ func runValidate(_ context.Context, env Env, args []string) error {
 		}
 		files = append(files, inDir...)
 	}
-	check := scenario.WithScriptCheck(scenario.ScriptsIn(*loadtests))
+	checks := []scenario.Option{scenario.WithScriptCheck(scenario.ScriptsIn(*loadtests)), sloCheck(defs)}
 	invalid := 0
 	for _, f := range files {
-		s, err := scenario.Load(f, check)
+		s, err := scenario.Load(f, checks...)
 		var verr *scenario.ValidationError
 		switch {
 		case err == nil:

@@ -22,6 +22,10 @@ func scriptsDir(t *testing.T) string {
 	return dir
 }
 
+// librarySLOs is the lab's SLO definitions file, which the library's
+// scenarios name SLOs from.
+var librarySLOs = filepath.Join("..", "..", "slo", "slos.yaml")
+
 // okLineRE is what validate prints for a valid file.
 var okLineRE = regexp.MustCompile(`^ok  \S+\.yaml \(\d+ phases, \d+ checks\)$`)
 
@@ -33,7 +37,7 @@ func TestValidateLibrary(t *testing.T) {
 	require.GreaterOrEqual(t, len(files), 10)
 
 	env, out, errOut := testEnv(nil)
-	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), library})
+	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, library})
 	require.Equal(t, ExitOK, code, errOut.String())
 	assert.Empty(t, errOut.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -73,6 +77,18 @@ checks:
   invariants: [no_lost_orders]
 `)
 	empty := t.TempDir()
+	sloTypo := filepath.Join(t.TempDir(), "slo-typo.yaml")
+	require.NoError(t, os.WriteFile(sloTypo, []byte(`# Purpose: an SLO check naming an SLO that is not defined.
+name: slo-typo
+purpose: An SLO name with a typo.
+expect: pass
+load: {script: checkout.js, executor: constant-arrival-rate, rate: 5}
+phases:
+  - {name: steady, duration: 10s}
+checks:
+  slo:
+    - {name: available, phase: steady, slo: checkout-availabilty, objective: ">= 0.99"}
+`), 0o600))
 
 	tests := []struct {
 		name     string
@@ -96,6 +112,10 @@ checks:
 			wantErr: []string{bad + ":4:9: expect", "1 of 2 scenario files are invalid"}},
 		{name: "scripts are looked for in -loadtests", args: []string{"-loadtests", empty, good}, wantCode: ExitUsage,
 			wantErr: []string{good + `:5:16: load.script: no k6 script "checkout.js" in ` + empty + ", which has no scripts"}},
+		{name: "an SLO check names a defined SLO", args: []string{"-loadtests", scripts, sloTypo}, wantCode: ExitUsage,
+			wantErr: []string{sloTypo + `:10:45: checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in ` + librarySLOs + ": checkout-availability, "}},
+		{name: "the SLO definitions must exist", args: []string{"-slos", filepath.Join(empty, "slos.yaml"), good}, wantCode: ExitUsage,
+			wantErr: []string{"slos.yaml: no such file or directory"}},
 		{name: "a missing file", args: []string{filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage,
 			wantErr: []string{"nope.yaml: no such file or directory"}},
 		{name: "a directory without scenarios", args: []string{empty}, wantCode: ExitUsage,
@@ -106,7 +126,7 @@ checks:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, out, errOut := testEnv(nil)
-			code := Run(t.Context(), env, append([]string{"validate"}, tt.args...))
+			code := Run(t.Context(), env, append([]string{"validate", "-slos", librarySLOs}, tt.args...))
 			require.Equal(t, tt.wantCode, code, errOut.String())
 			assert.Equal(t, tt.wantOut, out.String())
 			for _, w := range tt.wantErr {
