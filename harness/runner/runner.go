@@ -340,7 +340,7 @@ func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal
 		add(slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO))
 	}
 	for _, c := range sc.Checks.Recovery {
-		add(slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd))
+		add(slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd, r.ResolveSLO))
 	}
 	for _, c := range sc.Checks.Traces {
 		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases))

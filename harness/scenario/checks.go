@@ -15,8 +15,11 @@ import (
 const (
 	defaultConsecutive = 3
 	defaultStep        = time.Second
-	defaultMinTraces   = 10
-	maxMinTraces       = 10_000
+	// defaultRecoveryRange is the range over which a recovery check that
+	// names an SLO samples its SLI: three of the labs' 1 s scrapes.
+	defaultRecoveryRange = 3 * time.Second
+	defaultMinTraces     = 10
+	maxMinTraces         = 10_000
 )
 
 // Invariants returns the invariants a scenario may check.
@@ -162,13 +165,7 @@ func (r checkReader) slo(n *yaml.Node, path string) {
 	case q != nil && ref != nil:
 		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
 	case ref != nil:
-		name, ok := r.str(ref, o.field("slo"))
-		if ok && r.sloCheck != nil {
-			if err := r.sloCheck(name); err != nil {
-				r.errorf(ref, o.field("slo"), nil, "%v", err)
-			}
-		}
-		c.SLO = name
+		c.SLO = r.sloName(ref, o.field("slo"))
 	default:
 		if v, ok := r.need(o, "query", "PromQL with $window for the phase's range, or slo: the name of an SLO definition"); ok {
 			c.Query = r.query(v, o.field("query"), true)
@@ -179,6 +176,17 @@ func (r checkReader) slo(n *yaml.Node, path string) {
 	c.OnEmpty = r.outcome(o, "on_empty")
 	c.OnNaN = r.outcome(o, "on_nan")
 	r.s.Checks.SLO = append(r.s.Checks.SLO, c)
+}
+
+// sloName reads the name of an SLO definition and checks that it is one.
+func (r checkReader) sloName(v *yaml.Node, path string) string {
+	name, ok := r.str(v, path)
+	if ok && r.sloCheck != nil {
+		if err := r.sloCheck(name); err != nil {
+			r.errorf(v, path, nil, "%v", err)
+		}
+	}
+	return name
 }
 
 // query reads PromQL; windowed queries must use $window, instant ones
@@ -252,15 +260,30 @@ func isWordByte(b byte) bool {
 
 // recovery reads a recovery check.
 func (r checkReader) recovery(n *yaml.Node, path string) {
-	o, ok := r.object(n, path, []string{"name", "after", "query", "tolerance", "consecutive", "step", "within"})
+	o, ok := r.object(n, path, []string{"name", "after", "query", "slo", "range", "tolerance", "consecutive", "step", "within"})
 	if !ok {
 		return
 	}
 	c := RecoveryCheck{Name: r.name(o), Consecutive: defaultConsecutive, Step: defaultStep}
 	var idx int
 	c.After, idx = r.phase(o, "after", "the phase whose end removes the fault and starts the clock")
-	if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [3s]"); ok {
-		c.Query = r.query(v, o.field("query"), false)
+	ref := o.get("slo")
+	switch q := o.get("query"); {
+	case q != nil && ref != nil:
+		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
+	case ref != nil:
+		c.SLO = r.sloName(ref, o.field("slo"))
+		c.Range = defaultRecoveryRange
+		if v := o.get("range"); v != nil {
+			c.Range, _ = r.duration(v, o.field("range"), time.Second, time.Minute)
+		}
+	default:
+		if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [3s], or slo: the name of an SLO definition"); ok {
+			c.Query = r.query(v, o.field("query"), false)
+		}
+	}
+	if v := o.get("range"); v != nil && ref == nil {
+		r.errorf(o.keys["range"], o.field("range"), nil, "applies to slo only: a query writes its own range, like [3s]")
 	}
 	c.Tolerance = r.objective(o, "tolerance", `what a recovered sample satisfies, like ">= 0.99"`,
 		idx >= 0, idx, fmt.Sprintf("a relative tolerance compares with a phase that ends by the end of %q", c.After))

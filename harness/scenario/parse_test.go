@@ -279,6 +279,20 @@ func TestRules(t *testing.T) {
 		{name: "recovery needs within",
 			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'up', tolerance: '>= 1'}",
 			want: []string{`checks.recovery[0].within: missing: the longest recovery that passes, like "10s"`}},
+		{name: "recovery of an SLO: query or slo, not both",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'up', slo: a, tolerance: '>= 1', within: 5s}",
+			want: []string{"checks.recovery[0].slo: set query or slo, not both"}},
+		{name: "recovery: range only with slo",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, query: 'up', range: 2s, tolerance: '>= 1', within: 5s}",
+			want: []string{"checks.recovery[0].range: applies to slo only: a query writes its own range, like [3s]"}},
+		{name: "recovery of an SLO: a defined SLO, a short range",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, slo: nope, range: 2m, tolerance: '>= 1', within: 5s}",
+			opts: []Option{WithSLOCheck(func(n string) error { return errors.New(`unknown SLO "` + n + `"`) })},
+			want: []string{`checks.recovery[0].slo: unknown SLO "nope"`,
+				"checks.recovery[0].range: 2m0s is out of range: must be from 1s to 1m0s"}},
+		{name: "recovery needs a query or an slo",
+			old: "checks:", new: "checks:\n  recovery:\n    - {name: r, after: fault, tolerance: '>= 1', within: 5s}",
+			want: []string{"checks.recovery[0].query: missing: an instant PromQL SLI with a short fixed range, like [3s], or slo: the name of an SLO definition"}},
 
 		// Trace checks.
 		{name: "one assertion per trace check",
@@ -384,6 +398,8 @@ checks:
     - {name: ref, phase: fault, slo: checkout-latency, objective: ">= baseline", on_empty: fail, on_nan: pass}
   recovery:
     - {name: r, after: fault, query: up, tolerance: ">= 1", within: 5s}
+    - {name: rs, after: fault, slo: checkout-availability, tolerance: ">= 0.99", within: 5s}
+    - {name: rr, after: fault, slo: checkout-availability, range: 2s, tolerance: ">= 0.99", within: 5s}
   traces:
     - {name: e, phase: fault, service: gateway, require_event: {name: retry, attributes: {rpc.attempt: 2, peer.service: payments}}}
     - {name: d, phase: fault, service: gateway, operation: GET /v1/products, max_duration: 1s}
@@ -424,7 +440,7 @@ checks:
 	}, specs)
 
 	c := s.Checks
-	assert.Equal(t, 7, c.Count())
+	assert.Equal(t, 9, c.Count())
 	assert.Equal(t, SLOCheck{Name: "s", Phase: "fault", Query: "rate(x[$window])", Objective: Objective{Op: Less, Value: 1},
 		OnEmpty: Inconclusive, OnNaN: Inconclusive}, c.SLO[0])
 	assert.Equal(t, "rate(x[5s])", c.SLO[0].QueryFor(5*time.Second))
@@ -432,6 +448,9 @@ checks:
 		Objective: Objective{Op: GreaterEqual, RelativeTo: "baseline", Factor: 1}, OnEmpty: Fail, OnNaN: Pass}, c.SLO[1])
 	assert.Equal(t, RecoveryCheck{Name: "r", After: "fault", Query: "up", Tolerance: Objective{Op: GreaterEqual, Value: 1},
 		Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[0])
+	assert.Equal(t, RecoveryCheck{Name: "rs", After: "fault", SLO: "checkout-availability", Range: 3 * time.Second,
+		Tolerance: Objective{Op: GreaterEqual, Value: 0.99}, Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[1])
+	assert.Equal(t, 2*time.Second, c.Recovery[2].Range)
 	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "gateway", MinTraces: 10, MinFraction: 1,
 		RequireEvent: &EventRequirement{Name: "retry", Attributes: map[string]string{"rpc.attempt": "2", "peer.service": "payments"}}}, c.Traces[0])
 	assert.Equal(t, TraceRequireEvent, c.Traces[0].Kind())

@@ -190,8 +190,12 @@ type SLOCheck struct {
 
 // QueryFor returns the query with its window, for a phase of duration d:
 // "rate(x[$window])" becomes "rate(x[15s])".
-func (c SLOCheck) QueryFor(d time.Duration) string {
-	return strings.ReplaceAll(c.Query, WindowVar, PromDuration(d))
+func (c SLOCheck) QueryFor(d time.Duration) string { return WithWindow(c.Query, d) }
+
+// WithWindow returns query with every WindowVar replaced by d as a
+// Prometheus duration: ("rate(x[$window])", 3s) → "rate(x[3s])".
+func WithWindow(query string, d time.Duration) string {
+	return strings.ReplaceAll(query, WindowVar, PromDuration(d))
 }
 
 // PromDuration formats d as a Prometheus duration: "15s", or "1500ms"
@@ -210,8 +214,13 @@ type RecoveryCheck struct {
 	Name string
 	// After is the phase whose end starts the clock.
 	After string
-	// Query is an instant PromQL query (fixed ranges, no $window).
+	// Query is an instant PromQL query (fixed ranges, no $window). Empty
+	// when SLO is set.
 	Query string
+	// SLO names an SLO definition instead of Query: its SLI is sampled over
+	// the last Range.
+	SLO   string
+	Range time.Duration
 	// Tolerance is what a sample must satisfy to count as recovered.
 	Tolerance Objective
 	// Consecutive samples in tolerance, Step apart, make a recovery; the

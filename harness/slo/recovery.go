@@ -34,9 +34,17 @@ const (
 // sample holds a number. A relative tolerance compares with the query
 // evaluated at the very end of the phase it names: the SLI's short fixed
 // range then covers that phase only. RecoverySeconds is set whenever the SLI
-// recovered.
-func EvaluateRecovery(ctx context.Context, q Querier, c scenario.RecoveryCheck, phases []journal.Phase, runEnd time.Time) journal.Check {
+// recovered. When c.SLO names an SLO definition, resolveSLO gives its SLI
+// (with $window), sampled over c.Range.
+func EvaluateRecovery(ctx context.Context, q Querier, c scenario.RecoveryCheck, phases []journal.Phase, runEnd time.Time, resolveSLO func(name string) (string, error)) journal.Check {
 	out := journal.Check{Name: c.Name, Kind: journal.KindRecovery, Phase: c.After, Objective: c.Tolerance.String()}
+	if c.SLO != "" {
+		query, err := resolve(c.SLO, resolveSLO)
+		if err != nil {
+			return inconclusive(out, err.Error())
+		}
+		c.Query = scenario.WithWindow(query, c.Range)
+	}
 	step, consecutive := c.Step, c.Consecutive
 	if step <= 0 {
 		step = defaultStep

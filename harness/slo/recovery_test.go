@@ -2,6 +2,7 @@ package slo
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -131,7 +132,7 @@ func TestEvaluateRecovery(t *testing.T) {
 			c := scenario.RecoveryCheck{Name: "recovers", After: "fault", Query: sli,
 				Tolerance: objective(t, tt.tolerance), Consecutive: 3, Step: time.Second, Within: tt.within}
 			prom := &fakeProm{instant: tt.instant, ranges: tt.ranges}
-			got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd)
+			got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd, nil)
 
 			assert.Equal(t, tt.outcome, got.Outcome, got.Detail)
 			if len(tt.detail) > 0 && tt.detail[0] == '~' {
@@ -183,7 +184,7 @@ func TestEvaluateRecoveryStepAndConsecutive(t *testing.T) {
 	prom := &fakeProm{ranges: map[string]reply{sli: {v: stream(faultEnd, 500*time.Millisecond, values...)}}}
 	c := scenario.RecoveryCheck{Name: "r", After: "fault", Query: sli, Tolerance: objective(t, "> 0.5"),
 		Consecutive: 5, Step: 500 * time.Millisecond, Within: 2 * time.Second}
-	got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd)
+	got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd, nil)
 	assert.Equal(t, journal.Pass, got.Outcome, got.Detail)
 	require.NotNil(t, got.RecoverySeconds)
 	assert.InDelta(t, 1.0, *got.RecoverySeconds, 1e-9)
@@ -194,7 +195,7 @@ func TestEvaluateRecoveryStepAndConsecutive(t *testing.T) {
 
 func TestEvaluateRecoveryNoTimeLeft(t *testing.T) {
 	c := scenario.RecoveryCheck{Name: "r", After: "recovery", Query: "x", Tolerance: objective(t, "> 0"), Within: time.Second}
-	got := EvaluateRecovery(t.Context(), &fakeProm{}, c, phases, phases[2].End)
+	got := EvaluateRecovery(t.Context(), &fakeProm{}, c, phases, phases[2].End, nil)
 	assert.Equal(t, journal.Inconclusive, got.Outcome)
 	assert.Contains(t, got.Detail, "no time to recover in")
 }
@@ -238,6 +239,48 @@ func TestSampleSeries(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, journal.Series{Name: "p99", Unit: "s", Points: tt.points}, s)
+		})
+	}
+}
+
+// A recovery check that names an SLO samples that SLO's SLI over its range;
+// an SLO that cannot be resolved leaves the check inconclusive.
+func TestEvaluateRecoveryOfAnSLO(t *testing.T) {
+	const sli = `sum(rate(good[$window])) / sum(rate(all[$window]))`
+	resolver := func(name string) (string, error) {
+		if name != "availability" {
+			return "", fmt.Errorf("unknown SLO %q", name)
+		}
+		return sli, nil
+	}
+	faultEnd := phases[1].End
+	runEnd := faultEnd.Add(10 * time.Second)
+	tests := []struct {
+		name        string
+		slo         string
+		resolve     func(string) (string, error)
+		wantOutcome string
+		wantDetail  string
+	}{
+		{"resolved and sampled over its range", "availability", resolver, journal.Pass, "recovered 2s after the end of fault"},
+		{"unknown SLO", "latency", resolver, journal.Inconclusive, `slo "latency": unknown SLO "latency"`},
+		{"no definitions", "availability", nil, journal.Inconclusive, `slo "availability": no SLO definitions loaded`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const sampled = `sum(rate(good[2s])) / sum(rate(all[2s]))`
+			prom := &fakeProm{ranges: map[string]reply{sampled: {v: stream(faultEnd, time.Second, append(repeat(0.5, 2), repeat(1, 9)...)...)}}}
+			c := scenario.RecoveryCheck{Name: "r", After: "fault", SLO: tt.slo, Range: 2 * time.Second,
+				Tolerance: objective(t, ">= 0.99"), Consecutive: 3, Step: time.Second, Within: 5 * time.Second}
+			got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd, tt.resolve)
+			assert.Equal(t, tt.wantOutcome, got.Outcome, got.Detail)
+			assert.Contains(t, got.Detail, tt.wantDetail)
+			if tt.wantOutcome == journal.Pass {
+				require.Len(t, prom.calls, 1)
+				assert.Equal(t, sampled, prom.calls[0].query)
+			} else {
+				assert.Empty(t, prom.calls, "nothing is queried")
+			}
 		})
 	}
 }

@@ -71,12 +71,9 @@ const queryTimeout = 30 * time.Second
 func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []journal.Phase, resolveSLO func(name string) (string, error)) journal.Check {
 	out := journal.Check{Name: c.Name, Kind: journal.KindSLO, Phase: c.Phase, Objective: c.Objective.String()}
 	if c.SLO != "" {
-		if resolveSLO == nil {
-			return inconclusive(out, fmt.Sprintf("slo %q: no SLO definitions loaded", c.SLO))
-		}
-		query, err := resolveSLO(c.SLO)
+		query, err := resolve(c.SLO, resolveSLO)
 		if err != nil {
-			return inconclusive(out, fmt.Sprintf("slo %q: %v", c.SLO, err))
+			return inconclusive(out, err.Error())
 		}
 		c.Query = query
 	}
@@ -344,3 +341,15 @@ func finite(v float64) *float64 {
 
 // num formats a measured value with up to six significant digits.
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// resolve gives the SLI PromQL (with $window) of the SLO named name.
+func resolve(name string, resolveSLO func(name string) (string, error)) (string, error) {
+	if resolveSLO == nil {
+		return "", fmt.Errorf("slo %q: no SLO definitions loaded", name)
+	}
+	query, err := resolveSLO(name)
+	if err != nil {
+		return "", fmt.Errorf("slo %q: %w", name, err)
+	}
+	return query, nil
+}
