@@ -31,6 +31,24 @@ func TestCheckFreeNamesPortAndComponent(t *testing.T) {
 	require.ErrorContains(t, p.CheckFree(), "planned twice")
 }
 
+// Most ports taken means another lab runs there: one line that says so
+// and what to do, not a line per port.
+func TestCheckFreeRecognisesAnotherLab(t *testing.T) {
+	listen := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { l.Close() })
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	p := Ports{"orders": {"grpc": listen()}, "gateway": {"http": listen(), "metrics": listen()}, "chaoslab": {"metrics": freePort(t)}}
+	err := p.CheckFree()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "3 of the lab's 4 ports are in use")
+	assert.Contains(t, err.Error(), "another lab probably runs on them")
+	assert.Contains(t, err.Error(), "chaoslab down")
+	assert.NotContains(t, err.Error(), "is already in use", "not a line per port")
+}
+
 func TestDefaultPortsAreDistinctAndShift(t *testing.T) {
 	seen := map[int]string{}
 	for _, p := range DefaultPorts(0).List() {

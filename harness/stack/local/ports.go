@@ -64,11 +64,16 @@ func (p Ports) List() []Port {
 }
 
 // CheckFree fails with every port that is already in use, naming its
-// component, instead of letting a component hang or die on it later.
+// component, instead of letting a component hang or die on it later. When
+// most of them are in use, another lab is running on them (one started by
+// `chaoslab up` holds all but the harness's): it says that, and what to do,
+// instead of listing them all.
 func (p Ports) CheckFree() error {
 	var errs []error
+	list := p.List()
+	busy := 0
 	seen := map[int]Port{}
-	for _, port := range p.List() {
+	for _, port := range list {
 		if prev, dup := seen[port.Number]; dup {
 			errs = append(errs, fmt.Errorf("port %d is planned twice: %s %s and %s %s", port.Number, prev.Component, prev.Name, port.Component, port.Name))
 			continue
@@ -76,10 +81,16 @@ func (p Ports) CheckFree() error {
 		seen[port.Number] = port
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Number)))
 		if err != nil {
+			busy++
 			errs = append(errs, fmt.Errorf("port %d (%s %s) is already in use", port.Number, port.Component, port.Name))
 			continue
 		}
 		l.Close()
+	}
+	if busy > 1 && 2*busy > len(list) {
+		return fmt.Errorf("%d of the lab's %d ports are in use (%d, %s %s, among them): another lab probably runs on them. "+
+			"See it with `chaoslab status`; stop it with `chaoslab down` (make down-local), run the scenarios on it "+
+			"with `chaoslab run`, or shift every port of this lab with -port-offset N", busy, len(list), list[0].Number, list[0].Component, list[0].Name)
 	}
 	if len(errs) > 0 {
 		return errors.Join(append(errs, errors.New("free these ports or shift every lab port with -port-offset N"))...)
