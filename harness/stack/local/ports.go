@@ -71,7 +71,7 @@ func (p Ports) List() []Port {
 func (p Ports) CheckFree() error {
 	var errs []error
 	list := p.List()
-	busy := 0
+	var busy []Port
 	seen := map[int]Port{}
 	for _, port := range list {
 		if prev, dup := seen[port.Number]; dup {
@@ -81,16 +81,17 @@ func (p Ports) CheckFree() error {
 		seen[port.Number] = port
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Number)))
 		if err != nil {
-			busy++
+			busy = append(busy, port)
 			errs = append(errs, fmt.Errorf("port %d (%s %s) is already in use", port.Number, port.Component, port.Name))
 			continue
 		}
 		l.Close()
 	}
-	if busy > 1 && 2*busy > len(list) {
+	if len(busy) > 1 && 2*len(busy) > len(list) {
 		return fmt.Errorf("%d of the lab's %d ports are in use (%d, %s %s, among them): another lab probably runs on them. "+
 			"See it with `chaoslab status`; stop it with `chaoslab down` (make down-local), run the scenarios on it "+
-			"with `chaoslab run`, or shift every port of this lab with -port-offset N", busy, len(list), list[0].Number, list[0].Component, list[0].Name)
+			"with `chaoslab run`, or shift every port of this lab with -port-offset N",
+			len(busy), len(list), busy[0].Number, busy[0].Component, busy[0].Name)
 	}
 	if len(errs) > 0 {
 		return errors.Join(append(errs, errors.New("free these ports or shift every lab port with -port-offset N"))...)
