@@ -161,16 +161,7 @@ func (r checkReader) slo(n *yaml.Node, path string) {
 	c := SLOCheck{Name: r.name(o)}
 	var idx int
 	c.Phase, idx = r.phase(o, "phase", "the phase whose window the query covers")
-	switch q, ref := o.get("query"), o.get("slo"); {
-	case q != nil && ref != nil:
-		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
-	case ref != nil:
-		c.SLO = r.sloName(ref, o.field("slo"))
-	default:
-		if v, ok := r.need(o, "query", "PromQL with $window for the phase's range, or slo: the name of an SLO definition"); ok {
-			c.Query = r.query(v, o.field("query"), true)
-		}
-	}
+	c.Query, c.SLO = r.sli(o, true, "PromQL with $window for the phase's range, or slo: the name of an SLO definition")
 	c.Objective = r.objective(o, "objective", `what the value must satisfy, like "< 0.25", ">= 0.99" or "<= 2 * baseline"`,
 		idx >= 0, idx-1, fmt.Sprintf("a relative objective compares with a phase that runs before %q", c.Phase))
 	c.OnEmpty = r.outcome(o, "on_empty")
@@ -178,15 +169,28 @@ func (r checkReader) slo(n *yaml.Node, path string) {
 	r.s.Checks.SLO = append(r.s.Checks.SLO, c)
 }
 
-// sloName reads the name of an SLO definition and checks that it is one.
-func (r checkReader) sloName(v *yaml.Node, path string) string {
-	name, ok := r.str(v, path)
-	if ok && r.sloCheck != nil {
-		if err := r.sloCheck(name); err != nil {
-			r.errorf(v, path, nil, "%v", err)
+// sli reads what a check measures: its PromQL (windowed or instant), or
+// slo: the name of an SLO definition, which must be one; not both. missing
+// says what to write when neither is there.
+func (r checkReader) sli(o object, windowed bool, missing string) (query, slo string) {
+	q, ref := o.get("query"), o.get("slo")
+	switch {
+	case q != nil && ref != nil:
+		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
+	case ref != nil:
+		name, ok := r.str(ref, o.field("slo"))
+		if ok && r.sloCheck != nil {
+			if err := r.sloCheck(name); err != nil {
+				r.errorf(ref, o.field("slo"), nil, "%v", err)
+			}
+		}
+		return "", name
+	default:
+		if v, ok := r.need(o, "query", missing); ok {
+			return r.query(v, o.field("query"), windowed), ""
 		}
 	}
-	return name
+	return "", ""
 }
 
 // query reads PromQL; windowed queries must use $window, instant ones
@@ -267,23 +271,15 @@ func (r checkReader) recovery(n *yaml.Node, path string) {
 	c := RecoveryCheck{Name: r.name(o), Consecutive: defaultConsecutive, Step: defaultStep}
 	var idx int
 	c.After, idx = r.phase(o, "after", "the phase whose end removes the fault and starts the clock")
-	ref := o.get("slo")
-	switch q := o.get("query"); {
-	case q != nil && ref != nil:
-		r.errorf(o.keys["slo"], o.field("slo"), nil, "set query or slo, not both")
-	case ref != nil:
-		c.SLO = r.sloName(ref, o.field("slo"))
+	c.Query, c.SLO = r.sli(o, false, "an instant PromQL SLI with a short fixed range, like [3s], or slo: the name of an SLO definition")
+	switch v := o.get("range"); {
+	case !o.has("slo") && v != nil:
+		r.errorf(o.keys["range"], o.field("range"), nil, "applies to slo only: a query writes its own range, like [3s]")
+	case c.SLO != "":
 		c.Range = defaultRecoveryRange
-		if v := o.get("range"); v != nil {
+		if v != nil {
 			c.Range, _ = r.duration(v, o.field("range"), time.Second, time.Minute)
 		}
-	default:
-		if v, ok := r.need(o, "query", "an instant PromQL SLI with a short fixed range, like [3s], or slo: the name of an SLO definition"); ok {
-			c.Query = r.query(v, o.field("query"), false)
-		}
-	}
-	if v := o.get("range"); v != nil && ref == nil {
-		r.errorf(o.keys["range"], o.field("range"), nil, "applies to slo only: a query writes its own range, like [3s]")
 	}
 	c.Tolerance = r.objective(o, "tolerance", `what a recovered sample satisfies, like ">= 0.99"`,
 		idx >= 0, idx, fmt.Sprintf("a relative tolerance compares with a phase that ends by the end of %q", c.After))
