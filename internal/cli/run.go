@@ -59,11 +59,10 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	if len(args) == 0 {
 		args = []string{s.scenarios}
 	}
-	defs, err := slodef.Load(s.slos)
+	opt, defs, err := scenarioChecks(s.loadtests, s.slos)
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, nil, err
 	}
-	opt := []scenario.Option{scenario.WithScriptCheck(scenario.ScriptsIn(s.loadtests)), sloCheck(defs)}
 	var out []*scenario.Scenario
 	var problems []error
 	for _, a := range args {
@@ -108,12 +107,21 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	return out, defs, nil
 }
 
-// sloCheck makes scenario files name only the SLOs that defs defines.
-func sloCheck(defs *slodef.Set) scenario.Option {
-	return scenario.WithSLOCheck(func(name string) error {
-		_, err := defs.SLO(name)
-		return err
-	})
+// scenarioChecks loads the SLO definitions in slos and returns the options
+// that make scenario files name only k6 scripts in loadtests and SLOs that
+// the definitions define.
+func scenarioChecks(loadtests, slos string) ([]scenario.Option, *slodef.Set, error) {
+	defs, err := slodef.Load(slos)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	return []scenario.Option{
+		scenario.WithScriptCheck(scenario.ScriptsIn(loadtests)),
+		scenario.WithSLOCheck(func(name string) error {
+			_, err := defs.SLO(name)
+			return err
+		}),
+	}, defs, nil
 }
 
 // runCmd runs scenarios against an already running local lab.

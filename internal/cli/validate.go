@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/chaoslab/chaoslab/harness/scenario"
-	"github.com/chaoslab/chaoslab/harness/slodef"
 )
 
 // runValidate checks scenario files before anything runs: it prints one
@@ -21,9 +20,9 @@ func runValidate(_ context.Context, env Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	defs, err := slodef.Load(*slos)
+	checks, _, err := scenarioChecks(*loadtests, *slos)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -45,7 +44,6 @@ func runValidate(_ context.Context, env Env, args []string) error {
 		}
 		files = append(files, inDir...)
 	}
-	checks := []scenario.Option{scenario.WithScriptCheck(scenario.ScriptsIn(*loadtests)), sloCheck(defs)}
 	invalid := 0
 	for _, f := range files {
 		s, err := scenario.Load(f, checks...)
