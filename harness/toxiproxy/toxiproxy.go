@@ -1,67 +1,139 @@
-// Package toxiproxy wraps the Toxiproxy Go client (which takes no context)
-// so that every call is bounded by a ctx, and adds the few operations the
-// lab needs: creating its proxies, and adding and removing toxics.
+// Package toxiproxy is a small client of the Toxiproxy HTTP API: creating
+// the lab's proxies, listing them, and adding and removing toxics.
+//
+// It is hand-written on net/http rather than wrapping the official Go client
+// (github.com/Shopify/toxiproxy/v2/client) because that client takes no
+// context: a call could only be abandoned, never cut, so a request kept
+// running after its ctx ended and a toxic could be added after the fault had
+// been undone. Here every call is one request (two for RemoveToxic of a
+// missing toxic) made with http.NewRequestWithContext: when ctx ends the
+// request itself is cancelled and nothing is left running. The API used is
+// small enough to carry by hand: GET /version, POST /populate, GET /proxies,
+// GET and POST /proxies/{proxy}, POST /proxies/{proxy}/toxics,
+// DELETE /proxies/{proxy}/toxics/{toxic} and POST /reset.
+//
+// Cutting a request does not undo it on the server: Toxiproxy does not watch
+// a request's context, so a request that reached it before ctx ended may
+// still take effect. After an error, Proxies tells what the server holds.
 package toxiproxy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
-
-	toxi "github.com/Shopify/toxiproxy/v2/client"
 )
 
 // Client talks to one Toxiproxy server's HTTP API.
 type Client struct {
 	url string
-	c   *toxi.Client
+	hc  *http.Client
 }
 
 // New returns a client of the Toxiproxy API at url (e.g. http://127.0.0.1:8474).
 func New(url string) *Client {
-	return &Client{url: url, c: toxi.NewClient(url)}
+	return &Client{url: url, hc: http.DefaultClient}
 }
 
 // URL is the API's base URL.
 func (c *Client) URL() string { return c.url }
 
-// call runs fn, returning early with ctx's error when ctx ends first (the
-// underlying request then finishes in the background, bounded by the
-// client's own 30 s timeout).
-func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
+// APIError is an answer of the Toxiproxy API that is not a success: its
+// HTTP status and the API's message.
+type APIError struct {
+	Method, Path string
+	// Status is the HTTP status code.
+	Status int
+	// Message is the API's "error" field, or else the body's text, or else
+	// the status text.
+	Message string
 }
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// IsNotFound reports whether err is the API's 404 (an unknown proxy or toxic).
+func IsNotFound(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
+}
+
+// maxErrorBody bounds how much of an error answer is read for its message.
+const maxErrorBody = 64 << 10
+
+// do sends one request bounded by ctx with in (if not nil) as its JSON body,
+// and decodes a successful answer's JSON body into out (if not nil). An
+// answer other than 2xx is an *APIError.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: encoding the body: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.url, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	// Toxiproxy refuses browsers' user agents; say who calls.
+	req.Header.Set("User-Agent", "chaoslab-toxiproxy")
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err // a *url.Error naming method and URL, wrapping ctx's error
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return apiError(method, path, resp)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+		}
+	}
+	// Read what is left so that the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	return nil
+}
+
+// apiError reads an error answer: Toxiproxy sends {"error": msg, "status": n}.
+func apiError(method, path string, resp *http.Response) error {
+	e := &APIError{Method: method, Path: path, Status: resp.StatusCode}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var msg struct {
+		Error string `json:"error"`
+	}
+	switch {
+	case json.Unmarshal(b, &msg) == nil && msg.Error != "":
+		e.Message = msg.Error
+	case len(bytes.TrimSpace(b)) > 0:
+		e.Message = string(bytes.TrimSpace(b))
+	case err != nil:
+		e.Message = "reading the answer: " + err.Error()
+	default:
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+func proxyPath(proxy string) string { return "/proxies/" + url.PathEscape(proxy) }
 
 // Ready reports whether the API answers.
 func (c *Client) Ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/version", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("toxiproxy at %s: GET /version: %s", c.url, resp.Status)
+	if err := c.do(ctx, http.MethodGet, "/version", nil, nil); err != nil {
+		return fmt.Errorf("toxiproxy at %s: %w", c.url, err)
 	}
 	return nil
 }
@@ -71,14 +143,31 @@ type ProxySpec struct {
 	Name, Listen, Upstream string
 }
 
+// proxyJSON is a proxy as the API has it.
+type proxyJSON struct {
+	Name     string      `json:"name"`
+	Listen   string      `json:"listen"`
+	Upstream string      `json:"upstream"`
+	Enabled  bool        `json:"enabled"`
+	Toxics   []toxicJSON `json:"toxics,omitempty"`
+}
+
+// toxicJSON is a toxic as the API has it.
+type toxicJSON struct {
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Stream     string         `json:"stream,omitempty"`
+	Toxicity   float32        `json:"toxicity"`
+	Attributes map[string]any `json:"attributes"`
+}
+
 // Populate creates (or replaces) the proxies, enabled and without toxics.
 func (c *Client) Populate(ctx context.Context, specs []ProxySpec) error {
-	cfg := make([]toxi.Proxy, 0, len(specs))
+	cfg := make([]proxyJSON, 0, len(specs))
 	for _, s := range specs {
-		cfg = append(cfg, toxi.Proxy{Name: s.Name, Listen: s.Listen, Upstream: s.Upstream, Enabled: true})
+		cfg = append(cfg, proxyJSON{Name: s.Name, Listen: s.Listen, Upstream: s.Upstream, Enabled: true})
 	}
-	_, err := call(ctx, func() ([]*toxi.Proxy, error) { return c.c.Populate(cfg) })
-	if err != nil {
+	if err := c.do(ctx, http.MethodPost, "/populate", cfg, nil); err != nil {
 		return fmt.Errorf("creating Toxiproxy proxies at %s: %w", c.url, err)
 	}
 	return nil
@@ -102,15 +191,15 @@ type Toxic struct {
 
 // Proxies lists the proxies with their toxics.
 func (c *Client) Proxies(ctx context.Context) (map[string]Proxy, error) {
-	ps, err := call(ctx, c.c.Proxies)
-	if err != nil {
+	var ps map[string]proxyJSON
+	if err := c.do(ctx, http.MethodGet, "/proxies", nil, &ps); err != nil {
 		return nil, fmt.Errorf("listing Toxiproxy proxies at %s: %w", c.url, err)
 	}
 	out := make(map[string]Proxy, len(ps))
 	for name, p := range ps {
 		pr := Proxy{Name: p.Name, Listen: p.Listen, Upstream: p.Upstream, Enabled: p.Enabled}
-		for _, t := range p.ActiveToxics {
-			pr.Toxics = append(pr.Toxics, Toxic{Name: t.Name, Type: t.Type, Stream: t.Stream, Toxicity: t.Toxicity, Attributes: t.Attributes})
+		for _, t := range p.Toxics {
+			pr.Toxics = append(pr.Toxics, Toxic(t))
 		}
 		out[name] = pr
 	}
@@ -119,28 +208,27 @@ func (c *Client) Proxies(ctx context.Context) (map[string]Proxy, error) {
 
 // AddToxic adds a toxic named t.Name to the proxy.
 func (c *Client) AddToxic(ctx context.Context, proxy string, t Toxic) error {
-	_, err := call(ctx, func() (*toxi.Toxic, error) {
-		return c.c.AddToxic(&toxi.ToxicOptions{
-			ProxyName: proxy, ToxicName: t.Name, ToxicType: t.Type, Stream: t.Stream,
-			Toxicity: t.Toxicity, Attributes: t.Attributes,
-		})
-	})
-	if err != nil {
+	if err := c.do(ctx, http.MethodPost, proxyPath(proxy)+"/toxics", toxicJSON(t), nil); err != nil {
 		return fmt.Errorf("adding %s toxic %q to proxy %s: %w", t.Type, t.Name, proxy, err)
 	}
 	return nil
 }
 
-// RemoveToxic removes a toxic; removing one that is not there is not an error.
+// RemoveToxic removes a toxic; removing one that is not there is not an
+// error, while an unknown proxy is.
 func (c *Client) RemoveToxic(ctx context.Context, proxy, name string) error {
-	// Through the proxy, not Client.RemoveToxic, which flattens the API's
-	// typed error (and with it the 404) into text.
-	p, err := call(ctx, func() (*toxi.Proxy, error) { return c.c.Proxy(proxy) })
-	if err != nil {
-		return fmt.Errorf("removing toxic %q: proxy %s: %w", name, proxy, err)
+	err := c.do(ctx, http.MethodDelete, proxyPath(proxy)+"/toxics/"+url.PathEscape(name), nil, nil)
+	if IsNotFound(err) {
+		// The API answers 404 for an unknown proxy and for a missing toxic
+		// alike: ask for the proxy to tell which.
+		switch perr := c.do(ctx, http.MethodGet, proxyPath(proxy), nil, nil); {
+		case perr == nil:
+			return nil
+		case !IsNotFound(perr):
+			err = errors.Join(err, perr)
+		}
 	}
-	_, err = call(ctx, func() (struct{}, error) { return struct{}{}, p.RemoveToxic(name) })
-	if err != nil && !isNotFound(err) {
+	if err != nil {
 		return fmt.Errorf("removing toxic %q from proxy %s: %w", name, proxy, err)
 	}
 	return nil
@@ -148,17 +236,11 @@ func (c *Client) RemoveToxic(ctx context.Context, proxy, name string) error {
 
 // SetEnabled enables or disables (cuts) a proxy.
 func (c *Client) SetEnabled(ctx context.Context, proxy string, enabled bool) error {
-	_, err := call(ctx, func() (struct{}, error) {
-		p, err := c.c.Proxy(proxy)
-		if err != nil {
-			return struct{}{}, err
-		}
-		if enabled {
-			return struct{}{}, p.Enable()
-		}
-		return struct{}{}, p.Disable()
-	})
-	if err != nil {
+	// POST, not PATCH: every Toxiproxy 2.x takes POST (2.12 also PATCH).
+	body := struct {
+		Enabled bool `json:"enabled"`
+	}{enabled}
+	if err := c.do(ctx, http.MethodPost, proxyPath(proxy), body, nil); err != nil {
 		return fmt.Errorf("setting proxy %s enabled=%t: %w", proxy, enabled, err)
 	}
 	return nil
@@ -166,16 +248,10 @@ func (c *Client) SetEnabled(ctx context.Context, proxy string, enabled bool) err
 
 // Reset enables every proxy and removes every toxic.
 func (c *Client) Reset(ctx context.Context) error {
-	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, c.c.ResetState() })
-	if err != nil {
+	if err := c.do(ctx, http.MethodPost, "/reset", nil, nil); err != nil {
 		return fmt.Errorf("resetting Toxiproxy at %s: %w", c.url, err)
 	}
 	return nil
-}
-
-func isNotFound(err error) bool {
-	var apiErr *toxi.ApiError
-	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
 }
 
 // pollInterval is how often WaitReady polls.
@@ -183,14 +259,17 @@ const pollInterval = 20 * time.Millisecond
 
 // WaitReady polls Ready until it succeeds or ctx ends.
 func (c *Client) WaitReady(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
 	for {
-		if err := c.Ready(ctx); err == nil {
-			return nil
-		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("toxiproxy at %s not ready: %w", c.url, ctx.Err())
-		case <-time.After(pollInterval):
+		case <-t.C:
 		}
+		if err := c.Ready(ctx); err == nil {
+			return nil
+		}
+		t.Reset(pollInterval)
 	}
 }
