@@ -18,7 +18,10 @@ JAEGER           := $(TOOLS_BIN)/jaeger
 PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
 SERVICES    := gateway orders inventory payments
-# Packages of the unit and in-process integration layer.
+# Packages of the unit and in-process integration layer. Plain `go test ./...`
+# runs them too, without the tests behind `-tags tools` (those run the pinned
+# k6 and promtool); the integration and e2e layers are behind `-tags
+# integration` and `-tags e2e`.
 UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... | grep -v -e /contracttest -e /integration)
 # Packages of the contract layer.
 CONTRACT_PKGS := ./contracts/... ./services/contracttest/...
@@ -98,10 +101,10 @@ slo-check: tools
 	$(PROMTOOL) check rules slo/rules/*.yml
 	$(PROMTOOL) test rules slo/tests/*.yml
 
-## lint: go vet and gofmt
+## lint: go vet (every build tag: tools, integration, e2e) and gofmt
 .PHONY: lint
 lint:
-	$(GO) vet ./...
+	$(GO) vet -tags tools,integration,e2e ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # ---- pinned tool binaries -------------------------------------------------
@@ -160,18 +163,18 @@ prometheus-choice-changed:
 .PHONY: test
 test: lint test-unit test-integration test-contract test-e2e
 
-## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI)
+## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI, dashboards), with the pinned tools' tests (-tags tools)
 .PHONY: test-unit
 test-unit: tools
 	@mkdir -p $(REPORTS)
-	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -race -count=1 -timeout 10m $(UNIT_PKGS)
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -tags tools -race -count=1 -timeout 10m $(UNIT_PKGS)
 
-## test-integration: testcontainers-go: each gRPC service's image behind a Toxiproxy container; deadlines, retries, breaker
+## test-integration: (-tags integration) testcontainers-go: each gRPC service's image behind a Toxiproxy container; deadlines, retries, breaker
 .PHONY: test-integration
 test-integration: tools image-binaries
 	@mkdir -p $(REPORTS)
 	TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 \
-	  $(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/integration.xml --jsonfile $(REPORTS)/integration.json -- -count=1 -timeout 10m ./services/integration/...
+	  $(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/integration.xml --jsonfile $(REPORTS)/integration.json -- -tags integration -count=1 -timeout 10m ./services/integration/...
 
 ## test-contract: gRPC breaking changes, the gateway→orders pact, the gateway against docs/openapi.yaml
 .PHONY: test-contract
@@ -184,11 +187,11 @@ test-contract: tools
 contract-baseline:
 	$(GO) generate ./contracts
 
-## test-e2e: end-to-end tests against a real local lab on shifted ports, and the shop's images under docker-compose (e2e/)
+## test-e2e: (-tags e2e) end-to-end tests against a real local lab on shifted ports, and the shop's images under docker-compose (e2e/)
 .PHONY: test-e2e
 test-e2e: build tools images
 	@mkdir -p $(REPORTS)
-	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -count=1 -timeout 10m ./e2e/...
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -tags e2e -count=1 -timeout 10m ./e2e/...
 
 # STACK=compose runs the lab with docker-compose.yml; COMPOSE_OFFLINE=1 uses
 # the stand-in images (make images-offline) instead of pulling.
@@ -217,7 +220,7 @@ down: build
 compose-check: tools images
 	docker-compose config -q
 	@mkdir -p $(REPORTS)
-	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/compose.xml --jsonfile $(REPORTS)/compose.json -- -count=1 -timeout 5m -run 'TestCompose' ./e2e/...
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/compose.xml --jsonfile $(REPORTS)/compose.json -- -tags e2e -count=1 -timeout 5m -run 'TestCompose' ./e2e/...
 
 ## up-local: start the whole lab as local processes (Jaeger, Prometheus, Toxiproxy, the shop); see bin/chaoslab status
 .PHONY: up-local

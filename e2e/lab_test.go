@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs the whole lab for real — Jaeger, Prometheus, Toxiproxy
 // and the shop as local processes — and checks it end to end. It needs the
 // service binaries (make build) and the pinned tools (make tools); `make

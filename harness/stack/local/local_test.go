@@ -155,21 +155,6 @@ func TestEndpointsWireEdgesToServices(t *testing.T) {
 	assert.Contains(t, gw, "127.0.0.1:15051")
 }
 
-// The generated Prometheus config is accepted by the real promtool.
-func TestPrometheusConfigPassesPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		promtool = filepath.Join("..", "..", "..", ".tools", "bin", "promtool")
-	}
-	_, err = os.Stat(promtool)
-	require.NoError(t, err, "promtool is needed (make tools, or apt-get install prometheus)")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(path, []byte(prometheusConfig(DefaultPorts(0), time.Second, nil)), 0o644))
-	out, err := exec.Command(promtool, "check", "config", path).CombinedOutput()
-	require.NoError(t, err, string(out))
-}
-
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
