@@ -22,7 +22,7 @@ SERVICES    := gateway orders inventory payments
 # runs them too, without the tests behind `-tags tools` (those run the pinned
 # k6 and promtool); the integration and e2e layers are behind `-tags
 # integration` and `-tags e2e`.
-UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... | grep -v -e /contracttest -e /integration)
+UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... ./dashboards/... | grep -v -e /contracttest -e /integration)
 # Packages of the contract layer.
 CONTRACT_PKGS := ./contracts/... ./services/contracttest/...
 
