@@ -245,6 +245,20 @@ func TestCheck(t *testing.T) {
 			detail:  "1 FAILED order since the start, all compensated; 2 orders still PENDING, not compensated yet (p1, p2) → inconclusive",
 		},
 		{
+			name: "no_double_charge over no order since the start examined nothing", inv: scenario.NoDoubleCharge,
+			shop:    fakeShop{orders: []*ordersv1.Order{order("old", confirmed, before)}, charges: []*paymentsv1.Charge{charge("c1", "old", captured, before)}},
+			outcome: journal.Inconclusive, detail: "no order since the start to examine: nothing to check",
+		},
+		{
+			name: "failed_orders_compensated without a FAILED order examined nothing", inv: scenario.FailedOrdersCompensated,
+			shop: fakeShop{
+				orders:  append(confirmedOrders(2), order("old", failed, before)),
+				charges: []*paymentsv1.Charge{charge("c1", "o1", captured, during), charge("c2", "o2", captured, during)},
+			},
+			outcome: journal.Inconclusive,
+			detail:  "no FAILED order since the start to examine: nothing to check (list this invariant only in scenarios whose fault makes orders fail) → inconclusive",
+		},
+		{
 			name: "failed_orders_compensated, inventory unreachable", inv: scenario.FailedOrdersCompensated,
 			shop:    fakeShop{orders: confirmedOrders(1), resvErr: boom},
 			outcome: journal.Inconclusive, detail: "listing reservations: " + boom.Error(),
@@ -265,6 +279,7 @@ func TestCheck(t *testing.T) {
 			assert.Equal(t, tt.detail, c.Detail)
 			assert.Equal(t, string(tt.inv), c.Name)
 			assert.Equal(t, journal.KindInvariant, c.Kind)
+			assert.Equal(t, tt.outcome != journal.Inconclusive, c.OnData, "on data: decided over the records examined")
 			if tt.outcome != journal.Inconclusive {
 				require.NotNil(t, c.Value)
 				assert.Equal(t, tt.value, *c.Value)
@@ -275,9 +290,9 @@ func TestCheck(t *testing.T) {
 
 func TestCheckReadsEachListOnce(t *testing.T) {
 	f := &fakeShop{
-		orders:       confirmedOrders(2),
+		orders:       append(confirmedOrders(2), order("f1", failed, during)),
 		charges:      []*paymentsv1.Charge{charge("c1", "o1", captured, during), charge("c2", "o2", captured, during)},
-		reservations: []*inventoryv1.Reservation{reservation("o1", committed), reservation("o2", committed)},
+		reservations: []*inventoryv1.Reservation{reservation("o1", committed), reservation("o2", committed), reservation("f1", released)},
 	}
 	want := []scenario.Invariant{scenario.FailedOrdersCompensated, scenario.NoLostOrders, scenario.NoDoubleCharge}
 	got := Check(t.Context(), Shop{Orders: f, Payments: f, Inventory: f}, want, []string{"o1", "o2"}, since)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -23,11 +24,13 @@ const (
 // Verdicts of a scenario: did it end as its `expect` said?
 const (
 	// AsExpected: expect pass and every check passed, or expect fail and at
-	// least one check failed.
+	// least one check failed on data (see Check.OnData).
 	AsExpected = "as_expected"
 	// Unexpected: the gate said the opposite of the expectation.
 	Unexpected = "unexpected"
-	// VerdictInconclusive: no check failed but some could not be decided.
+	// VerdictInconclusive: the data could not decide — no check failed but
+	// some could not be decided, or a scenario that expects to fail failed
+	// only on missing data.
 	VerdictInconclusive = "inconclusive"
 	// VerdictError: the run could not be carried out (infrastructure).
 	VerdictError = "error"
@@ -64,6 +67,15 @@ type Journal struct {
 	Outcome string `json:"outcome"`
 	// Verdict compares Outcome with Expect (AsExpected, Unexpected, …).
 	Verdict string `json:"verdict"`
+	// VerdictReason says in one line why the verdict is what it is when it
+	// is not plain: an expect-fail scenario that failed only on missing
+	// data, every check of a sensitivity run passing, …
+	VerdictReason string `json:"verdict_reason,omitempty"`
+	// Sensitivity is set on a sensitivity run: the scenario's faults were
+	// replaced by no-ops (recorded in Faults with NoOp, nothing injected),
+	// and it was expected to fail on data — a check must notice that the
+	// fault is missing.
+	Sensitivity bool `json:"sensitivity,omitempty"`
 	// Error is set when the run failed for infrastructure reasons.
 	Error string `json:"error,omitempty"`
 }
@@ -94,6 +106,9 @@ type Fault struct {
 	// RemoveError is why removing it failed (it stays in the ledger for
 	// `chaoslab clean`).
 	RemoveError string `json:"remove_error,omitempty"`
+	// NoOp is set on a sensitivity run: the fault was recorded at its
+	// phase's start and end, but nothing was injected.
+	NoOp bool `json:"no_op,omitempty"`
 }
 
 // Load is what k6 did.
@@ -132,6 +147,15 @@ type Check struct {
 	Threshold *float64 `json:"threshold,omitempty"`
 	// RecoverySeconds is the measured time to recover (recovery checks).
 	RecoverySeconds *float64 `json:"recovery_seconds,omitempty"`
+	// OnData is true when the outcome was decided on measured data: a value
+	// compared with its objective, a recovery sampled while samples were
+	// present, an assertion over at least min_traces traces, an invariant
+	// over the records it names. It is false when the outcome comes from a
+	// policy on missing data (an empty result, NaN), too few traces,
+	// nothing examined, or an error. A check that passed without data
+	// counts as inconclusive, and only a failure on data meets a scenario's
+	// `expect: fail`.
+	OnData bool `json:"on_data"`
 	// Detail is one human line: what was compared, or why inconclusive.
 	Detail  string  `json:"detail"`
 	Queries []Query `json:"queries,omitempty"`
@@ -162,34 +186,100 @@ type Series struct {
 // Float returns a pointer to v, for the optional fields.
 func Float(v float64) *float64 { return &v }
 
+// effective is c's outcome as a verdict counts it: a pass that rests on no
+// data is inconclusive — a check that examined nothing never passes.
+func effective(c Check) string {
+	if c.Outcome == Pass && !c.OnData {
+		return Inconclusive
+	}
+	return c.Outcome
+}
+
 // Combine returns the combined outcome of checks: fail if any failed, else
-// inconclusive if any was, else pass (no checks: inconclusive).
+// inconclusive if any was (or passed without data), else pass (no checks:
+// inconclusive).
 func Combine(checks []Check) string {
 	if len(checks) == 0 {
 		return Inconclusive
 	}
 	out := Pass
 	for _, c := range checks {
-		switch c.Outcome {
+		switch effective(c) {
 		case Fail:
 			return Fail
-		case Inconclusive:
+		case Pass:
+		default:
 			out = Inconclusive
 		}
 	}
 	return out
 }
 
-// VerdictFor compares a combined outcome with the expectation.
-func VerdictFor(expect, outcome string) string {
-	switch {
-	case outcome == Inconclusive:
-		return VerdictInconclusive
-	case (expect == Fail) == (outcome == Fail):
-		return AsExpected
-	default:
-		return Unexpected
+// Decision is a scenario's combined outcome and verdict, with the reason
+// when the verdict needs one.
+type Decision struct {
+	Outcome, Verdict, Reason string
+}
+
+// Decide combines checks and compares them with the expectation:
+//
+//   - expect pass: as expected when every check passed on data;
+//     unexpected when any failed (on data or by policy: a gate that must
+//     pass fails safe); inconclusive otherwise.
+//   - expect fail: as expected only when at least one check failed on data
+//     (a value compared with its objective, …). Failures that all come
+//     from missing data (an empty result, NaN, too few traces) are
+//     inconclusive: a broken scrape or a renamed metric is not proof that
+//     the gate catches the fault. Every check passing is unexpected.
+func Decide(expect string, checks []Check) Decision {
+	d := Decision{Outcome: Combine(checks)}
+	var onData, notOnData, undecided []string
+	for _, c := range checks {
+		switch effective(c) {
+		case Fail:
+			if c.OnData {
+				onData = append(onData, c.Name)
+			} else {
+				notOnData = append(notOnData, c.Name)
+			}
+		case Pass:
+		default:
+			undecided = append(undecided, c.Name)
+		}
 	}
+	if len(checks) == 0 {
+		return Decision{Outcome: Inconclusive, Verdict: VerdictInconclusive, Reason: "no checks"}
+	}
+	if expect != Fail {
+		switch d.Outcome {
+		case Pass:
+			d.Verdict = AsExpected
+		case Fail:
+			d.Verdict = Unexpected
+			if len(onData) == 0 {
+				d.Reason = "failed without data: " + strings.Join(notOnData, ", ") + " (their objectives could not be measured)"
+			}
+		default:
+			d.Verdict = VerdictInconclusive
+			d.Reason = "not decided: " + strings.Join(undecided, ", ")
+		}
+		return d
+	}
+	switch {
+	case len(onData) > 0:
+		d.Verdict = AsExpected
+	case len(notOnData) > 0:
+		d.Verdict = VerdictInconclusive
+		d.Reason = "expected to fail, but no check failed on a measurement: " + strings.Join(notOnData, ", ") +
+			" failed on missing data (empty result, NaN or too few traces), which does not show that the gate catches the fault"
+	case len(undecided) > 0:
+		d.Verdict = VerdictInconclusive
+		d.Reason = "expected to fail; no check failed and some were not decided: " + strings.Join(undecided, ", ")
+	default:
+		d.Verdict = Unexpected
+		d.Reason = "expected to fail, but every check passed: the gate did not catch it"
+	}
+	return d
 }
 
 // Write saves j as <dir>/journal.json.

@@ -44,12 +44,12 @@ func sampleRun() []*journal.Journal {
 		Load: &journal.Load{Script: "loadtests/checkout.js", Executor: "constant-arrival-rate", Requests: 2100,
 			Failed: 0, P50ms: 12.4, P95ms: 31.9, P99ms: 48.2, Acked: 700, ExitCode: 0},
 		Checks: []journal.Check{
-			{Name: "p99 latency", Kind: journal.KindSLO, Phase: "steady", Outcome: journal.Pass,
+			{Name: "p99 latency", Kind: journal.KindSLO, Phase: "steady", Outcome: journal.Pass, OnData: true,
 				Objective: "<= 0.25", Value: journal.Float(0.048), Threshold: journal.Float(0.25),
 				Detail: "p99 0.048s <= 0.25s",
 				Queries: []journal.Query{{PromQL: `histogram_quantile(0.99, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{service="gateway"}[70s])))`,
 					At: at(71), Window: "70s", Value: journal.Float(0.048)}}},
-			{Name: "no-lost-orders", Kind: journal.KindInvariant, Outcome: journal.Pass, Detail: "700 acknowledged orders, 700 found"},
+			{Name: "no-lost-orders", Kind: journal.KindInvariant, Outcome: journal.Pass, OnData: true, Detail: "700 acknowledged orders, 700 found"},
 		},
 		Series: []journal.Series{
 			series("p99 latency POST /v1/orders", "s", 0, journal.Float(0.25), func(t float64) float64 { return 0.04 + 0.01*wobble(t) }),
@@ -68,9 +68,9 @@ func sampleRun() []*journal.Journal {
 		Load: &journal.Load{Script: "loadtests/checkout.js", Executor: "constant-arrival-rate", Requests: 2100,
 			Failed: 42, Dropped: 3, P50ms: 15.1, P95ms: 340.2, P99ms: 612.7, Acked: 686, ExitCode: 0},
 		Checks: []journal.Check{
-			{Name: "error rate", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Pass,
+			{Name: "error rate", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Pass, OnData: true,
 				Objective: "<= 0.01", Value: journal.Float(0.002), Threshold: journal.Float(0.01), Detail: "error rate 0.2% <= 1%"},
-			{Name: "p99 relative", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Fail,
+			{Name: "p99 relative", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Fail, OnData: true,
 				Objective: "<= 2 * baseline + 0.25", Value: journal.Float(0.6127), Threshold: journal.Float(0.346),
 				Detail: "p99 0.613s > 2 × baseline 0.048s + 0.25s = 0.346s",
 				Queries: []journal.Query{
@@ -79,7 +79,7 @@ func sampleRun() []*journal.Journal {
 					{PromQL: `histogram_quantile(0.99, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{service="gateway",route="POST /v1/orders"}[30s])))`,
 						At: at(131), Window: "30s", Value: journal.Float(0.6127)},
 				}},
-			{Name: "p99 back", Kind: journal.KindRecovery, Phase: "recovery", Outcome: journal.Pass,
+			{Name: "p99 back", Kind: journal.KindRecovery, Phase: "recovery", Outcome: journal.Pass, OnData: true,
 				Objective: "within 10s", RecoverySeconds: journal.Float(3), Value: journal.Float(3), Threshold: journal.Float(10),
 				Detail: "p99 back within tolerance 3s after the fault was removed (3 consecutive samples)"},
 		},
@@ -109,9 +109,9 @@ func sampleRun() []*journal.Journal {
 		Faults: []journal.Fault{{ID: "f-payments-errors-1", Phase: "fault", Kind: "request", Target: "payments",
 			Spec: "error UNAVAILABLE 10% on /chaoslab.payments.v1.Payments/Charge", Applied: at(181), Removed: at(211)}},
 		Checks: []journal.Check{
-			{Name: "availability", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Fail,
+			{Name: "availability", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Fail, OnData: true,
 				Objective: ">= 0.99", Value: journal.Float(0.902), Threshold: journal.Float(0.99), Detail: "availability 90.2% < 99%"},
-			{Name: "compensated", Kind: journal.KindInvariant, Outcome: journal.Pass, Detail: "every FAILED order compensated"},
+			{Name: "compensated", Kind: journal.KindInvariant, Outcome: journal.Pass, OnData: true, Detail: "every FAILED order compensated"},
 		},
 		Outcome: journal.Fail, Verdict: journal.AsExpected,
 	}
@@ -127,7 +127,7 @@ func sampleRun() []*journal.Journal {
 			{Name: "fail fast", Kind: journal.KindSLO, Phase: "fault", Outcome: journal.Inconclusive,
 				Objective: "<= 0.1", Detail: "the query returned no series (on_empty: inconclusive)",
 				Queries: []journal.Query{{PromQL: `histogram_quantile(0.99, rate(x[30s]))`, At: at(291), Window: "30s", Empty: true}}},
-			{Name: "no-lost-orders", Kind: journal.KindInvariant, Outcome: journal.Pass, Detail: "412 acknowledged orders, 412 found"},
+			{Name: "no-lost-orders", Kind: journal.KindInvariant, Outcome: journal.Pass, OnData: true, Detail: "412 acknowledged orders, 412 found"},
 		},
 		Outcome: journal.Inconclusive, Verdict: journal.VerdictInconclusive,
 	}

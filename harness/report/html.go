@@ -107,6 +107,8 @@ type scenarioPage struct {
 type checkRow struct {
 	Name, Kind, Phase           string
 	Outcome, OutcomeLabel       string
+	Basis                       string // "on data" or "without data"
+	FailedWithoutData           bool
 	Objective, Value, Threshold string
 	Recovery, Detail            string
 	Queries                     []queryRow
@@ -123,6 +125,7 @@ type faultRow struct {
 	ID, Phase, Kind, Target, Spec string
 	Applied, Removed, Active      string
 	RemoveError                   string
+	NoOp                          bool
 }
 
 // loadView is the load summary.
@@ -149,6 +152,7 @@ func newScenarioPage(j *journal.Journal) scenarioPage {
 	for _, c := range j.Checks {
 		r := checkRow{
 			Name: c.Name, Kind: c.Kind, Phase: c.Phase, Outcome: c.Outcome, OutcomeLabel: c.Outcome,
+			Basis: basis(c), FailedWithoutData: c.Outcome == journal.Fail && !c.OnData,
 			Objective: c.Objective, Value: optNum(c.Value), Threshold: optNum(c.Threshold), Detail: c.Detail,
 		}
 		if expectedFailure(j, c) {
@@ -168,7 +172,7 @@ func newScenarioPage(j *journal.Journal) scenarioPage {
 	for _, f := range j.Faults {
 		r := faultRow{
 			ID: f.ID, Phase: f.Phase, Kind: f.Kind, Target: f.Target, Spec: f.Spec,
-			Applied: offsetOrStamp(f.Applied, t0), Removed: "never", RemoveError: f.RemoveError,
+			Applied: offsetOrStamp(f.Applied, t0), Removed: "never", RemoveError: f.RemoveError, NoOp: f.NoOp,
 		}
 		if !f.Removed.IsZero() {
 			r.Removed = offsetOrStamp(f.Removed, t0)

@@ -225,6 +225,34 @@ func TestScenarioHTMLExpectedFailure(t *testing.T) {
 	has(t, raw, "No load ran.")
 }
 
+// The report says of every check whether its outcome rests on data, and
+// why a scenario that expected to fail but failed only without data is
+// inconclusive.
+func TestScenarioHTMLSaysWhatAFailureRestsOn(t *testing.T) {
+	j := sampleRun()[2]
+	j.Checks[0].OnData = false
+	j.Checks[0].Detail = "fault: no series (empty result) → on_empty: fail"
+	d := journal.Decide(j.Expect, j.Checks)
+	j.Outcome, j.Verdict, j.VerdictReason = d.Outcome, d.Verdict, d.Reason
+	raw, doc := renderScenario(t, j)
+	assertSelfContained(t, raw, doc)
+	assert.Empty(t, all(doc, classed("span", "b-expected-fail")), "a failure without data is no expected failure")
+	body := text(all(doc, tag("body"))[0])
+	has(t, body, "without data")
+	has(t, body, "on data") // the invariant that passed on its records
+	has(t, body, "Verdict: expected to fail, but no check failed on a measurement")
+	assert.Len(t, all(doc, classed("span", "b-inconclusive")), 1, "the verdict")
+
+	j = sampleRun()[1]
+	j.Sensitivity = true
+	j.Faults[0].NoOp = true
+	raw, doc = renderScenario(t, j)
+	assertSelfContained(t, raw, doc)
+	body = text(all(doc, tag("body"))[0])
+	has(t, body, "Sensitivity run: every fault of this scenario was replaced by a no-op")
+	has(t, body, "no-op: not injected")
+}
+
 func TestScenarioHTMLEscapes(t *testing.T) {
 	j := hostile()
 	raw, doc := renderScenario(t, j)

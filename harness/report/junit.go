@@ -138,7 +138,12 @@ func junitSuite(j *journal.Journal) junitTestSuite {
 		text := checkText(c)
 		switch {
 		case expectedFailure(j, c):
-			tc.SystemOut = &junitText{xmlText("failed as expected (expect: fail)\n" + text)}
+			tc.SystemOut = &junitText{xmlText("failed on data, as expected (expect: fail)\n" + text)}
+		case c.Outcome == journal.Fail && expect(j) == journal.Fail:
+			// A failure without data does not show that the gate catches
+			// the fault: the scenario is inconclusive, and so is this case.
+			tc.Error = &junitProblem{Message: "failed without data, which does not meet expect: fail: " + oneLine(c.Detail),
+				Type: junitTypeInconclusive, Text: xmlText(text)}
 		case c.Outcome == journal.Fail:
 			tc.Failure = &junitProblem{Message: oneLine(c.Detail), Type: junitTypeFailed, Text: xmlText(text)}
 		case c.Outcome == journal.Inconclusive:
@@ -151,7 +156,7 @@ func junitSuite(j *journal.Journal) junitTestSuite {
 		}
 		add(tc)
 	}
-	if j.Error == "" && (expect(j) == journal.Fail || len(j.Checks) == 0) {
+	if j.Error == "" && (expect(j) == journal.Fail || len(j.Checks) == 0 || j.VerdictReason != "") {
 		add(verdictCase(j))
 	}
 	return s
@@ -161,6 +166,9 @@ func junitSuite(j *journal.Journal) junitTestSuite {
 func verdictCase(j *journal.Journal) junitCase {
 	v := verdict(j)
 	msg := fmt.Sprintf("expect: %s, outcome: %s, verdict: %s", expect(j), outcome(j), v)
+	if j.VerdictReason != "" {
+		msg += " — " + j.VerdictReason
+	}
 	tc := junitCase{Name: "verdict", Time: seconds(duration(j))}
 	switch v {
 	case journal.AsExpected:
@@ -168,7 +176,7 @@ func verdictCase(j *journal.Journal) junitCase {
 	case journal.VerdictInconclusive:
 		tc.Error = &junitProblem{Message: msg, Type: junitTypeInconclusive, Text: xmlText(msg)}
 	default:
-		if expect(j) == journal.Fail {
+		if expect(j) == journal.Fail && j.VerdictReason == "" {
 			msg += " — the scenario was expected to fail but every check passed: the gate did not catch it"
 		}
 		tc.Failure = &junitProblem{Message: msg, Type: junitTypeUnexpected, Text: xmlText(msg)}
@@ -180,7 +188,7 @@ func verdictCase(j *journal.Journal) junitCase {
 // the queries behind it.
 func checkText(c journal.Check) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "outcome: %s\n", c.Outcome)
+	fmt.Fprintf(&b, "outcome: %s (%s)\n", c.Outcome, basis(c))
 	if c.Phase != "" {
 		fmt.Fprintf(&b, "phase: %s\n", c.Phase)
 	}

@@ -138,7 +138,7 @@ func TestJUnitShape(t *testing.T) {
 		assert.Zero(t, s.Failures+s.Errors)
 		c := find("payments-errors-no-retries", "slo/availability")
 		assert.Nil(t, c.Failure)
-		assert.Contains(t, c.SystemOut, "failed as expected (expect: fail)")
+		assert.Contains(t, c.SystemOut, "failed on data, as expected (expect: fail)")
 		v := find("payments-errors-no-retries", "verdict")
 		assert.Nil(t, v.Failure)
 		assert.Nil(t, v.Error)
@@ -160,8 +160,9 @@ func TestJUnitShape(t *testing.T) {
 
 func TestJUnitVerdictCase(t *testing.T) {
 	check := func(outcome string) journal.Check {
-		return journal.Check{Name: "availability", Kind: journal.KindSLO, Outcome: outcome, Detail: "availability 99.9%"}
+		return journal.Check{Name: "availability", Kind: journal.KindSLO, Outcome: outcome, OnData: outcome != journal.Inconclusive, Detail: "availability 99.9%"}
 	}
+	withoutData := journal.Check{Name: "availability", Kind: journal.KindSLO, Outcome: journal.Fail, Detail: "fault: no series (empty result) → on_empty: fail"}
 	tests := []struct {
 		name                 string
 		j                    *journal.Journal
@@ -175,6 +176,10 @@ func TestJUnitVerdictCase(t *testing.T) {
 			j: &journal.Journal{Scenario: "s", Expect: journal.Fail, Checks: []journal.Check{check(journal.Fail)}, Outcome: journal.Fail, Verdict: journal.AsExpected}},
 		{name: "expected to fail, inconclusive",
 			j:       &journal.Journal{Scenario: "s", Expect: journal.Fail, Checks: []journal.Check{check(journal.Inconclusive)}, Outcome: journal.Inconclusive, Verdict: journal.VerdictInconclusive},
+			wantErr: true, wantType: "inconclusive"},
+		{name: "expected to fail, failed only without data",
+			j: &journal.Journal{Scenario: "s", Expect: journal.Fail, Checks: []journal.Check{withoutData}, Outcome: journal.Fail, Verdict: journal.VerdictInconclusive,
+				VerdictReason: "expected to fail, but no check failed on a measurement: availability failed on missing data"},
 			wantErr: true, wantType: "inconclusive"},
 		{name: "no checks at all",
 			j:       &journal.Journal{Scenario: "s", Expect: journal.Pass},
@@ -195,6 +200,13 @@ func TestJUnitVerdictCase(t *testing.T) {
 				assert.Contains(t, v.Failure.Message, "verdict: unexpected")
 			case v.Error != nil:
 				assert.Equal(t, tt.wantType, v.Error.Type)
+				assert.Contains(t, v.Error.Message, tt.j.VerdictReason, "the verdict's reason is in its case")
+			}
+			for _, c := range cases[:len(cases)-1] {
+				if tt.j.Checks[0].Outcome == journal.Fail && !tt.j.Checks[0].OnData {
+					require.NotNil(t, c.Error, "a failure without data is no expected failure")
+					assert.Contains(t, c.Error.Message, "failed without data")
+				}
 			}
 			// A fail-expected scenario's checks never count as failures.
 			for _, c := range cases[:len(cases)-1] {

@@ -85,7 +85,7 @@ func verdict(j *journal.Journal) string {
 	case j.Verdict != "":
 		return j.Verdict
 	}
-	return journal.VerdictFor(expect(j), outcome(j))
+	return journal.Decide(expect(j), j.Checks).Verdict
 }
 
 // expect is j's expectation; a scenario expects to pass unless it says not.
@@ -96,10 +96,22 @@ func expect(j *journal.Journal) string {
 	return j.Expect
 }
 
-// expectedFailure reports whether c failed in a scenario that expects to
-// fail: the gate doing its job, not a failure of the run.
+// expectedFailure reports whether c failed on data in a scenario that
+// expects to fail: the gate doing its job, not a failure of the run. A
+// failure on missing data is not that (it leaves such a scenario
+// inconclusive).
 func expectedFailure(j *journal.Journal, c journal.Check) bool {
-	return c.Outcome == journal.Fail && expect(j) == journal.Fail
+	return c.Outcome == journal.Fail && c.OnData && expect(j) == journal.Fail
+}
+
+// basis says what a check's outcome rests on, for people: "on data" (a
+// measurement) or "without data" (an empty result, NaN, too few traces,
+// nothing examined, an error).
+func basis(c journal.Check) string {
+	if c.OnData {
+		return "on data"
+	}
+	return "without data"
 }
 
 // duration is how long j's scenario ran (0 if it has not finished).

@@ -73,6 +73,8 @@ func Summary(w io.Writer, js []*journal.Journal) {
 			switch {
 			case expectedFailure(j, c):
 				tag = "FAIL expected"
+			case c.Outcome == journal.Fail && !c.OnData:
+				tag = "FAIL no data"
 			case c.Outcome == journal.Fail:
 				tag = "FAIL"
 			case c.Outcome == journal.Pass:
@@ -84,6 +86,8 @@ func Summary(w io.Writer, js []*journal.Journal) {
 		}
 		if len(j.Checks) == 0 && j.Error == "" {
 			lines = append(lines, fmt.Sprintf("  %-13s %s: no checks", "INCONCLUSIVE", oneLine(j.Scenario)))
+		} else if j.VerdictReason != "" && j.Error == "" {
+			lines = append(lines, fmt.Sprintf("  %-13s %s: %s", "VERDICT", oneLine(j.Scenario), oneLine(j.VerdictReason)))
 		}
 	}
 	if len(lines) > 0 {

@@ -19,7 +19,12 @@ const (
 	// names an SLO samples its SLI: three of the labs' 1 s scrapes.
 	defaultRecoveryRange = 3 * time.Second
 	defaultMinTraces     = 10
-	maxMinTraces         = 10_000
+	// defaultMinCoverage is the share of the phase's requests that must
+	// show up as root traces for a trace check to decide: below it, most
+	// requests were never exported (hung or cut) and the traces found are
+	// not the phase's.
+	defaultMinCoverage = 0.5
+	maxMinTraces       = 10_000
 )
 
 // Invariants returns the invariants a scenario may check.
@@ -27,8 +32,10 @@ func Invariants() []string {
 	return []string{string(NoLostOrders), string(NoDoubleCharge), string(FailedOrdersCompensated)}
 }
 
-// Outcomes returns the outcomes an on_empty or on_nan policy may choose.
-func Outcomes() []string { return []string{string(Pass), string(Fail), string(Inconclusive)} }
+// Outcomes returns the outcomes an on_empty or on_nan policy may choose:
+// fail or inconclusive. Not pass: a check that measured nothing never
+// passes.
+func Outcomes() []string { return []string{string(Fail), string(Inconclusive)} }
 
 // checkReader reads the checks of one scenario, whose phases are read.
 type checkReader struct {
@@ -143,9 +150,15 @@ func (r checkReader) objective(o object, key, hint string, check bool, last int,
 }
 
 // outcome reads an on_empty or on_nan policy; absent means inconclusive.
+// pass is refused with the way out: a query that returns 0 when nothing
+// happened.
 func (r checkReader) outcome(o object, key string) Outcome {
 	v := o.get(key)
 	if v == nil {
+		return Inconclusive
+	}
+	if rv := resolve(v); rv.Kind == yaml.ScalarNode && rv.Value == string(Pass) {
+		r.errorf(v, o.field(key), Outcomes(), "pass: a check that measured nothing never passes; when no series means \"none happened\", make the query say 0 (e.g. `sum(rate(errors_total[$window])) or vector(0)`)")
 		return Inconclusive
 	}
 	out, _ := r.enum(v, o.field(key), Outcomes())
@@ -319,12 +332,12 @@ func (r checkReader) recoveryRoom(c RecoveryCheck, idx int, v *yaml.Node, path s
 
 // trace reads a trace check.
 func (r checkReader) trace(n *yaml.Node, path string) {
-	o, ok := r.object(n, path, []string{"name", "phase", "service", "operation", "min_traces", "min_fraction",
+	o, ok := r.object(n, path, []string{"name", "phase", "service", "operation", "min_traces", "min_fraction", "min_coverage",
 		TraceRequireEvent, TraceMaxDuration, TraceRequireServices})
 	if !ok {
 		return
 	}
-	c := TraceCheck{Name: r.name(o), MinTraces: defaultMinTraces, MinFraction: 1}
+	c := TraceCheck{Name: r.name(o), MinTraces: defaultMinTraces, MinFraction: 1, MinCoverage: defaultMinCoverage}
 	c.Phase, _ = r.phase(o, "phase", "the phase in which the traces start")
 	if v, ok := r.need(o, "service", "the service of the traces' root span, like gateway"); ok {
 		c.Service, _ = r.enum(v, o.field("service"), faults.Services())
@@ -338,6 +351,9 @@ func (r checkReader) trace(n *yaml.Node, path string) {
 	}
 	if v := o.get("min_fraction"); v != nil {
 		c.MinFraction, _ = r.fraction(v, o.field("min_fraction"))
+	}
+	if v := o.get("min_coverage"); v != nil {
+		c.MinCoverage, _ = r.fraction(v, o.field("min_coverage"))
 	}
 	kinds := []string{TraceRequireEvent, TraceMaxDuration, TraceRequireServices}
 	var set []string

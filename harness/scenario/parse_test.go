@@ -255,7 +255,12 @@ func TestRules(t *testing.T) {
 			})},
 			want: []string{`checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in slo/slos.yaml: checkout-availability`}},
 		{name: "policies", old: `"<= 2 * baseline"`, new: "\"<= 2 * baseline\"\n      on_empty: ignore\n      on_nan: fail",
-			want: []string{`checks.slo[0].on_empty: unknown value "ignore"; allowed: pass, fail, inconclusive`}},
+			want: []string{`checks.slo[0].on_empty: unknown value "ignore"; allowed: fail, inconclusive`}},
+		{name: "a policy cannot pass what was not measured", old: `"<= 2 * baseline"`, new: "\"<= 2 * baseline\"\n      on_empty: pass\n      on_nan: pass",
+			want: []string{
+				"checks.slo[0].on_empty: pass: a check that measured nothing never passes; when no series means \"none happened\", make the query say 0 (e.g. `sum(rate(errors_total[$window])) or vector(0)`); allowed: fail, inconclusive",
+				"checks.slo[0].on_nan: pass: a check that measured nothing never passes; when no series means \"none happened\", make the query say 0 (e.g. `sum(rate(errors_total[$window])) or vector(0)`); allowed: fail, inconclusive",
+			}},
 		{name: "check names are unique", old: "checks:\n  slo:", new: "checks:\n  invariants: [no_lost_orders]\n  traces:\n    - {name: p99, phase: fault, service: gateway, max_duration: 1s}\n  slo:",
 			want: []string{`checks.slo[0].name: repeated check name: checks.traces[0] is "p99" already`}},
 		{name: "at least one check", old: "checks:\n  slo:", new: "checks: {}\nx:\n  slo:",
@@ -299,11 +304,12 @@ func TestRules(t *testing.T) {
 			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, max_duration: 3s, require_services: [orders]}",
 			want: []string{"checks.traces[0].require_services: the check already asserts max_duration: one assertion per check, split it into two checks"}},
 		{name: "a trace check asserts something",
-			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, min_fraction: 1.5, min_traces: 0}",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, min_fraction: 1.5, min_traces: 0, min_coverage: 0}",
 			want: []string{
 				"checks.traces[0]: missing: an assertion, one of require_event, max_duration or require_services; allowed: require_event, max_duration, require_services",
 				"checks.traces[0].min_fraction: 1.5 is out of range: must be in (0, 1]",
 				"checks.traces[0].min_traces: 0 is out of range: must be from 1 to 10000",
+				"checks.traces[0].min_coverage: 0 is out of range: must be in (0, 1]",
 			}},
 		{name: "trace services",
 			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: shop, require_services: [orders, orders, catalog]}",
@@ -395,14 +401,14 @@ phases:
 checks:
   slo:
     - {name: s, phase: fault, query: 'rate(x[$window])', objective: "< 1"}
-    - {name: ref, phase: fault, slo: checkout-latency, objective: ">= baseline", on_empty: fail, on_nan: pass}
+    - {name: ref, phase: fault, slo: checkout-latency, objective: ">= baseline", on_empty: fail, on_nan: inconclusive}
   recovery:
     - {name: r, after: fault, query: up, tolerance: ">= 1", within: 5s}
     - {name: rs, after: fault, slo: checkout-availability, tolerance: ">= 0.99", within: 5s}
     - {name: rr, after: fault, slo: checkout-availability, range: 2s, tolerance: ">= 0.99", within: 5s}
   traces:
     - {name: e, phase: fault, service: gateway, require_event: {name: retry, attributes: {rpc.attempt: 2, peer.service: payments}}}
-    - {name: d, phase: fault, service: gateway, operation: GET /v1/products, max_duration: 1s}
+    - {name: d, phase: fault, service: gateway, operation: GET /v1/products, max_duration: 1s, min_coverage: 0.8}
     - {name: v, phase: baseline, service: gateway, require_services: [orders, payments]}
   invariants: [no_double_charge]
 `
@@ -445,17 +451,18 @@ checks:
 		OnEmpty: Inconclusive, OnNaN: Inconclusive}, c.SLO[0])
 	assert.Equal(t, "rate(x[5s])", c.SLO[0].QueryFor(5*time.Second))
 	assert.Equal(t, SLOCheck{Name: "ref", Phase: "fault", SLO: "checkout-latency",
-		Objective: Objective{Op: GreaterEqual, RelativeTo: "baseline", Factor: 1}, OnEmpty: Fail, OnNaN: Pass}, c.SLO[1])
+		Objective: Objective{Op: GreaterEqual, RelativeTo: "baseline", Factor: 1}, OnEmpty: Fail, OnNaN: Inconclusive}, c.SLO[1])
 	assert.Equal(t, RecoveryCheck{Name: "r", After: "fault", Query: "up", Tolerance: Objective{Op: GreaterEqual, Value: 1},
 		Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[0])
 	assert.Equal(t, RecoveryCheck{Name: "rs", After: "fault", SLO: "checkout-availability", Range: 3 * time.Second,
 		Tolerance: Objective{Op: GreaterEqual, Value: 0.99}, Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[1])
 	assert.Equal(t, 2*time.Second, c.Recovery[2].Range)
-	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "gateway", MinTraces: 10, MinFraction: 1,
+	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "gateway", MinTraces: 10, MinFraction: 1, MinCoverage: 0.5,
 		RequireEvent: &EventRequirement{Name: "retry", Attributes: map[string]string{"rpc.attempt": "2", "peer.service": "payments"}}}, c.Traces[0])
 	assert.Equal(t, TraceRequireEvent, c.Traces[0].Kind())
 	assert.Equal(t, TraceMaxDuration, c.Traces[1].Kind())
 	assert.Equal(t, "GET /v1/products", c.Traces[1].Operation)
+	assert.Equal(t, 0.8, c.Traces[1].MinCoverage)
 	assert.Equal(t, TraceRequireServices, c.Traces[2].Kind())
 	assert.Equal(t, []string{"orders", "payments"}, c.Traces[2].RequireServices)
 	assert.Equal(t, []Invariant{NoDoubleCharge}, c.Invariants)

@@ -252,6 +252,10 @@ type TraceCheck struct {
 	// MinFraction is the fraction of traces that must satisfy the
 	// assertion.
 	MinFraction float64
+	// MinCoverage is the fewest root traces found, as a fraction of the
+	// requests the load started in the phase, that decide; fewer is
+	// inconclusive (hung or cut requests export no span).
+	MinCoverage float64
 	// RequireEvent: a span of the trace carries this event.
 	RequireEvent *EventRequirement
 	// MaxDuration: the trace's root span (what the caller waited) lasts at
@@ -288,6 +292,15 @@ type EventRequirement struct {
 // RunsOn reports whether the scenario runs on stack (StackLocal,
 // StackCompose).
 func (s *Scenario) RunsOn(stack string) bool { return slices.Contains(s.Stacks, stack) }
+
+// FaultCount returns how many faults the phases apply.
+func (s *Scenario) FaultCount() int {
+	n := 0
+	for _, p := range s.Phases {
+		n += len(p.Faults)
+	}
+	return n
+}
 
 // Duration returns the total duration of the phases.
 func (s *Scenario) Duration() time.Duration {

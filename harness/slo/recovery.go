@@ -136,6 +136,9 @@ func EvaluateRecovery(ctx context.Context, q Querier, c scenario.RecoveryCheck, 
 		return withWarnings(inconclusive(out, fmt.Sprintf("no data after %s: %d samples over the remaining %s, none a number",
 			p.Name, len(samples), secs(remaining))), warnings)
 	}
+	// From here on the outcome rests on samples: the SLI was measured after
+	// the fault, whether it came back in time or not.
+	out.OnData = true
 	if !recovered {
 		out.Value = finite(float64(last.Value))
 		out.Outcome = journal.Fail

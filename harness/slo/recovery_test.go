@@ -135,6 +135,9 @@ func TestEvaluateRecovery(t *testing.T) {
 			got := EvaluateRecovery(t.Context(), prom, c, phases, runEnd, nil)
 
 			assert.Equal(t, tt.outcome, got.Outcome, got.Detail)
+			// Every pass or fail rests on samples of the SLI after the fault;
+			// only the inconclusive ones do not.
+			assert.Equal(t, got.Outcome != journal.Inconclusive, got.OnData, "on data")
 			if len(tt.detail) > 0 && tt.detail[0] == '~' {
 				assert.Contains(t, got.Detail, tt.detail[1:])
 			} else if tt.detail != "" {

@@ -60,7 +60,9 @@ const queryTimeout = 30 * time.Second
 // waits for it, bounded by ctx.
 //
 // The query must return one value: a vector of one sample, or a scalar. An
-// empty vector takes the check's OnEmpty outcome and NaN its OnNaN outcome;
+// empty vector takes the check's OnEmpty outcome and NaN its OnNaN outcome
+// (fail or inconclusive: a check that measured nothing never passes), and
+// such an outcome is not on data (journal.Check.OnData);
 // several samples are inconclusive (the query must aggregate). A relative
 // objective evaluates the same query over the referenced phase's window the
 // same way; if that base is empty or NaN the check is inconclusive, since
@@ -127,6 +129,7 @@ func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []j
 
 	threshold := c.Objective.Threshold(base)
 	out.Threshold = finite(threshold)
+	out.OnData = true // a measured value, compared with its objective
 	out.Outcome = journal.Fail
 	if c.Objective.Eval(got.value, base) {
 		out.Outcome = journal.Pass
@@ -302,17 +305,14 @@ func waitUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// policy turns an on_empty or on_nan policy into an outcome; unset is
-// inconclusive.
+// policy turns an on_empty or on_nan policy into an outcome: fail, or
+// inconclusive (unset, and pass: a check that measured nothing never
+// passes; scenario files cannot say pass).
 func policy(o scenario.Outcome) string {
-	switch o {
-	case scenario.Pass:
-		return journal.Pass
-	case scenario.Fail:
+	if o == scenario.Fail {
 		return journal.Fail
-	default:
-		return journal.Inconclusive
 	}
+	return journal.Inconclusive
 }
 
 // inconclusive sets c inconclusive with detail.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,9 +150,9 @@ func TestEvaluateSLO(t *testing.T) {
 			queries: []journal.Query{{PromQL: inFault, At: faultAt, Window: "15s", Empty: true}},
 		},
 		{
-			name: "empty, on_empty pass", objective: "== 0", onEmpty: scenario.Pass,
+			name: "empty, on_empty pass is inconclusive: nothing measured never passes", objective: "== 0", onEmpty: scenario.Pass,
 			replies: map[string]reply{key(inFault, faultAt): {v: model.Vector{}}},
-			outcome: journal.Pass, detail: "fault: no series (empty result) → on_empty: pass",
+			outcome: journal.Inconclusive, detail: "fault: no series (empty result) → on_empty: inconclusive",
 		},
 		{
 			name: "empty, on_empty unset is inconclusive", objective: "== 0",
@@ -171,9 +172,9 @@ func TestEvaluateSLO(t *testing.T) {
 			queries: []journal.Query{{PromQL: inFault, At: faultAt, Window: "15s", NaN: true}},
 		},
 		{
-			name: "NaN, on_nan pass", objective: ">= 0.99", onNaN: scenario.Pass,
+			name: "NaN, on_nan pass is inconclusive", objective: ">= 0.99", onNaN: scenario.Pass,
 			replies: map[string]reply{key(inFault, faultAt): {v: &model.Scalar{Value: model.SampleValue(nan)}}},
-			outcome: journal.Pass, detail: "~on_nan: pass",
+			outcome: journal.Inconclusive, detail: "~on_nan: inconclusive",
 		},
 		{
 			name: "several samples", objective: ">= 0.99", onEmpty: scenario.Pass, onNaN: scenario.Pass,
@@ -251,6 +252,10 @@ func TestEvaluateSLO(t *testing.T) {
 			got := EvaluateSLO(t.Context(), prom, c, phases, tt.resolve)
 
 			assert.Equal(t, tt.outcome, got.Outcome)
+			// On data exactly when a value was compared with the objective:
+			// the detail then ends "→ pass" or "→ fail", never "→ on_…".
+			compared := got.Outcome != journal.Inconclusive && !strings.Contains(got.Detail, "→ on_")
+			assert.Equal(t, compared, got.OnData, "on data")
 			if len(tt.detail) > 0 && tt.detail[0] == '~' {
 				assert.Contains(t, got.Detail, tt.detail[1:])
 			} else {

@@ -34,6 +34,7 @@ const SearchLimit = 2000
 const (
 	defaultMinTraces   = 10
 	defaultMinFraction = 1.0
+	defaultMinCoverage = 0.5
 )
 
 // findTimeout bounds the call to Jaeger.
@@ -51,14 +52,26 @@ const findTimeout = 30 * time.Second
 //   - require_services: the trace has spans of every listed service.
 //
 // A Jaeger error is inconclusive, with the error in the detail.
-func Evaluate(ctx context.Context, f Finder, c scenario.TraceCheck, phases []journal.Phase) journal.Check {
+//
+// Only spans that were exported are seen: a request that hung or was cut
+// never shows up, so the traces found can be the healthy few. started is
+// how many requests the load started in each phase (k6's count, by phase
+// name; nil or a missing phase: not known). When fewer root traces than
+// c.MinCoverage of the phase's requests are found, the check is
+// inconclusive: the traces cannot speak for the phase. (When Jaeger's
+// search limit is reached the traces are a sample and this is not
+// judged.)
+func Evaluate(ctx context.Context, f Finder, c scenario.TraceCheck, phases []journal.Phase, started map[string]int64) journal.Check {
 	out := journal.Check{Name: c.Name, Kind: journal.KindTrace, Phase: c.Phase}
-	minTraces, minFraction := c.MinTraces, c.MinFraction
+	minTraces, minFraction, minCoverage := c.MinTraces, c.MinFraction, c.MinCoverage
 	if minTraces <= 0 {
 		minTraces = defaultMinTraces
 	}
 	if minFraction <= 0 {
 		minFraction = defaultMinFraction
+	}
+	if minCoverage <= 0 {
+		minCoverage = defaultMinCoverage
 	}
 	a := assertionOf(c)
 	out.Objective = fmt.Sprintf("≥ %s of traces %s", percent(minFraction), a.describe)
@@ -97,6 +110,16 @@ func Evaluate(ctx context.Context, f Finder, c scenario.TraceCheck, phases []jou
 		return inconclusive(out, fmt.Sprintf("%d traces with root %s started in %s; need at least %d to decide%s",
 			n, what, p.Name, minTraces, sample))
 	}
+	coverage := ""
+	if requests := started[p.Name]; requests > 0 && sample == "" {
+		share := float64(n) / float64(requests)
+		if share < minCoverage {
+			return inconclusive(out, fmt.Sprintf("%d traces with root %s started in %s, but the load started %d requests in it (%s; need ≥ %s): "+
+				"the others were never exported — a request that hangs or is cut leaves no span — so these traces cannot speak for the phase",
+				n, what, p.Name, requests, percent(share), percent(minCoverage)))
+		}
+		coverage = fmt.Sprintf(" (of %d requests started in %s)", requests, p.Name)
+	}
 
 	k := 0
 	for _, t := range selected {
@@ -107,12 +130,13 @@ func Evaluate(ctx context.Context, f Finder, c scenario.TraceCheck, phases []jou
 	fraction := float64(k) / float64(n)
 	out.Value = journal.Float(fraction)
 	out.Threshold = journal.Float(minFraction)
+	out.OnData = true // an assertion over at least min_traces traces
 	out.Outcome = journal.Fail
 	if fraction >= minFraction-1e-12 {
 		out.Outcome = journal.Pass
 	}
-	out.Detail = fmt.Sprintf("%d/%d traces (%s) %s; need ≥ %s%s%s → %s",
-		k, n, percent(fraction), a.describe, percent(minFraction), a.more(selected), sample, out.Outcome)
+	out.Detail = fmt.Sprintf("%d/%d traces%s (%s) %s; need ≥ %s%s%s → %s",
+		k, n, coverage, percent(fraction), a.describe, percent(minFraction), a.more(selected), sample, out.Outcome)
 	return out
 }
 

@@ -224,9 +224,10 @@ func TestEvaluate(t *testing.T) {
 			c := tt.check
 			c.Name, c.Phase, c.Service, c.Operation = "retries-visible", "fault", "gateway", "POST /v1/orders"
 			f := &fakeJaeger{traces: tt.traces, err: tt.err}
-			got := Evaluate(t.Context(), f, c, phases)
+			got := Evaluate(t.Context(), f, c, phases, nil)
 
 			assert.Equal(t, tt.outcome, got.Outcome, got.Detail)
+			assert.Equal(t, tt.outcome != journal.Inconclusive, got.OnData, "a pass or fail is over at least min_traces traces")
 			if len(tt.detail) > 0 && tt.detail[0] == '~' {
 				assert.Contains(t, got.Detail, tt.detail[1:])
 			} else {
@@ -252,7 +253,7 @@ func TestEvaluateAnyOperation(t *testing.T) {
 	ts := cat(many(0, 5), many(100, 5, root(func(s *traces.Span) { s.Operation = "GET /v1/products" })))
 	f := &fakeJaeger{traces: ts}
 	got := Evaluate(t.Context(), f, scenario.TraceCheck{Name: "c", Phase: "fault", Service: "gateway",
-		MinTraces: 10, MinFraction: 1, MaxDuration: time.Second}, phases)
+		MinTraces: 10, MinFraction: 1, MaxDuration: time.Second}, phases, nil)
 	assert.Equal(t, journal.Pass, got.Outcome, got.Detail)
 	assert.Contains(t, got.Detail, "10/10 traces")
 	assert.Equal(t, "", f.got[0].Operation)
@@ -260,8 +261,41 @@ func TestEvaluateAnyOperation(t *testing.T) {
 
 func TestEvaluatePhaseThatDidNotRun(t *testing.T) {
 	f := &fakeJaeger{}
-	got := Evaluate(t.Context(), f, scenario.TraceCheck{Name: "c", Phase: "recovery", Service: "gateway", MaxDuration: time.Second}, phases)
+	got := Evaluate(t.Context(), f, scenario.TraceCheck{Name: "c", Phase: "recovery", Service: "gateway", MaxDuration: time.Second}, phases, nil)
 	assert.Equal(t, journal.Inconclusive, got.Outcome)
 	assert.Equal(t, `phase "recovery" did not run`, got.Detail)
 	assert.Empty(t, f.got)
+}
+
+// Only exported spans are seen: when most of the requests the load started
+// in the phase left no trace (they hung or were cut), the few found cannot
+// speak for the phase.
+func TestEvaluateComparesTracesWithTheRequestsStarted(t *testing.T) {
+	check := scenario.TraceCheck{Name: "c", Phase: "fault", Service: "gateway", Operation: "POST /v1/orders",
+		MinTraces: 10, MinFraction: 1, MaxDuration: time.Second}
+	tests := []struct {
+		name     string
+		started  map[string]int64
+		coverage float64
+		outcome  string
+		detail   string
+	}{
+		{name: "requests not known: not judged", started: nil, outcome: journal.Pass, detail: "20/20 traces (100%)"},
+		{name: "every request traced", started: map[string]int64{"fault": 20}, outcome: journal.Pass, detail: "20/20 traces (of 20 requests started in fault) (100%)"},
+		{name: "half traced: the default bound", started: map[string]int64{"fault": 40}, outcome: journal.Pass, detail: "of 40 requests started in fault"},
+		{name: "most never exported", started: map[string]int64{"fault": 150}, outcome: journal.Inconclusive,
+			detail: "20 traces with root gateway POST /v1/orders started in fault, but the load started 150 requests in it (13.33%; need ≥ 50%)"},
+		{name: "a stricter bound", started: map[string]int64{"fault": 25}, coverage: 0.9, outcome: journal.Inconclusive, detail: "(80%; need ≥ 90%)"},
+		{name: "another phase's count does not apply", started: map[string]int64{"baseline": 500}, outcome: journal.Pass, detail: "20/20 traces (100%)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := check
+			c.MinCoverage = tt.coverage
+			got := Evaluate(t.Context(), &fakeJaeger{traces: many(0, 20)}, c, phases, tt.started)
+			assert.Equal(t, tt.outcome, got.Outcome, got.Detail)
+			assert.Contains(t, got.Detail, tt.detail)
+			assert.Equal(t, tt.outcome == journal.Pass, got.OnData)
+		})
+	}
 }
