@@ -28,11 +28,11 @@ func scenarioJournal(name, expect, checkOutcome, infraErr string, started time.T
 	j := &journal.Journal{
 		RunID: "run-1", Scenario: name, Expect: expect, Started: started, Finished: started.Add(30 * time.Second),
 		Phases: []journal.Phase{{Name: "steady", Start: started, End: started.Add(30 * time.Second)}},
-		Checks: []journal.Check{{Name: "p99", Kind: journal.KindSLO, Outcome: checkOutcome, Detail: "p99 measured"}},
+		Checks: []journal.Check{{Name: "p99", Kind: journal.KindSLO, Outcome: checkOutcome, OnData: checkOutcome != journal.Inconclusive, Detail: "p99 measured"}},
 		Error:  infraErr,
 	}
 	j.Outcome = journal.Combine(j.Checks)
-	j.Verdict = journal.VerdictFor(expect, j.Outcome)
+	j.Verdict = journal.Decide(expect, j.Checks).Verdict
 	if infraErr != "" {
 		j.Verdict = journal.VerdictError
 	}

@@ -12,7 +12,9 @@ import (
 
 // runValidate checks scenario files before anything runs: it prints one
 // "ok" line per valid file and every problem of the others, and fails with
-// ExitUsage when any file is invalid.
+// ExitUsage when any file is invalid. A valid scenario that expects to pass
+// but has no check that can be seen to notice its faults missing gets a
+// warning (not an error: the sensitivity run decides).
 func runValidate(_ context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "validate", "validate [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: scenarios/)")
 	loadtests := fs.String("loadtests", "loadtests", "directory of the k6 scripts that scenarios name")
@@ -51,6 +53,9 @@ func runValidate(_ context.Context, env Env, args []string) error {
 		switch {
 		case err == nil:
 			fmt.Fprintf(env.Stdout, "ok  %s (%d phases, %d checks)\n", f, len(s.Phases), s.Checks.Count())
+			if w := s.SensitivityWarning(); w != "" {
+				fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+			}
 			continue
 		case errors.As(err, &verr):
 			for _, p := range verr.Problems {

@@ -45,7 +45,7 @@ func TestValidateLibrary(t *testing.T) {
 	for _, l := range lines {
 		assert.Regexp(t, okLineRE, l)
 	}
-	assert.Contains(t, out.String(), "ok  "+filepath.Join(library, "baseline.yaml")+" (1 phases, 6 checks)\n")
+	assert.Contains(t, out.String(), "ok  "+filepath.Join(library, "baseline.yaml")+" (1 phases, 5 checks)\n")
 }
 
 func TestValidate(t *testing.T) {
@@ -137,4 +137,34 @@ checks:
 			}
 		})
 	}
+}
+
+// A scenario that would pass just the same if its fault did nothing is
+// valid, with a warning that says what to add.
+func TestValidateWarnsOnAScenarioThatCannotNoticeItsFault(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blind.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`name: blind
+purpose: a blackhole whose checks a healthy lab passes
+expect: pass
+load: {script: checkout.js, executor: constant-arrival-rate, rate: 5}
+phases:
+  - {name: baseline, duration: 10s}
+  - name: fault
+    duration: 10s
+    faults: [{network: {edge: orders->payments, toxic: timeout, attributes: {timeout: 0}}}]
+  - {name: recovery, duration: 15s}
+checks:
+  slo:
+    - {name: never-hangs, phase: fault, query: 'max(x[$window])', objective: "< 3.5", on_empty: fail}
+  recovery:
+    - {name: recovers, after: fault, slo: checkout-availability, tolerance: ">= 0.99", within: 10s}
+  invariants: [no_double_charge]
+`), 0o600))
+	env, out, errOut := testEnv(nil)
+	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, p})
+	require.Equal(t, ExitOK, code, "a warning is not an error")
+	assert.Regexp(t, okLineRE, strings.TrimSpace(out.String()))
+	assert.Contains(t, errOut.String(), "warning: "+p+": no check can be seen to notice its faults missing")
+	assert.Contains(t, errOut.String(), "chaoslab chaos -sensitivity")
 }
