@@ -267,8 +267,9 @@ func TestContainerRollbackAfterCrash(t *testing.T) {
 	in2 := faults.NewInjector(env, l2)
 	done, err := in2.RollbackPending(t.Context())
 	require.NoError(t, err)
-	require.Len(t, done, len(applied))
-	for i, a := range done {
+	require.Len(t, done.Faults, len(applied))
+	assert.Empty(t, done.Knobs)
+	for i, a := range done.Faults {
 		assert.Equal(t, applied[len(applied)-1-i].ID, a.ID, "newest first")
 	}
 	assert.True(t, cs.healthy(), "every container runs, connected")
@@ -280,7 +281,7 @@ func TestContainerRollbackAfterCrash(t *testing.T) {
 
 	again, err := in2.RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Empty(t, again, "nothing left to roll back")
+	assert.Equal(t, faults.Rollback{}, again, "nothing left to roll back")
 	assert.Len(t, cs.log(), 8, "and nothing done")
 }
 
@@ -306,7 +307,7 @@ func TestContainerRollbackIntentOnly(t *testing.T) {
 
 	done, err := faults.NewInjector(faults.Env{Containers: cs}, l).RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Len(t, done, len(faults.ContainerActions()))
+	assert.Len(t, done.Faults, len(faults.ContainerActions()))
 	assert.Empty(t, pendingIDs(t, l))
 	assert.Equal(t, []string{"connect payments"}, cs.log(),
 		"the containers were never touched: nothing to undo (connecting a connected container does nothing)")
@@ -324,7 +325,7 @@ func TestContainerSweep(t *testing.T) {
 	in, _ := newInjector(t, faults.Env{Containers: cs})
 	done, err := in.RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Empty(t, done, "the ledger was empty")
+	assert.Equal(t, faults.Rollback{}, done, "the ledger was empty")
 	assert.True(t, cs.healthy())
 	assert.Equal(t, []string{"unpause orders", "connect inventory", "start inventory", "connect payments"}, cs.log())
 

@@ -27,9 +27,11 @@ const NamePrefix = "chaoslab-"
 type Env struct {
 	// Toxiproxy carries network faults.
 	Toxiproxy *toxiproxy.Client
-	// Processes kills, pauses and restarts services. When it also
-	// implements ProcessStatus, rollback after a crash restarts only the
-	// services that are not running.
+	// Processes kills, pauses and restarts services, and restarts them
+	// with knobs. When it also implements ProcessStatus, rollback after a
+	// crash restarts only the services that are not running; when it
+	// implements KnobStatus, rollback also restores the defaults of a
+	// service that runs with overrides the ledger does not know of.
 	Processes stack.Processes
 	// AdminURL returns the base URL of a service's admin API
 	// (faultinject), which takes request faults.
@@ -399,20 +401,34 @@ func (in *Injector) undoProcess(ctx context.Context, a Applied) error {
 	return fmt.Errorf("unknown process action %q", p.Action)
 }
 
+// Rollback is what RollbackPending did.
+type Rollback struct {
+	// Faults are the pending faults it removed, newest first.
+	Faults []Applied
+	// Knobs are the services it restarted with the lab's defaults: first
+	// the pending knobs of the ledger, newest first, then those the sweep
+	// found running with overrides that no pending record explained (no
+	// ID, RunID or Scenario).
+	Knobs []Knobs
+}
+
 // RollbackPending removes every fault the ledger says may still be in place
-// (newest first) and returns those it removed. Then, belt and braces, it
-// removes every toxic named chaoslab-* from every proxy, enables every
-// proxy, deletes every in-service fault whose id starts with chaoslab- on
-// every service and, in a lab of containers, connects, unpauses or starts
-// every service's container that is disconnected, paused or not running.
-// The runner calls it when it starts (a previous run may have crashed);
-// `chaoslab clean` is this.
-func (in *Injector) RollbackPending(ctx context.Context) ([]Applied, error) {
-	pending, err := in.ledger.Pending()
+// (newest first), then restores the defaults of every service the ledger
+// says may still run with knobs (newest first, one restart per service),
+// and returns what it undid. Then, belt and braces, it removes every toxic
+// named chaoslab-* from every proxy, enables every proxy, deletes every
+// in-service fault whose id starts with chaoslab- on every service, in a
+// lab of containers connects, unpauses or starts every service's container
+// that is disconnected, paused or not running, and, when the lab can tell
+// (KnobStatus), restarts with its defaults every service that runs with
+// overrides. The runner calls it when it starts (a previous run may have
+// crashed); `chaoslab clean` is this.
+func (in *Injector) RollbackPending(ctx context.Context) (Rollback, error) {
+	pending, knobs, err := in.ledger.pending()
 	if err != nil {
-		return nil, err
+		return Rollback{}, err
 	}
-	var done []Applied
+	var rb Rollback
 	var errs []error
 	for i := len(pending) - 1; i >= 0; i-- {
 		a := pending[i]
@@ -420,17 +436,21 @@ func (in *Injector) RollbackPending(ctx context.Context) ([]Applied, error) {
 			errs = append(errs, err)
 			continue
 		}
-		done = append(done, a)
+		rb.Faults = append(rb.Faults, a)
 	}
-	if err := in.sweep(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return done, errors.Join(errs...)
+	// After the faults: a paused service is resumed before it is restarted.
+	restored, err := in.rollbackKnobs(ctx, knobs)
+	rb.Knobs = append(rb.Knobs, restored...)
+	errs = append(errs, err)
+	found, err := in.sweep(ctx)
+	rb.Knobs = append(rb.Knobs, found...)
+	errs = append(errs, err)
+	return rb, errors.Join(errs...)
 }
 
 // sweep removes whatever chaoslab left in the lab that the ledger does not
-// know of.
-func (in *Injector) sweep(ctx context.Context) error {
+// know of, and returns the overrides it found services running with.
+func (in *Injector) sweep(ctx context.Context) ([]Knobs, error) {
 	var errs []error
 	if tp := in.env.Toxiproxy; tp != nil {
 		proxies, err := tp.Proxies(ctx)
@@ -469,7 +489,10 @@ func (in *Injector) sweep(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, in.sweepContainers(ctx))
-	return errors.Join(errs...)
+	// Last: a service's container must run before it can be restarted.
+	found, err := in.sweepKnobs(ctx)
+	errs = append(errs, err)
+	return found, errors.Join(errs...)
 }
 
 // sortedNames returns the keys of m, sorted.

@@ -274,8 +274,9 @@ func TestRollbackAfterCrash(t *testing.T) {
 	in2 := faults.NewInjector(env, l2)
 	done, err := in2.RollbackPending(t.Context())
 	require.NoError(t, err)
-	require.Len(t, done, len(applied))
-	for i, a := range done {
+	require.Len(t, done.Faults, len(applied))
+	assert.Empty(t, done.Knobs)
+	for i, a := range done.Faults {
 		assert.Equal(t, applied[len(applied)-1-i].ID, a.ID, "newest first")
 	}
 	assert.Empty(t, lab.toxics(t))
@@ -290,7 +291,7 @@ func TestRollbackAfterCrash(t *testing.T) {
 
 	again, err := in2.RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Empty(t, again, "nothing left to roll back")
+	assert.Equal(t, faults.Rollback{}, again, "nothing left to roll back")
 }
 
 // normalize re-reads the times of the faults the way a fresh process sees
@@ -335,7 +336,7 @@ func TestRollbackIntentOnly(t *testing.T) {
 	}()
 	done, err := in.RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Len(t, done, len(specs))
+	assert.Len(t, done.Faults, len(specs))
 	assert.Empty(t, pendingIDs(t, ledger))
 	assert.Equal(t, []string{"signal payments continued"}, lab.procs.log(),
 		"services that run are not restarted; a SIGCONT to a running process is harmless")
@@ -360,7 +361,7 @@ func TestRollbackSweeps(t *testing.T) {
 	in, _ := newInjector(t, env)
 	done, err := in.RollbackPending(ctx)
 	require.NoError(t, err)
-	assert.Empty(t, done, "the ledger was empty")
+	assert.Equal(t, faults.Rollback{}, done, "the ledger was empty")
 	assert.Equal(t, []string{"orders_to_payments/someone-else"}, lab.toxics(t))
 	assert.Empty(t, lab.disabled(t))
 	assert.Equal(t, []string{"gateway/manual"}, lab.requestFaults())

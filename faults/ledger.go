@@ -88,10 +88,13 @@ type Record struct {
 	Event string `json:"event"`
 	// At is when the record was written.
 	At time.Time `json:"at"`
-	// ID is the fault's Applied.ID.
+	// ID is the fault's Applied.ID, or the knobs' Knobs.ID.
 	ID string `json:"id"`
-	// Fault is the whole fault, on intent and applied records.
+	// Fault is the whole fault, on a fault's intent and applied records.
 	Fault *Applied `json:"fault,omitempty"`
+	// Knobs are the whole knobs, on the intent and applied records of a
+	// service restarted with knobs (see Injector.ApplyKnobs).
+	Knobs *Knobs `json:"knobs,omitempty"`
 	// Error is why an attempt failed, on error records.
 	Error string `json:"error,omitempty"`
 }
@@ -224,31 +227,60 @@ func (l *Ledger) Records() ([]Record, error) {
 // Pending returns the faults that were intended or applied and not yet
 // removed, in the order they were first recorded, each as last recorded.
 func (l *Ledger) Pending() ([]Applied, error) {
+	faults, _, err := l.pending()
+	return faults, err
+}
+
+// PendingKnobs returns the knobs that were intended or applied and not yet
+// removed (their service may still run with them), in the order they were
+// first recorded, each as last recorded.
+func (l *Ledger) PendingKnobs() ([]Knobs, error) {
+	_, knobs, err := l.pending()
+	return knobs, err
+}
+
+// pending returns the pending faults and knobs.
+func (l *Ledger) pending() ([]Applied, []Knobs, error) {
 	recs, err := l.Records()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	byID := make(map[string]Applied)
+	faults := make(map[string]Applied)
+	knobs := make(map[string]Knobs)
 	var order []string
+	seen := make(map[string]bool)
 	for _, r := range recs {
 		switch r.Event {
 		case EventIntent, EventApplied:
-			if r.Fault == nil {
+			switch {
+			case r.Fault != nil:
+				faults[r.ID] = *r.Fault
+			case r.Knobs != nil:
+				knobs[r.ID] = *r.Knobs
+			default:
 				continue
 			}
-			if _, seen := byID[r.ID]; !seen {
+			if !seen[r.ID] {
+				seen[r.ID] = true
 				order = append(order, r.ID)
 			}
-			byID[r.ID] = *r.Fault
 		case EventRemoved:
-			delete(byID, r.ID)
+			delete(faults, r.ID)
+			delete(knobs, r.ID)
 		}
 	}
-	out := make([]Applied, 0, len(byID))
+	var outFaults []Applied
+	var outKnobs []Knobs
 	for _, id := range order {
-		if a, ok := byID[id]; ok {
-			out = append(out, a)
+		if a, ok := faults[id]; ok {
+			outFaults = append(outFaults, a)
+		}
+		if k, ok := knobs[id]; ok {
+			outKnobs = append(outKnobs, k)
 		}
 	}
-	return out, nil
+	if outFaults == nil {
+		outFaults = []Applied{}
+	}
+	return outFaults, outKnobs, nil
 }

@@ -174,11 +174,17 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		return &exitError{code: ExitInfra, err: err}
 	}
 	defer ledger.Close()
-	// A previous run that crashed may have left faults in place.
-	if rolled, err := inj.RollbackPending(ctx); err != nil {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("rolling back the faults of a previous run: %w", err)}
-	} else if len(rolled) > 0 {
-		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled))
+	// A previous run that crashed may have left faults in place, and
+	// services running with its knobs.
+	rolled, err := inj.RollbackPending(ctx)
+	if err != nil {
+		return &exitError{code: ExitInfra, err: fmt.Errorf("rolling back the faults and knobs of a previous run: %w", err)}
+	}
+	if len(rolled.Faults) > 0 {
+		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled.Faults))
+	}
+	for _, k := range rolled.Knobs {
+		fmt.Fprintln(env.Stdout, restoredKnobs(k))
 	}
 
 	pc, err := promapi.NewClient(promapi.Config{Address: e.PrometheusURL})
