@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ var (
 	_ stack.Stack          = (*Lab)(nil)
 	_ faults.Containers    = (*Lab)(nil)
 	_ faults.ProcessStatus = (*Lab)(nil)
+	_ faults.KnobStatus    = (*Lab)(nil)
 )
 
 func TestEnvName(t *testing.T) {
@@ -108,3 +110,20 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 }
 
 func trimScheme(u string) string { return u[len("http://"):] }
+
+// A later process (`chaoslab clean`) reads the knobs a crashed run left
+// from the state file.
+func TestOverridesComeFromTheState(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "jwt.key")
+	require.NoError(t, os.WriteFile(key, []byte("k\n"), 0o600))
+	st := State{Endpoints: stack.Endpoints{JWTKeyFile: key}, Knobs: map[string]map[string]string{"orders": {"retries": "false"}}}
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.json"), b, 0o644))
+
+	lab, err := Attach(Config{Dir: dir, RunDir: dir})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"retries": "false"}, lab.Overrides("orders"))
+	assert.Nil(t, lab.Overrides("payments"))
+}

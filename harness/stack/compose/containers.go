@@ -88,6 +88,16 @@ func (l *Lab) Running(service string) bool {
 	return err == nil && (status == "running" || status == "paused")
 }
 
+// Overrides returns the flags service runs with beyond its defaults, as the
+// state records them (State.Knobs; nil: its defaults), so that the fault
+// injector's rollback can restore the defaults of a service that a crashed
+// run left with a scenario's knobs.
+func (l *Lab) Overrides(service string) map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.st.Knobs[service])
+}
+
 // Container faults (faults.Containers).
 
 // StopContainer stops the service's container (SIGTERM, then SIGKILL after

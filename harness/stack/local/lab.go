@@ -274,6 +274,12 @@ func (l *Lab) State() State {
 	defer l.mu.Unlock()
 	s := *l.st
 	s.Procs = append([]Proc(nil), l.st.Procs...)
+	if l.st.Overrides != nil {
+		s.Overrides = make(map[string]map[string]string, len(l.st.Overrides))
+		for svc, flags := range l.st.Overrides {
+			s.Overrides[svc] = maps.Clone(flags)
+		}
+	}
 	return s
 }
 
@@ -293,7 +299,9 @@ func (l *Lab) Signal(_ context.Context, service string, sig syscall.Signal) erro
 }
 
 // Restart stops a service and starts it again with flags overriding its
-// lab defaults, then waits until it is ready.
+// lab defaults, then waits until it is ready. The state file records the
+// new process with its overrides (State.Overrides) as soon as it is
+// spawned.
 func (l *Lab) Restart(ctx context.Context, service string, flags map[string]string) error {
 	l.mu.Lock()
 	i, ok := l.st.proc(service)
@@ -314,7 +322,16 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	}
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs[:i], l.st.Procs[i+1:]...)
+	if len(flags) == 0 {
+		delete(l.st.Overrides, service)
+	} else {
+		if l.st.Overrides == nil {
+			l.st.Overrides = map[string]map[string]string{}
+		}
+		l.st.Overrides[service] = maps.Clone(flags)
+	}
 	l.mu.Unlock()
+	// startComponent writes the state with the new process and its overrides.
 	return l.startComponent(ctx, service, p.Path, args, nil, p.Ready)
 }
 

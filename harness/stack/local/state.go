@@ -24,6 +24,12 @@ type State struct {
 	Procs []Proc `json:"procs"`
 	// ServiceArgs are each service's default flags, for restarts.
 	ServiceArgs map[string][]string `json:"service_args"`
+	// Overrides are the flags each service runs with beyond its defaults
+	// (a scenario's knobs: Lab.Restart with flags), flag name to value; a
+	// service that runs with its defaults has none. Recorded with the
+	// restarted process, so that `chaoslab clean` and the next run can
+	// tell a lab left with knobs by a crashed runner.
+	Overrides map[string]map[string]string `json:"overrides,omitempty"`
 }
 
 func statePath(runDir string) string { return filepath.Join(runDir, "state.json") }
