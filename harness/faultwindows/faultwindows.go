@@ -14,6 +14,7 @@ package faultwindows
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
@@ -31,6 +32,13 @@ type Sink interface {
 type injector interface {
 	Apply(ctx context.Context, runID, scenario, phase string, s faults.Spec) (faults.Applied, error)
 	Remove(ctx context.Context, a faults.Applied) error
+}
+
+// knobber restarts services with knobs and with their defaults again
+// (faults.Injector).
+type knobber interface {
+	ApplyKnobs(ctx context.Context, runID, scenario, service string, flags map[string]string) (faults.Knobs, error)
+	RemoveKnobs(ctx context.Context, k faults.Knobs) error
 }
 
 // Injector is an injector that reports fault windows to its sinks.
@@ -66,4 +74,23 @@ func (in *Injector) Remove(ctx context.Context, a faults.Applied) error {
 		sink.Closed(ctx, a, at)
 	}
 	return err
+}
+
+// ApplyKnobs passes the knobs on to the wrapped injector: knobs hold for
+// the whole run and are no fault window.
+func (in *Injector) ApplyKnobs(ctx context.Context, runID, scenario, service string, flags map[string]string) (faults.Knobs, error) {
+	k, ok := in.next.(knobber)
+	if !ok {
+		return faults.Knobs{}, fmt.Errorf("applying knobs to %s: the wrapped injector cannot restart services", service)
+	}
+	return k.ApplyKnobs(ctx, runID, scenario, service, flags)
+}
+
+// RemoveKnobs passes the removal on to the wrapped injector.
+func (in *Injector) RemoveKnobs(ctx context.Context, k faults.Knobs) error {
+	kn, ok := in.next.(knobber)
+	if !ok {
+		return fmt.Errorf("restoring the defaults of %s: the wrapped injector cannot restart services", k.Service)
+	}
+	return kn.RemoveKnobs(ctx, k)
 }

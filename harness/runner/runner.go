@@ -31,10 +31,14 @@ import (
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 )
 
-// injector applies and removes faults (faults.Injector).
+// injector applies and removes faults, and restarts services with knobs
+// and with their defaults again (faults.Injector): both through the fault
+// ledger, so that a crashed run leaves nothing `chaoslab clean` cannot undo.
 type injector interface {
 	Apply(ctx context.Context, runID, scenario, phase string, s faults.Spec) (faults.Applied, error)
 	Remove(ctx context.Context, a faults.Applied) error
+	ApplyKnobs(ctx context.Context, runID, scenario, service string, flags map[string]string) (faults.Knobs, error)
+	RemoveKnobs(ctx context.Context, k faults.Knobs) error
 }
 
 // ordersLister lists orders (the orders service's gRPC client).
@@ -123,8 +127,9 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		scrape = time.Second
 	}
 
-	// Knobs: restart the services concerned with their flags; restore the
-	// lab's defaults afterwards, whatever happens.
+	// Knobs: restart the services concerned with their flags, each recorded
+	// in the fault ledger first (a crashed run's knobs are rolled back like
+	// its faults); restore the lab's defaults afterwards, whatever happens.
 	knobs := map[string]map[string]string{}
 	for _, k := range sc.Knobs {
 		if knobs[k.Service] == nil {
@@ -133,21 +138,31 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		knobs[k.Service][k.Flag] = k.Value
 		j.Knobs = append(j.Knobs, journal.Knob{Service: k.Service, Flag: k.Flag, Value: k.Value})
 	}
+	var applied []faults.Knobs
 	defer func() {
-		if len(knobs) == 0 {
+		if len(applied) == 0 {
 			return
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		for _, svc := range restartOrder(knobs) {
-			if rerr := r.Stack.Restart(rctx, svc, nil); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("restoring %s's defaults: %w", svc, rerr))
+		var restored []string
+		for _, k := range applied {
+			if rerr := r.Faults.RemoveKnobs(rctx, k); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("restoring %s's defaults (run `chaoslab clean`): %w", k.Service, rerr))
+				continue
 			}
+			restored = append(restored, k.Service)
 		}
-		r.say("  restored the defaults of %s", strings.Join(restartOrder(knobs), ", "))
+		if len(restored) > 0 {
+			r.say("  restored the defaults of %s", strings.Join(restored, ", "))
+		}
 	}()
 	for _, svc := range restartOrder(knobs) {
-		if err := r.Stack.Restart(ctx, svc, knobs[svc]); err != nil {
+		k, err := r.Faults.ApplyKnobs(ctx, r.RunID, sc.Name, svc, knobs[svc])
+		if k.ID != "" {
+			applied = append(applied, k) // restarted with them, even on an error
+		}
+		if err != nil {
 			return fmt.Errorf("applying knobs to %s: %w", svc, err)
 		}
 		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))

@@ -47,17 +47,34 @@ func (f fakeStack) Endpoints() stack.Endpoints {
 }
 func (f fakeStack) Signal(context.Context, string, syscall.Signal) error { return nil }
 func (f fakeStack) Restart(_ context.Context, svc string, flags map[string]string) error {
-	if flags == nil {
-		f.ev.add("restore " + svc)
-	} else {
-		f.ev.add("restart " + svc + " " + formatFlags(flags))
-	}
+	f.ev.add("restart behind the ledger's back " + svc + " " + formatFlags(flags))
 	return nil
 }
 
 type fakeInjector struct {
 	ev *events
 	n  int
+	// knobsErr fails ApplyKnobs for a service; restoreErr every RemoveKnobs.
+	knobsErr   map[string]error
+	restoreErr error
+}
+
+func (f *fakeInjector) ApplyKnobs(_ context.Context, runID, scenario, svc string, flags map[string]string) (faults.Knobs, error) {
+	if err := f.knobsErr[svc]; err != nil {
+		f.ev.add("knobs refused " + svc)
+		return faults.Knobs{}, err
+	}
+	f.ev.add("restart " + svc + " " + formatFlags(flags))
+	return faults.Knobs{ID: "k-" + svc, RunID: runID, Scenario: scenario, Service: svc, Flags: flags, AppliedAt: time.Now()}, nil
+}
+
+func (f *fakeInjector) RemoveKnobs(ctx context.Context, k faults.Knobs) error {
+	if ctx.Err() != nil {
+		f.ev.add("restore on a cancelled context " + k.Service)
+		return ctx.Err()
+	}
+	f.ev.add("restore " + k.Service)
+	return f.restoreErr
 }
 
 func (f *fakeInjector) Apply(_ context.Context, _, _, phase string, s faults.Spec) (faults.Applied, error) {
@@ -240,4 +257,57 @@ func TestSettleWaitsForPendingOrders(t *testing.T) {
 			assert.InDelta(t, tt.wantCalls, orders.calls, 1, "polls every 250ms")
 		})
 	}
+}
+
+func withKnobs(sc *scenario.Scenario, knobs ...scenario.Knob) *scenario.Scenario {
+	sc.Knobs = knobs
+	return sc
+}
+
+// Knobs go through the injector (and its ledger), in dependency order, and
+// only those applied are restored; a knob the injector refuses ends the
+// run before the load.
+func TestRunKnobsGoThroughTheLedger(t *testing.T) {
+	knobs := []scenario.Knob{
+		{Service: "orders", Flag: "retries", Value: "false"},
+		{Service: "gateway", Flag: "rate-limit", Value: "5"},
+		{Service: "inventory", Flag: "latency", Value: "1ms"},
+	}
+	t.Run("applied and restored", func(t *testing.T) {
+		ev := &events{}
+		j := newRunner(t, ev, loadUntilDone(ev)).Run(t.Context(), withKnobs(twoPhases(), knobs...))
+		require.Empty(t, j.Error)
+		assert.Equal(t, []string{
+			"restart inventory -latency=1ms",
+			"restart orders -retries=false",
+			"restart gateway -rate-limit=5",
+			"load start",
+			"apply fault orders->payments",
+			"remove fault orders->payments",
+			"restore inventory",
+			"restore orders",
+			"restore gateway",
+		}, ev.all())
+	})
+	t.Run("refused", func(t *testing.T) {
+		ev := &events{}
+		r := newRunner(t, ev, loadUntilDone(ev))
+		r.Faults.(*fakeInjector).knobsErr = map[string]error{"orders": errors.New("orders: not ready")}
+		j := r.Run(t.Context(), withKnobs(twoPhases(), knobs...))
+		assert.Equal(t, journal.VerdictError, j.Verdict)
+		assert.Contains(t, j.Error, "applying knobs to orders: orders: not ready")
+		assert.Equal(t, []string{
+			"restart inventory -latency=1ms",
+			"knobs refused orders",
+			"restore inventory",
+		}, ev.all(), "the injector undoes what it refused; the runner restores what it applied")
+	})
+	t.Run("not restored", func(t *testing.T) {
+		ev := &events{}
+		r := newRunner(t, ev, loadUntilDone(ev))
+		r.Faults.(*fakeInjector).restoreErr = errors.New("orders: exited during start")
+		j := r.Run(t.Context(), twoPhases())
+		assert.Equal(t, journal.VerdictError, j.Verdict)
+		assert.Contains(t, j.Error, "restoring orders's defaults (run `chaoslab clean`): orders: exited during start")
+	})
 }
