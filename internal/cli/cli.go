@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"status":   {summary: "show the local lab's components: running, ready, memory", run: runStatus},
 		"validate": {summary: "check scenario files (default: scenarios/) before anything runs", run: runValidate},
 		"report":   {summary: "regenerate a chaos run's reports (HTML, JUnit) from its journals and print its summary", run: runReport},
-		"clean":    {summary: "remove every fault chaoslab left in the lab (after a crashed or killed run)", run: runClean},
+		"clean":    {summary: "remove every fault and knob chaoslab left in the lab (after a crashed or killed run)", run: runClean},
 		"slo":      {summary: "generate the Prometheus rules of slo/slos.yaml, or check the committed ones", run: runSLO},
 	}
 }
