@@ -205,6 +205,11 @@ compose_images  = images $(if $(filter 1,$(COMPOSE_OFFLINE)),images-offline)
 chaos: build tools $(if $(filter compose,$(STACK)),$(compose_images))
 	$(BIN)/chaoslab chaos -stack $(STACK) $(if $(SCENARIO),-scenario $(SCENARIO)) $(if $(REPEAT),-repeat $(REPEAT))
 
+## chaos-sensitivity: every expect-pass scenario with its faults replaced by no-ops (nothing injected): each must fail on data, or the run exits 1 (the table shows which checks caught the missing fault)
+.PHONY: chaos-sensitivity
+chaos-sensitivity: build tools $(if $(filter compose,$(STACK)),$(compose_images))
+	$(BIN)/chaoslab chaos -sensitivity -stack $(STACK) $(if $(SCENARIO),-scenario $(SCENARIO))
+
 ## up: start the lab with docker compose (images built here, third-party images pulled; COMPOSE_OFFLINE=1: stand-ins); Grafana on :3000
 .PHONY: up
 up: build $(compose_images)

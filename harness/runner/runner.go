@@ -72,6 +72,19 @@ type Runner struct {
 	ResolveSLO func(name string) (string, error)
 	// Progress receives the running commentary (nil: discarded).
 	Progress io.Writer
+	// Targets, when set, is Prometheus' targets API: before its load
+	// starts, a scenario waits until every service the runner restarted
+	// (its knobs, or the previous scenario's restore of the defaults) has
+	// been scraped since, so that its first seconds are measured.
+	Targets stack.TargetsQuerier
+	// restartedAt is when the runner last restarted each service and
+	// Prometheus has not been seen scraping it since.
+	restartedAt map[string]time.Time
+	// Sensitivity makes every run a sensitivity run: each fault is recorded
+	// at its phase's start and end (journal.Fault.NoOp) but nothing is
+	// injected, and the scenario is expected to fail on data — one of its
+	// checks must notice that the fault did nothing. Knobs still apply.
+	Sensitivity bool
 	// Settle bounds the wait for the shop to finish in-flight sagas after
 	// the load stops (default 15s).
 	Settle time.Duration
@@ -92,10 +105,17 @@ func (r *Runner) say(format string, args ...any) {
 func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journal {
 	j := &journal.Journal{
 		RunID: r.RunID, Scenario: sc.Name, File: sc.File, Purpose: strings.TrimSpace(sc.Purpose),
-		Expect: string(sc.Expect), Stack: r.StackName, Started: time.Now().UTC(),
+		Expect: string(sc.Expect), Stack: r.StackName, Started: time.Now().UTC(), Sensitivity: r.Sensitivity,
 	}
 	dir := filepath.Join(r.ReportDir, sc.Name)
-	r.say("\n▶ %s (expect %s) — %s", sc.Name, sc.Expect, oneLine(j.Purpose))
+	if r.Sensitivity {
+		// Without its faults the scenario must fail on data: that is how it
+		// shows it would notice a fault that did nothing.
+		j.Expect = journal.Fail
+		r.say("\n▶ %s (sensitivity: faults replaced by no-ops, a check must fail on data) — %s", sc.Name, oneLine(j.Purpose))
+	} else {
+		r.say("\n▶ %s (expect %s) — %s", sc.Name, sc.Expect, oneLine(j.Purpose))
+	}
 
 	err := r.run(ctx, sc, j, dir)
 	if err != nil {
@@ -103,8 +123,11 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journa
 		j.Verdict = journal.VerdictError
 		r.say("  ✗ %s: %v", sc.Name, err)
 	} else {
-		j.Outcome = journal.Combine(j.Checks)
-		j.Verdict = journal.VerdictFor(j.Expect, j.Outcome)
+		d := journal.Decide(j.Expect, j.Checks)
+		j.Outcome, j.Verdict, j.VerdictReason = d.Outcome, d.Verdict, d.Reason
+		if r.Sensitivity && j.Verdict == journal.Unexpected {
+			j.VerdictReason = "insensitive: every check passed with its faults replaced by no-ops, so this scenario cannot tell a fault that acted from one that did nothing; add a check that the fault moves (see docs/scenarios.md, Sensitivity)"
+		}
 	}
 	j.Finished = time.Now().UTC()
 	if werr := journal.Write(dir, j); werr != nil {
@@ -152,6 +175,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 				continue
 			}
 			restored = append(restored, k.Service)
+			r.restarted(k.Service)
 		}
 		if len(restored) > 0 {
 			r.say("  restored the defaults of %s", strings.Join(restored, ", "))
@@ -165,7 +189,11 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		if err != nil {
 			return fmt.Errorf("applying knobs to %s: %w", svc, err)
 		}
+		r.restarted(svc)
 		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))
+	}
+	if err := r.waitObserved(ctx); err != nil {
+		return err
 	}
 
 	// Load across the whole timeline.
@@ -240,6 +268,34 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	return nil
 }
 
+// scrapeWait bounds the wait for Prometheus to scrape a restarted service.
+const scrapeWait = 15 * time.Second
+
+// restarted notes that svc was restarted now.
+func (r *Runner) restarted(svc string) {
+	if r.restartedAt == nil {
+		r.restartedAt = map[string]time.Time{}
+	}
+	r.restartedAt[svc] = time.Now()
+}
+
+// waitObserved waits until Prometheus has scraped every service restarted
+// since it last looked (its job is the service's name): "ready" means
+// observed, or a scenario's first seconds would measure nothing.
+func (r *Runner) waitObserved(ctx context.Context) error {
+	if r.Targets == nil || len(r.restartedAt) == 0 {
+		return nil
+	}
+	start := time.Now()
+	got, err := stack.WaitScraped(ctx, r.Targets, r.restartedAt, scrapeWait)
+	if err != nil {
+		return fmt.Errorf("waiting for Prometheus to scrape the restarted services: %w", err)
+	}
+	r.say("  observed by Prometheus: %s (waited %s)", strings.Join(slices.Sorted(maps.Keys(got)), ", "), time.Since(start).Round(10*time.Millisecond))
+	r.restartedAt = nil
+	return nil
+}
+
 // timeline runs the phases, applying and removing faults. Faults still in
 // place when it returns early are removed on a detached context.
 func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, startAt time.Time) (err error) {
@@ -286,6 +342,16 @@ func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal
 		phaseStart = phaseStart.Add(p.Duration)
 		end := phaseStart // phases keep to the clock, whatever applying faults took
 		for _, spec := range p.Faults {
+			if r.Sensitivity {
+				// Recorded, not injected: active stays empty, so nothing is
+				// removed either; the journal shows the fault's window.
+				j.Faults = append(j.Faults, journal.Fault{
+					ID: fmt.Sprintf("noop-%s-%d", p.Name, len(j.Faults)+1), Phase: p.Name, Kind: spec.Kind(), Target: spec.Target(),
+					Spec: spec.String(), Applied: time.Now().UTC(), NoOp: true,
+				})
+				r.say("  [%5.1fs] %-9s no-op   %s (sensitivity run: not injected)", time.Since(start).Seconds(), p.Name, spec)
+				continue
+			}
 			a, aerr := r.Faults.Apply(ctx, r.RunID, sc.Name, p.Name, spec)
 			if aerr != nil {
 				j.Phases = append(j.Phases, closePhase(ph))
@@ -306,6 +372,11 @@ func (r *Runner) timeline(ctx context.Context, sc *scenario.Scenario, j *journal
 		if rerr := removeAll(ctx, p.Name); rerr != nil {
 			j.Phases = append(j.Phases, closePhase(ph))
 			return rerr
+		}
+		for i := range j.Faults {
+			if f := &j.Faults[i]; f.NoOp && f.Phase == p.Name && f.Removed.IsZero() {
+				f.Removed = time.Now().UTC()
+			}
 		}
 		j.Phases = append(j.Phases, closePhase(ph))
 	}
@@ -358,7 +429,7 @@ func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal
 		add(slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd, r.ResolveSLO))
 	}
 	for _, c := range sc.Checks.Traces {
-		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases))
+		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, startedByPhase(res)))
 	}
 	if len(sc.Checks.Invariants) > 0 {
 		acked := make([]string, 0, len(res.Acked))
@@ -370,9 +441,18 @@ func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal
 		}
 	}
 	if j.Load != nil && j.Load.ThresholdsFailed {
-		add(journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail,
+		add(journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail, OnData: true,
 			Detail: "k6 reported failed thresholds (exit 99); see " + j.Load.SummaryFile})
 	}
+}
+
+// startedByPhase is how many requests k6 started in each phase.
+func startedByPhase(res load.Result) map[string]int64 {
+	out := make(map[string]int64, len(res.Phases))
+	for _, p := range res.Phases {
+		out[p.Name] = p.Requests
+	}
+	return out
 }
 
 // series samples the plots of the report: checkout (or read path) latency

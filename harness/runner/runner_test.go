@@ -311,3 +311,104 @@ func TestRunKnobsGoThroughTheLedger(t *testing.T) {
 		assert.Contains(t, j.Error, "restoring orders's defaults (run `chaoslab clean`): orders: exited during start")
 	})
 }
+
+// valueProm answers every instant query with one value.
+type valueProm struct{ v float64 }
+
+func (p valueProm) Query(context.Context, string, time.Time, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Vector{{Value: model.SampleValue(p.v)}}, nil, nil
+}
+
+func (valueProm) QueryRange(context.Context, string, promv1.Range, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Matrix{}, nil, nil
+}
+
+// A sensitivity run injects nothing: the faults are recorded as no-ops over
+// their phase, the knobs still apply, and the scenario must fail on data —
+// a check that still passes without the fault makes it insensitive.
+func TestSensitivityRunInjectsNothingAndExpectsAFailureOnData(t *testing.T) {
+	tests := []struct {
+		name        string
+		value       float64 // what the check's query measures in the fault phase
+		wantVerdict string
+		wantReason  string
+	}{
+		{name: "a check notices the missing fault", value: 0.01, wantVerdict: journal.AsExpected},
+		{name: "every check passes without the fault", value: 0.2, wantVerdict: journal.Unexpected, wantReason: "insensitive: every check passed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := &events{}
+			r := newRunner(t, ev, loadUntilDone(ev))
+			r.Sensitivity = true
+			r.Prometheus = valueProm{tt.value}
+			sc := twoPhases()
+			// The latency must move the median by 50 ms; without it it stays.
+			obj, err := scenario.ParseObjective(">= 0.05")
+			require.NoError(t, err)
+			sc.Checks.SLO = []scenario.SLOCheck{{Name: "median-moves", Phase: "fault", Query: "m[$window]", Objective: obj, OnEmpty: scenario.Fail}}
+			j := r.Run(t.Context(), sc)
+
+			require.Empty(t, j.Error)
+			assert.Equal(t, []string{"restart orders -retries=false", "load start", "restore orders"}, ev.all(), "knobs apply, no fault is injected")
+			assert.True(t, j.Sensitivity)
+			assert.Equal(t, journal.Fail, j.Expect, "a sensitivity run expects a failure on data")
+			require.Len(t, j.Faults, 1)
+			f := j.Faults[0]
+			assert.True(t, f.NoOp)
+			assert.Equal(t, "fault", f.Phase)
+			assert.Equal(t, "orders->payments", f.Target)
+			assert.False(t, f.Applied.IsZero())
+			assert.InDelta(t, 300*time.Millisecond, f.Removed.Sub(f.Applied), float64(150*time.Millisecond), "recorded over its phase")
+			assert.Equal(t, tt.wantVerdict, j.Verdict, j.VerdictReason)
+			if tt.wantReason != "" {
+				assert.Contains(t, j.VerdictReason, tt.wantReason)
+			}
+		})
+	}
+}
+
+// scrapingProm is Prometheus' targets API: it has scraped orders only from
+// its third answer on, each time at the moment it answers.
+type scrapingProm struct {
+	ev    *events
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	last := time.Now().Add(-time.Hour) // a scrape of the process before the restart
+	if p.calls >= 3 {
+		last = time.Now()
+		p.ev.add("scraped orders")
+	}
+	return promv1.TargetsResult{Active: []promv1.ActiveTarget{{
+		Labels: model.LabelSet{"job": "orders"}, Health: promv1.HealthGood, LastScrape: last,
+	}}}, nil
+}
+
+// Ready means observed: after restarting a service for its knobs, the
+// scenario's load starts only once Prometheus has scraped the new process,
+// and so does the next scenario after the defaults are restored.
+func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	prom := &scrapingProm{ev: ev}
+	r.Targets = prom
+	j := r.Run(t.Context(), twoPhases())
+	require.Empty(t, j.Error)
+	log := ev.all()
+	require.GreaterOrEqual(t, len(log), 3)
+	assert.Equal(t, []string{"restart orders -retries=false", "scraped orders", "load start"}, log[:3])
+
+	// The restore at the end restarted orders: the next scenario waits again.
+	before := len(ev.all())
+	sc := twoPhases()
+	sc.Knobs = nil
+	j = r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	assert.Equal(t, []string{"scraped orders", "load start"}, ev.all()[before:before+2])
+}

@@ -10,7 +10,7 @@ import (
 // runChaos brings a lab up, runs the scenario library on it, and tears it
 // down — always, also on failure or Ctrl-C. This is `make chaos`.
 func runChaos(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "chaos", "chaos [flags] [file|dir ...]\n\nStarts a lab (local processes, or -stack compose), runs every scenario (or -scenario NAME) that\nruns on that stack, stops the lab, and exits 0 only if every scenario met its expectation.")
+	fs := newFlagSet(env, "chaos", "chaos [flags] [file|dir ...]\n\nStarts a lab (local processes, or -stack compose), runs every scenario (or -scenario NAME) that\nruns on that stack, stops the lab, and exits 0 only if every scenario met its expectation.\nWith -sensitivity, every expect-pass scenario with faults runs with its faults replaced by no-ops and\nmust fail on data: the run proves that each scenario notices a fault that did nothing.")
 	o := labFlags(fs, env)
 	o.local.RunDir = filepath.Join(".run", "chaos")
 	fs.StringVar(&o.local.RunDir, "chaos-run-dir", o.local.RunDir, "local: run dir of the lab this command starts")
@@ -29,6 +29,11 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 	scs, err = forStack(env, scs, o.stack)
 	if err != nil {
 		return err
+	}
+	if sf.sensitivity {
+		if scs, err = forSensitivity(env, scs); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	fmt.Fprintf(env.Stdout, "starting a %s for %d scenarios\n", o.describe(), len(scs))

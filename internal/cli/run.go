@@ -38,6 +38,8 @@ type suiteFlags struct {
 	reports   string
 	slos      string
 	repeat    int
+	// sensitivity runs the scenarios with their faults replaced by no-ops.
+	sensitivity bool
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
@@ -47,6 +49,28 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
 	fs.StringVar(&s.slos, "slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks refer to by name")
 	fs.IntVar(&s.repeat, "repeat", 1, "run the selection this many rounds on the same lab, a report directory per round, and end with how steady each scenario's verdict was")
+	fs.BoolVar(&s.sensitivity, "sensitivity", false, "sensitivity run: run every expect-pass scenario that has faults with its faults replaced by no-ops (nothing injected) and require that a check then fails on data; exit 1 when a scenario does not notice its fault missing")
+}
+
+// forSensitivity keeps the scenarios a sensitivity run applies to — those
+// that expect to pass and have at least one fault — and says why it leaves
+// the others out; none left is a usage error.
+func forSensitivity(env Env, scs []*scenario.Scenario) ([]*scenario.Scenario, error) {
+	var out []*scenario.Scenario
+	for _, sc := range scs {
+		switch {
+		case sc.Expect != scenario.ExpectPass:
+			fmt.Fprintf(env.Stdout, "not in the sensitivity run: %s (expect %s: it shows that the gate can fail)\n", sc.Name, sc.Expect)
+		case sc.FaultCount() == 0:
+			fmt.Fprintf(env.Stdout, "not in the sensitivity run: %s (no fault to leave out)\n", sc.Name)
+		default:
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageErr("a sensitivity run needs a scenario that expects to pass and has faults; none of the %d selected has", len(scs))
+	}
+	return out, nil
 }
 
 // selectScenarios loads and validates the scenarios named by args (files or
@@ -143,6 +167,11 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if scs, err = forStack(env, scs, o.stack); err != nil {
 		return err
 	}
+	if sf.sensitivity {
+		if scs, err = forSensitivity(env, scs); err != nil {
+			return err
+		}
+	}
 	lab, err := o.attach()
 	if err != nil {
 		return &exitError{code: ExitInfra, err: err}
@@ -236,6 +265,8 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		StackName:      o.stack,
 		Progress:       env.Stdout,
 		ScrapeInterval: time.Second,
+		Sensitivity:    sf.sensitivity,
+		Targets:        promv1.NewAPI(pc),
 	}
 	var rounds [][]*journal.Journal
 	for round := 1; round <= sf.repeat && ctx.Err() == nil; round++ {
@@ -281,6 +312,10 @@ func runRound(ctx context.Context, env Env, r *runner.Runner, scs []*scenario.Sc
 	}
 	fmt.Fprintln(env.Stdout)
 	report.Summary(env.Stdout, js)
+	if r.Sensitivity {
+		fmt.Fprintln(env.Stdout, "\nSensitivity: each scenario ran with its faults replaced by no-ops; a check must fail on data.")
+		report.SensitivityTable(env.Stdout, js)
+	}
 	fmt.Fprintf(env.Stdout, "\nreport: %s\n", filepath.Join(r.ReportDir, "index.html"))
 	return js
 }
