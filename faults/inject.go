@@ -60,8 +60,9 @@ type Injector struct {
 	seq    atomic.Uint64
 
 	mu      sync.Mutex
-	kills   map[string]*restartJob // kills applied by this Injector, by ID
-	removed map[string]bool        // IDs this Injector removed
+	kills   map[string]*restartJob       // kills applied by this Injector, by ID
+	flags   map[string]map[string]string // the knobs a killed service ran with, by ID
+	removed map[string]bool              // IDs this Injector removed
 }
 
 // restartJob is the restart of a killed service: after RestartAfter in a
@@ -77,7 +78,7 @@ type restartJob struct {
 func NewInjector(env Env, ledger *Ledger) *Injector {
 	return &Injector{
 		env: env, ledger: ledger, now: time.Now,
-		kills: map[string]*restartJob{}, removed: map[string]bool{},
+		kills: map[string]*restartJob{}, flags: map[string]map[string]string{}, removed: map[string]bool{},
 	}
 }
 
@@ -211,8 +212,14 @@ func (in *Injector) actProcess(ctx context.Context, a Applied) error {
 	case ActionPause:
 		return procs.Signal(ctx, p.Service, syscall.SIGSTOP)
 	case ActionRestart:
-		return procs.Restart(ctx, p.Service, nil)
+		return procs.Restart(ctx, p.Service, in.runningFlags(p.Service))
 	case ActionKill:
+		// The service comes back with the knobs it runs with now: a
+		// scenario's kill must not switch its resilience settings back.
+		flags := in.runningFlags(p.Service)
+		in.mu.Lock()
+		in.flags[a.ID] = flags
+		in.mu.Unlock()
 		job := &restartJob{now: make(chan struct{}), done: make(chan struct{})}
 		in.mu.Lock()
 		in.kills[a.ID] = job
@@ -239,7 +246,7 @@ func (in *Injector) actProcess(ctx context.Context, a Applied) error {
 			case <-ctx.Done():
 				return
 			}
-			job.restarted = procs.Restart(ctx, p.Service, nil) == nil
+			job.restarted = procs.Restart(ctx, p.Service, flags) == nil
 		}()
 		return nil
 	}
@@ -273,6 +280,7 @@ func (in *Injector) Remove(ctx context.Context, a Applied) error {
 	in.mu.Lock()
 	in.removed[a.ID] = true
 	delete(in.kills, a.ID)
+	delete(in.flags, a.ID)
 	in.mu.Unlock()
 	if err := in.ledger.append(Record{Event: EventRemoved, ID: a.ID}); err != nil {
 		return fmt.Errorf("removed %s: %w", a.Spec, err)
@@ -385,7 +393,10 @@ func (in *Injector) undoProcess(ctx context.Context, a Applied) error {
 			if job.restarted {
 				return nil
 			}
-			return procs.Restart(ctx, p.Service, nil)
+			in.mu.Lock()
+			flags := in.flags[a.ID]
+			in.mu.Unlock()
+			return procs.Restart(ctx, p.Service, flags)
 		}
 		// Not killed by this Injector (a crashed run): start it if needed.
 		if canTell && status.Running(p.Service) {
@@ -410,6 +421,17 @@ type Rollback struct {
 	// found running with overrides that no pending record explained (no
 	// ID, RunID or Scenario).
 	Knobs []Knobs
+}
+
+// runningFlags returns the knobs service runs with now, beyond the lab's
+// defaults, when the Processes can tell (KnobStatus); nil otherwise.
+func (in *Injector) runningFlags(service string) map[string]string {
+	if st, ok := in.env.Processes.(KnobStatus); ok {
+		if f := st.Overrides(service); len(f) > 0 {
+			return f
+		}
+	}
+	return nil
 }
 
 // RollbackPending removes every fault the ledger says may still be in place

@@ -402,3 +402,32 @@ func TestLedgerKeepsKnobsApartFromFaults(t *testing.T) {
 		"removed f-",
 	}, events(t, ledger))
 }
+
+// A process fault does not switch a scenario's knobs back: a killed or
+// restarted service comes back with the flags it ran with.
+func TestProcessFaultsKeepTheKnobs(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault faults.ProcessFault
+	}{
+		{"kill, restarted after a delay", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionKill, RestartAfter: 10 * time.Millisecond}},
+		{"kill, restarted at the end of the phase", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionKill}},
+		{"restart", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionRestart}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			procs := newKnobProcs()
+			in, _ := newInjector(t, faults.Env{Processes: procs})
+			_, err := in.ApplyKnobs(t.Context(), "run-1", "sc", faults.Orders, noRetries)
+			require.NoError(t, err)
+			f := tt.fault
+			a, err := in.Apply(t.Context(), "run-1", "sc", "kill", faults.Spec{Process: &f})
+			require.NoError(t, err)
+			time.Sleep(30 * time.Millisecond)
+			require.NoError(t, in.Remove(t.Context(), a))
+			calls := procs.calls()
+			assert.Equal(t, "restart orders -breaker=false -retries=false", calls[len(calls)-1], "%v", calls)
+			assert.Equal(t, noRetries, procs.Overrides(faults.Orders))
+		})
+	}
+}

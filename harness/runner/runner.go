@@ -48,7 +48,7 @@ type ordersLister interface {
 
 // Runner runs scenarios on one lab.
 type Runner struct {
-	// Stack is the lab: endpoints and process control (for knobs).
+	// Stack is the lab: its endpoints.
 	Stack stack.Stack
 	// Faults applies and removes faults, through the ledger.
 	Faults injector
