@@ -17,5 +17,5 @@ func main() {
 		<-ctx.Done()
 		stop() // a second signal kills the process at once
 	}()
-	os.Exit(cli.Run(ctx, cli.OS(), os.Args[1:]))
+	os.Exit(int(cli.Run(ctx, cli.OS(), os.Args[1:])))
 }

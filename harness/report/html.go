@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/journal"
 )
 
@@ -197,7 +198,7 @@ func newScenarioPage(j *journal.Journal) scenarioPage {
 type indexPage struct {
 	RunID, Started, Length string
 	Counts                 Counts
-	ExitCode               int
+	ExitCode               exitcode.Code
 	Verdict                string
 	Rows                   []indexRow
 }
@@ -218,11 +219,11 @@ func newIndexPage(js []*journal.Journal) indexPage {
 		p.Length = roundDuration(s.Finished.Sub(s.Started)).String()
 	}
 	switch s.ExitCode {
-	case ExitOK:
+	case exitcode.OK:
 		p.Verdict = journal.AsExpected
-	case ExitCheckFailed:
+	case exitcode.CheckFailed:
 		p.Verdict = journal.Unexpected
-	case ExitInconclusive:
+	case exitcode.Inconclusive:
 		p.Verdict = journal.VerdictInconclusive
 	default:
 		p.Verdict = journal.VerdictError

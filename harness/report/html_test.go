@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/journal"
 )
 
@@ -362,7 +363,7 @@ func TestWriteSuite(t *testing.T) {
 		require.NoError(t, err)
 		var s suiteSummary
 		require.NoError(t, json.Unmarshal(b, &s))
-		assert.Equal(t, ExitInfra, s.ExitCode)
+		assert.Equal(t, exitcode.Infra, s.ExitCode)
 		assert.Equal(t, Counts{Scenarios: 6, AsExpected: 2, Unexpected: 1, Inconclusive: 1, Errors: 2}, s.Counts)
 		require.Len(t, s.Scenarios, 6)
 		assert.Equal(t, "latency-payments/report.html", s.Scenarios[1].Report)

@@ -20,38 +20,24 @@ import (
 	"sort"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/journal"
 )
 
-// Exit codes of a run. They are the same numbers as the chaoslab command's
-// (internal/cli), which this package cannot import.
-const (
-	// ExitOK: every scenario ended as expected (cli.ExitOK).
-	ExitOK = 0
-	// ExitCheckFailed: a scenario ended unexpectedly — a gate failed that
-	// should pass, or a scenario expected to fail passed (cli.ExitCheckFailed).
-	ExitCheckFailed = 1
-	// ExitInconclusive: no scenario was unexpected but some verdict could
-	// not be reached, e.g. for lack of data (cli.ExitInconclusive).
-	ExitInconclusive = 3
-	// ExitInfra: a scenario could not be carried out (journal.Error); this
-	// takes precedence over every other outcome (cli.ExitInfra).
-	ExitInfra = 4
-)
-
-// ExitCode is the process exit code for the journals of a run: ExitInfra if
-// any scenario has an infrastructure error, else ExitCheckFailed if any
-// verdict is unexpected, else ExitInconclusive if any is inconclusive, else
-// ExitOK. A run without any journal reached no verdict: ExitInconclusive.
-func ExitCode(js []*journal.Journal) int {
+// ExitCode is the process exit code for the journals of a run:
+// exitcode.Infra if any scenario has an infrastructure error, else
+// CheckFailed if any verdict is unexpected, else Inconclusive if any is
+// inconclusive, else OK. A run without any journal reached no verdict:
+// Inconclusive.
+func ExitCode(js []*journal.Journal) exitcode.Code {
 	if len(js) == 0 {
-		return ExitInconclusive
+		return exitcode.Inconclusive
 	}
 	var unexpected, inconclusive bool
 	for _, j := range js {
 		switch verdict(j) {
 		case journal.VerdictError:
-			return ExitInfra
+			return exitcode.Infra
 		case journal.Unexpected:
 			unexpected = true
 		case journal.VerdictInconclusive:
@@ -60,11 +46,11 @@ func ExitCode(js []*journal.Journal) int {
 	}
 	switch {
 	case unexpected:
-		return ExitCheckFailed
+		return exitcode.CheckFailed
 	case inconclusive:
-		return ExitInconclusive
+		return exitcode.Inconclusive
 	}
-	return ExitOK
+	return exitcode.OK
 }
 
 // outcome is j's combined outcome, computed from its checks when the runner

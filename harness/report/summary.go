@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/journal"
 )
 
@@ -125,7 +126,7 @@ type suiteSummary struct {
 	RunID     string            `json:"run_id"`
 	Started   time.Time         `json:"started,omitzero"`
 	Finished  time.Time         `json:"finished,omitzero"`
-	ExitCode  int               `json:"exit_code"`
+	ExitCode  exitcode.Code     `json:"exit_code"`
 	Counts    Counts            `json:"counts"`
 	Scenarios []scenarioSummary `json:"scenarios"`
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"path/filepath"
 	"time"
 )
@@ -39,7 +40,7 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "starting a %s for %d scenarios\n", o.describe(), len(scs))
 	lab, err := o.up(ctx, env.Stdout)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

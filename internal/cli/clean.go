@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
@@ -36,11 +37,11 @@ ledger: run clean again).`)
 	}
 	lab, err := o.attach()
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	inj, ledger, err := injectorFor(lab)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer ledger.Close()
 
@@ -58,7 +59,7 @@ ledger: run clean again).`)
 		}
 	}
 	if err != nil {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("the lab is not clean: %w\n(what could not be removed stays in %s: fix the cause and run `chaoslab clean` again)", err, ledger.Path())}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("the lab is not clean: %w\n(what could not be removed stays in %s: fix the cause and run `chaoslab clean` again)", err, ledger.Path())}
 	}
 	if fromLedger == 0 {
 		fmt.Fprintln(env.Stdout, "no fault pending in the ledger")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -67,7 +68,7 @@ func TestCleanRestoresKnobs(t *testing.T) {
 
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"clean", "-run-dir", dir})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, []string{
 		"restored orders's defaults: -breaker=false -retries=false were set by run run-42, scenario no-retries",
 		"lab is clean",
@@ -79,7 +80,7 @@ func TestCleanRestoresKnobs(t *testing.T) {
 
 	out.Reset()
 	code = Run(t.Context(), env, []string{"clean", "-run-dir", dir})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, "no fault pending in the ledger\nlab is clean\n", out.String())
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ func TestCleanNoLab(t *testing.T) {
 			tt.setup(t, dir)
 			env, out, errOut := testEnv(nil)
 			code := Run(t.Context(), env, []string{"clean", "-run-dir", dir})
-			assert.Equal(t, ExitInfra, code)
+			assert.Equal(t, exitcode.Infra, code)
 			assert.Contains(t, errOut.String(), tt.want)
 			assert.Contains(t, errOut.String(), dir)
 			assert.Empty(t, out.String())
@@ -96,7 +97,7 @@ func TestCleanAfterCrash(t *testing.T) {
 
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"clean", "-run-dir", dir})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, []string{
 		"rolled back request fault * on payments (from run run-42, phase fault)",
 		"rolled back network down on gateway->inventory (from run run-42, phase fault)",
@@ -114,7 +115,7 @@ func TestCleanAfterCrash(t *testing.T) {
 
 	out.Reset()
 	code = Run(t.Context(), env, []string{"clean", "-run-dir", dir})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, "no fault pending in the ledger\nlab is clean\n", out.String())
 }
 

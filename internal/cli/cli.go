@@ -12,15 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
-)
 
-// Exit codes of chaoslab, documented in the README.
-const (
-	ExitOK           = 0 // everything as expected
-	ExitCheckFailed  = 1 // an SLO or check failed
-	ExitUsage        = 2 // bad command line, flags or input files
-	ExitInconclusive = 3 // a verdict could not be reached (no data)
-	ExitInfra        = 4 // the lab or a tool failed (a port in use, a process died)
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 )
 
 // Env is the process environment a command may use.
@@ -59,7 +52,7 @@ func commands() map[string]command {
 
 // exitError carries an exit code chosen by a command.
 type exitError struct {
-	code int
+	code exitcode.Code
 	err  error
 }
 
@@ -67,37 +60,37 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+	return &exitError{code: exitcode.Usage, err: fmt.Errorf(format, args...)}
 }
 
 // Run runs the command line args (without the program name) and returns the
 // process exit code.
-func Run(ctx context.Context, env Env, args []string) int {
+func Run(ctx context.Context, env Env, args []string) exitcode.Code {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		printHelp(env.Stdout, cmds)
 		if len(args) == 0 {
-			return ExitUsage
+			return exitcode.Usage
 		}
-		return ExitOK
+		return exitcode.OK
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(env.Stderr, "chaoslab: unknown command %q\n\n", args[0])
 		printHelp(env.Stderr, cmds)
-		return ExitUsage
+		return exitcode.Usage
 	}
 	err := cmd.run(ctx, env, args[1:])
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return ExitOK
+		return exitcode.OK
 	}
 	fmt.Fprintf(env.Stderr, "chaoslab %s: %v\n", args[0], err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	return ExitInfra
+	return exitcode.Infra
 }
 
 func printHelp(w io.Writer, cmds map[string]command) {
@@ -137,7 +130,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return &exitError{code: ExitUsage, err: err}
+		return &exitError{code: exitcode.Usage, err: err}
 	}
 	return nil
 }

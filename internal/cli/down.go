@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 )
 
 // runDown stops every process of the local lab, even if `up` was killed.
@@ -16,7 +17,7 @@ func runDown(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if err := o.down(ctx, env.Stdout); err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	fmt.Fprintln(env.Stdout, "lab down")
 	return nil

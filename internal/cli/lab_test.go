@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 )
 
@@ -17,15 +18,15 @@ func TestStackSelection(t *testing.T) {
 		name     string
 		vars     map[string]string
 		args     []string
-		wantCode int
+		wantCode exitcode.Code
 		wantErr  string
 	}{
-		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: ExitUsage, wantErr: `-stack "k8s": the stacks are local and compose`},
-		{name: "unknown stack from the environment", vars: map[string]string{"CHAOSLAB_STACK": "nomad"}, args: []string{"down"}, wantCode: ExitUsage, wantErr: `-stack "nomad"`},
-		{name: "no rounds", args: []string{"run", "-repeat", "0"}, wantCode: ExitUsage, wantErr: "-repeat must be from 1 to 100, got 0"},
-		{name: "no compose lab to run on", args: []string{"run", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: ExitInfra, wantErr: "no compose lab in"},
-		{name: "no compose lab to clean", args: []string{"clean", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: ExitInfra, wantErr: "start one with `chaoslab up -stack compose`"},
-		{name: "no compose lab for status", vars: map[string]string{"CHAOSLAB_STACK": "compose"}, args: []string{"status", "-compose-run-dir", "RUNDIR"}, wantCode: ExitInfra, wantErr: "no compose lab in"},
+		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: exitcode.Usage, wantErr: `-stack "k8s": the stacks are local and compose`},
+		{name: "unknown stack from the environment", vars: map[string]string{"CHAOSLAB_STACK": "nomad"}, args: []string{"down"}, wantCode: exitcode.Usage, wantErr: `-stack "nomad"`},
+		{name: "no rounds", args: []string{"run", "-repeat", "0"}, wantCode: exitcode.Usage, wantErr: "-repeat must be from 1 to 100, got 0"},
+		{name: "no compose lab to run on", args: []string{"run", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no compose lab in"},
+		{name: "no compose lab to clean", args: []string{"clean", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "start one with `chaoslab up -stack compose`"},
+		{name: "no compose lab for status", vars: map[string]string{"CHAOSLAB_STACK": "compose"}, args: []string{"status", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no compose lab in"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,5 +68,5 @@ func TestForStackSaysWhatItLeavesOut(t *testing.T) {
 	_, err = forStack(env, []*scenario.Scenario{composeOnly}, stackLocal)
 	var ee *exitError
 	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, ExitUsage, ee.code)
+	assert.Equal(t, exitcode.Usage, ee.code)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 )
 
 func TestListShowsTheLibrary(t *testing.T) {
@@ -16,13 +18,13 @@ func TestListShowsTheLibrary(t *testing.T) {
 	}
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-scenarios", filepath.Join("..", "..", "scenarios")})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Contains(t, out.String(), "latency-payments")
 	assert.Contains(t, out.String(), "network orders->payments")
 	assert.Regexp(t, `\d+ scenarios, `, out.String())
 
 	env, _, errOut = testEnv(nil)
 	code = Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-scenarios", filepath.Join("..", "..", "scenarios"), "-scenario", "nope"})
-	assert.Equal(t, ExitUsage, code)
+	assert.Equal(t, exitcode.Usage, code)
 	assert.Contains(t, errOut.String(), `no scenario named "nope"`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func runReport(_ context.Context, env Env, args []string) error {
 	report.Summary(env.Stdout, js)
 	fmt.Fprintf(env.Stdout, "report: %s\n", filepath.Join(runDir, "index.html"))
 
-	if code := report.ExitCode(js); code != ExitOK {
+	if code := report.ExitCode(js); code != exitcode.OK {
 		c := report.Count(js)
 		return &exitError{code: code, err: fmt.Errorf("%d of %d scenarios did not end as expected (%d unexpected, %d inconclusive, %d errors)",
 			c.Scenarios-c.AsExpected, c.Scenarios, c.Unexpected, c.Inconclusive, c.Errors)}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/xml"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,14 +15,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/report"
 )
-
-// TestReportExitCodes pins report's exit codes to the command's.
-func TestReportExitCodes(t *testing.T) {
-	assert.Equal(t, ExitOK, report.ExitOK)
-	assert.Equal(t, ExitCheckFailed, report.ExitCheckFailed)
-	assert.Equal(t, ExitInconclusive, report.ExitInconclusive)
-	assert.Equal(t, ExitInfra, report.ExitInfra)
-}
 
 // scenarioJournal is a finished scenario with one check.
 func scenarioJournal(name, expect, checkOutcome, infraErr string, started time.Time) *journal.Journal {
@@ -57,14 +50,14 @@ func TestReport(t *testing.T) {
 	tests := []struct {
 		name     string
 		js       []*journal.Journal
-		wantCode int
+		wantCode exitcode.Code
 		wantErr  string
 	}{
-		{name: "all as expected", js: []*journal.Journal{ok, failedAsExpected}, wantCode: ExitOK},
-		{name: "unexpected", js: []*journal.Journal{ok, unexpected, inconclusive}, wantCode: ExitCheckFailed,
+		{name: "all as expected", js: []*journal.Journal{ok, failedAsExpected}, wantCode: exitcode.OK},
+		{name: "unexpected", js: []*journal.Journal{ok, unexpected, inconclusive}, wantCode: exitcode.CheckFailed,
 			wantErr: "2 of 3 scenarios did not end as expected (1 unexpected, 1 inconclusive, 0 errors)"},
-		{name: "inconclusive", js: []*journal.Journal{ok, inconclusive}, wantCode: ExitInconclusive, wantErr: "1 inconclusive"},
-		{name: "infrastructure", js: []*journal.Journal{unexpected, infra}, wantCode: ExitInfra, wantErr: "1 errors"},
+		{name: "inconclusive", js: []*journal.Journal{ok, inconclusive}, wantCode: exitcode.Inconclusive, wantErr: "1 inconclusive"},
+		{name: "infrastructure", js: []*journal.Journal{unexpected, infra}, wantCode: exitcode.Infra, wantErr: "1 errors"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +103,7 @@ func TestReportLatestRun(t *testing.T) {
 
 	env, out, errOut := testEnv(nil)
 	env.Getwd = func() (string, error) { return wd, nil }
-	require.Equal(t, ExitOK, Run(t.Context(), env, []string{"report"}), errOut.String())
+	require.Equal(t, exitcode.OK, Run(t.Context(), env, []string{"report"}), errOut.String())
 	assert.Contains(t, out.String(), "new-scenario")
 	assert.NotContains(t, out.String(), "old-scenario")
 	assert.NoFileExists(t, filepath.Join(root, "old", "index.html"), "the old run is left alone")
@@ -119,7 +112,7 @@ func TestReportLatestRun(t *testing.T) {
 	// the working directory.
 	env, out, errOut = testEnv(nil)
 	env.Getwd = func() (string, error) { return wd, nil }
-	require.Equal(t, ExitCheckFailed, Run(t.Context(), env, []string{"report", filepath.Join("reports", "chaos", "old")}), errOut.String())
+	require.Equal(t, exitcode.CheckFailed, Run(t.Context(), env, []string{"report", filepath.Join("reports", "chaos", "old")}), errOut.String())
 	assert.Contains(t, out.String(), "old-scenario")
 }
 
@@ -139,7 +132,7 @@ func TestReportBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _, errOut := testEnv(nil)
-			assert.Equal(t, ExitUsage, Run(t.Context(), env, append([]string{"report"}, tt.args...)))
+			assert.Equal(t, exitcode.Usage, Run(t.Context(), env, append([]string{"report"}, tt.args...)))
 			assert.Contains(t, errOut.String(), tt.wantErr)
 		})
 	}
@@ -153,7 +146,7 @@ func TestReportScenarioOutsideItsDirectory(t *testing.T) {
 	require.NoError(t, journal.Write(filepath.Join(runDir, "somewhere"), j))
 
 	env, _, errOut := testEnv(nil)
-	require.Equal(t, ExitOK, Run(t.Context(), env, []string{"report", runDir}), errOut.String())
+	require.Equal(t, exitcode.OK, Run(t.Context(), env, []string{"report", runDir}), errOut.String())
 	assert.Contains(t, errOut.String(), `scenario "../escape" has no directory of its own`)
 	assert.NoFileExists(t, filepath.Join(runDir, "..", "escape", "report.html"))
 	assert.NoFileExists(t, filepath.Join(runDir, "somewhere", "report.html"))

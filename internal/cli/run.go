@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +112,7 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 		out = append(out, sc)
 	}
 	if len(problems) > 0 {
-		return nil, nil, &exitError{code: ExitUsage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
+		return nil, nil, &exitError{code: exitcode.Usage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
 	}
 	if s.name != "" {
 		for _, sc := range out {
@@ -174,7 +175,7 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	}
 	lab, err := o.attach()
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	return runSuite(ctx, env, lab, o, sf, scs, defs)
 }
@@ -187,27 +188,27 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	k6, err := filepath.Abs(filepath.Join(o.local.ToolsDir, "k6"))
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	loadtests, err := filepath.Abs(sf.loadtests)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 
 	inj, ledger, err := injectorFor(lab)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer ledger.Close()
 	// A previous run that crashed may have left faults in place, and
 	// services running with its knobs.
 	rolled, err := inj.RollbackPending(ctx)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("rolling back the faults and knobs of a previous run: %w", err)}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("rolling back the faults and knobs of a previous run: %w", err)}
 	}
 	if len(rolled.Faults) > 0 {
 		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled.Faults))
@@ -218,11 +219,11 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 
 	pc, err := promapi.NewClient(promapi.Config{Address: e.PrometheusURL})
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	jc, err := traces.Dial(e.JaegerQueryGRPC)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer jc.Close()
 	conns := map[string]*grpc.ClientConn{}
@@ -230,7 +231,7 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		cc, err := grpc.NewClient(e.Services[svc].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20))) // the List calls return every order of the lab
 		if err != nil {
-			return &exitError{code: ExitInfra, err: err}
+			return &exitError{code: exitcode.Infra, err: err}
 		}
 		defer cc.Close()
 		conns[svc] = cc
@@ -238,11 +239,11 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 	orders := ordersv1.NewOrdersServiceClient(conns[stack.Orders])
 	token, err := labToken(e)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer stopWindows()
 
@@ -287,9 +288,9 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		report.Stability(env.Stdout, rounds)
 	}
 	if ctx.Err() != nil {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("interrupted: faults rolled back, %d of %d scenarios ran", len(all), len(scs)*sf.repeat)}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("interrupted: faults rolled back, %d of %d scenarios ran", len(all), len(scs)*sf.repeat)}
 	}
-	if code := report.ExitCode(all); code != ExitOK {
+	if code := report.ExitCode(all); code != exitcode.OK {
 		return &exitError{code: code, err: fmt.Errorf("not every scenario ended as expected (see the summary above)")}
 	}
 	return nil

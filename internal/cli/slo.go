@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	iofs "io/fs"
 	"maps"
 	"os"
@@ -94,7 +95,7 @@ func runSLO(_ context.Context, env Env, args []string) error {
 		}
 	}
 	if stale > 0 {
-		return &exitError{code: ExitCheckFailed, err: fmt.Errorf("%d rule files are out of date with %s: run `chaoslab slo generate` (make slo) and commit them", stale, *defs)}
+		return &exitError{code: exitcode.CheckFailed, err: fmt.Errorf("%d rule files are out of date with %s: run `chaoslab slo generate` (make slo) and commit them", stale, *defs)}
 	}
 	return nil
 }

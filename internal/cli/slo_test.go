@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 )
 
 // sloDefs is a small definitions file.
@@ -29,7 +31,7 @@ func TestSLOCommittedRules(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"slo", "check"})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, "ok  slo/rules/slo-alerts.yml\nok  slo/rules/slo-recording.yml\n", out.String())
 }
 
@@ -39,7 +41,7 @@ func TestSLOGenerateAndCheck(t *testing.T) {
 	require.NoError(t, os.WriteFile(defs, []byte(sloDefs), 0o644))
 	rules := filepath.Join(dir, "out", "rules") // created by generate
 	recording, alerts := filepath.Join(rules, "slo-recording.yml"), filepath.Join(rules, "slo-alerts.yml")
-	run := func(args ...string) (int, string, string) {
+	run := func(args ...string) (exitcode.Code, string, string) {
 		env, out, errOut := testEnv(nil)
 		code := Run(t.Context(), env, append([]string{"slo"}, args...))
 		return code, out.String(), errOut.String()
@@ -47,13 +49,13 @@ func TestSLOGenerateAndCheck(t *testing.T) {
 
 	// Nothing generated yet: check fails, naming both files.
 	code, _, errOut := run("check", "-defs", defs, "-out", rules)
-	assert.Equal(t, ExitCheckFailed, code)
+	assert.Equal(t, exitcode.CheckFailed, code)
 	assert.Contains(t, errOut, recording+": missing\n")
 	assert.Contains(t, errOut, alerts+": missing\n")
 	assert.Contains(t, errOut, "chaoslab slo: 2 rule files are out of date with "+defs+": run `chaoslab slo generate` (make slo) and commit them\n")
 
 	code, out, errOut := run("generate", "-defs", defs, "-out", rules)
-	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, exitcode.OK, code, errOut)
 	assert.Equal(t, "wrote "+alerts+"\nwrote "+recording+"\n1 SLOs: web-availability\n", out)
 	rec, err := os.ReadFile(recording)
 	require.NoError(t, err)
@@ -70,14 +72,14 @@ func TestSLOGenerateAndCheck(t *testing.T) {
 	assert.Len(t, entries, 2, "no temporary file left behind")
 
 	code, out, errOut = run("check", "-defs", defs, "-out", rules)
-	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, exitcode.OK, code, errOut)
 	assert.Equal(t, "ok  "+alerts+"\nok  "+recording+"\n", out)
 
 	// A hand edit of a generated file is caught, with its line.
 	edited := strings.Replace(string(al), "(14.4 * 0.005)", "(10 * 0.005)", 1)
 	require.NoError(t, os.WriteFile(alerts, []byte(edited), 0o644))
 	code, out, errOut = run("check", "-defs", defs, "-out", rules)
-	assert.Equal(t, ExitCheckFailed, code)
+	assert.Equal(t, exitcode.CheckFailed, code)
 	assert.Equal(t, "ok  "+recording+"\n", out)
 	line := 1 + strings.Count(string(al[:strings.Index(string(al), "(14.4 * 0.005)")]), "\n")
 	assert.Contains(t, errOut, alerts+":"+strconv.Itoa(line)+": differs from what generate writes from "+defs+"\n")
@@ -86,13 +88,13 @@ func TestSLOGenerateAndCheck(t *testing.T) {
 	require.NoError(t, os.WriteFile(alerts, al, 0o644))
 	require.NoError(t, os.WriteFile(defs, []byte(strings.Replace(sloDefs, "99.5%", "99.9%", 1)), 0o644))
 	code, _, errOut = run("check", "-defs", defs, "-out", rules)
-	assert.Equal(t, ExitCheckFailed, code)
+	assert.Equal(t, exitcode.CheckFailed, code)
 	assert.Contains(t, errOut, recording+":")
 	assert.Contains(t, errOut, alerts+":")
 	code, _, errOut = run("generate", "-defs", defs, "-out", rules)
-	require.Equal(t, ExitOK, code, errOut)
+	require.Equal(t, exitcode.OK, code, errOut)
 	code, _, errOut = run("check", "-defs", defs, "-out", rules)
-	assert.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, exitcode.OK, code, errOut)
 }
 
 func TestSLOUsage(t *testing.T) {
@@ -102,21 +104,21 @@ func TestSLOUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		code int
+		code exitcode.Code
 		want []string
 	}{
-		{"no subcommand", nil, ExitUsage, []string{"Usage: chaoslab slo generate|check", "chaoslab slo: want a subcommand: generate or check"}},
-		{"unknown subcommand", []string{"render"}, ExitUsage, []string{`chaoslab slo: unknown subcommand "render": want generate or check`}},
-		{"stray argument", []string{"check", "extra"}, ExitUsage, []string{`unexpected arguments ["extra"]`}},
-		{"bad flag", []string{"generate", "-nope"}, ExitUsage, []string{"flag provided but not defined: -nope"}},
-		{"missing definitions", []string{"check", "-defs", filepath.Join(dir, "none.yaml")}, ExitUsage, []string{"reading SLO definitions:", "no such file"}},
-		{"invalid definitions", []string{"generate", "-defs", bad, "-out", dir}, ExitUsage, []string{
+		{"no subcommand", nil, exitcode.Usage, []string{"Usage: chaoslab slo generate|check", "chaoslab slo: want a subcommand: generate or check"}},
+		{"unknown subcommand", []string{"render"}, exitcode.Usage, []string{`chaoslab slo: unknown subcommand "render": want generate or check`}},
+		{"stray argument", []string{"check", "extra"}, exitcode.Usage, []string{`unexpected arguments ["extra"]`}},
+		{"bad flag", []string{"generate", "-nope"}, exitcode.Usage, []string{"flag provided but not defined: -nope"}},
+		{"missing definitions", []string{"check", "-defs", filepath.Join(dir, "none.yaml")}, exitcode.Usage, []string{"reading SLO definitions:", "no such file"}},
+		{"invalid definitions", []string{"generate", "-defs", bad, "-out", dir}, exitcode.Usage, []string{
 			bad + ":1:13: time_scale: 5m / 720 is not a whole number of seconds",
 			bad + `:3:11: slos[0].name: "X": want 1–63 of a-z 0-9 -`,
 			bad + ":3:5: slos[0].description: missing",
 			"chaoslab slo: " + bad + " has 5 problems",
 		}},
-		{"help", []string{"generate", "-help"}, ExitOK, []string{"-defs string", "-out string"}},
+		{"help", []string{"generate", "-help"}, exitcode.OK, []string{"-defs string", "-out string"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"io/fs"
 	"text/tabwriter"
 
@@ -26,10 +27,10 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	}
 	comps, st, err := local.Status(ctx, o.local)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("no lab in %s: start one with `chaoslab up`", o.local.RunDir)}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("no lab in %s: start one with `chaoslab up`", o.local.RunDir)}
 	}
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tREADY\tRSS")
@@ -48,7 +49,7 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	w.Flush()
 	fmt.Fprintf(env.Stdout, "started %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), st.RunDir)
 	if unhealthy > 0 {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("%d of %d components not ready", unhealthy, len(comps))}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("%d of %d components not ready", unhealthy, len(comps))}
 	}
 	return nil
 }
@@ -59,7 +60,7 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 func composeStatus(ctx context.Context, env Env, o *labOptions) error {
 	comps, st, err := compose.Status(ctx, o.compose)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER\tSTATE\tREADY")
@@ -75,7 +76,7 @@ func composeStatus(ctx context.Context, env Env, o *labOptions) error {
 	w.Flush()
 	fmt.Fprintf(env.Stdout, "compose project %s, started %s\n", o.compose.Project, st.StartedAt.Local().Format("15:04:05"))
 	if unhealthy > 0 {
-		return &exitError{code: ExitInfra, err: fmt.Errorf("%d of %d containers not ready", unhealthy, len(comps))}
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("%d of %d containers not ready", unhealthy, len(comps))}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,22 +30,22 @@ func TestToken(t *testing.T) {
 		name     string
 		env      map[string]string
 		args     []string
-		wantCode int
+		wantCode exitcode.Code
 		wantKey  string
 		wantErr  string
 	}{
 		{name: "key from env", env: map[string]string{"CHAOSLAB_JWT_KEY": "env-secret"}, wantKey: "env-secret"},
 		{name: "key from file", args: []string{"-key-file", keyFile, "-subject", "alice"}, wantKey: "file-secret"},
-		{name: "no key", wantCode: ExitUsage, wantErr: "CHAOSLAB_JWT_KEY"},
-		{name: "bad ttl", env: map[string]string{"CHAOSLAB_JWT_KEY": "k"}, args: []string{"-ttl", "-1s"}, wantCode: ExitUsage, wantErr: "-ttl"},
-		{name: "unknown flag", args: []string{"-nope"}, wantCode: ExitUsage},
+		{name: "no key", wantCode: exitcode.Usage, wantErr: "CHAOSLAB_JWT_KEY"},
+		{name: "bad ttl", env: map[string]string{"CHAOSLAB_JWT_KEY": "k"}, args: []string{"-ttl", "-1s"}, wantCode: exitcode.Usage, wantErr: "-ttl"},
+		{name: "unknown flag", args: []string{"-nope"}, wantCode: exitcode.Usage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, out, errOut := testEnv(tt.env)
 			code := Run(t.Context(), env, append([]string{"token"}, tt.args...))
 			require.Equal(t, tt.wantCode, code, errOut.String())
-			if tt.wantCode != ExitOK {
+			if tt.wantCode != exitcode.OK {
 				assert.Contains(t, errOut.String(), tt.wantErr)
 				return
 			}
@@ -59,11 +60,11 @@ func TestToken(t *testing.T) {
 
 func TestHelpAndUnknownCommand(t *testing.T) {
 	env, out, _ := testEnv(nil)
-	assert.Equal(t, ExitOK, Run(t.Context(), env, []string{"help"}))
+	assert.Equal(t, exitcode.OK, Run(t.Context(), env, []string{"help"}))
 	assert.Contains(t, out.String(), "token")
 	assert.Contains(t, out.String(), "Exit codes")
 
 	env, _, errOut := testEnv(nil)
-	assert.Equal(t, ExitUsage, Run(t.Context(), env, []string{"frobnicate"}))
+	assert.Equal(t, exitcode.Usage, Run(t.Context(), env, []string{"frobnicate"}))
 	assert.Contains(t, errOut.String(), `unknown command "frobnicate"`)
 }

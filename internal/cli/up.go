@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"text/tabwriter"
 	"time"
 
@@ -23,7 +24,7 @@ func runUp(ctx context.Context, env Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "starting the %s\n", o.describe())
 	lab, err := o.up(ctx, env.Stdout)
 	if err != nil {
-		return &exitError{code: ExitInfra, err: err}
+		return &exitError{code: exitcode.Infra, err: err}
 	}
 	fmt.Fprintf(env.Stdout, "\nlab up in %.1fs\n\n", time.Since(start).Seconds())
 	printEndpoints(env, lab.Endpoints(), o)

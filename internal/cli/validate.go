@@ -12,7 +12,7 @@ import (
 
 // runValidate checks scenario files before anything runs: it prints one
 // "ok" line per valid file and every problem of the others, and fails with
-// ExitUsage when any file is invalid. A valid scenario that expects to pass
+// exitcode.Usage when any file is invalid. A valid scenario that expects to pass
 // but has no check that can be seen to notice its faults missing gets a
 // warning (not an error: the sensitivity run decides).
 func runValidate(_ context.Context, env Env, args []string) error {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 )
 
 // scriptsDir returns a directory holding the k6 scripts the scenario
@@ -38,7 +40,7 @@ func TestValidateLibrary(t *testing.T) {
 
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, library})
-	require.Equal(t, ExitOK, code, errOut.String())
+	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Empty(t, errOut.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, len(files))
@@ -93,34 +95,34 @@ checks:
 	tests := []struct {
 		name     string
 		args     []string
-		wantCode int
+		wantCode exitcode.Code
 		wantOut  string
 		wantErr  []string
 	}{
-		{name: "a valid file", args: []string{"-loadtests", scripts, good}, wantCode: ExitOK,
+		{name: "a valid file", args: []string{"-loadtests", scripts, good}, wantCode: exitcode.OK,
 			wantOut: "ok  " + good + " (1 phases, 2 checks)\n"},
 		{name: "an invalid file names line, field and what is allowed",
-			args: []string{"-loadtests", scripts, good, bad}, wantCode: ExitUsage,
+			args: []string{"-loadtests", scripts, good, bad}, wantCode: exitcode.Usage,
 			wantOut: "ok  " + good + " (1 phases, 2 checks)\n",
 			wantErr: []string{
 				bad + `:4:9: expect: unknown value "maybe"; allowed: pass, fail` + "\n",
 				bad + `:5:16: load.script: no k6 script "missing.js" in ` + scripts + "; allowed: checkout.js, products.js\n",
 				"chaoslab validate: 1 of 2 scenario files are invalid\n",
 			}},
-		{name: "a directory", args: []string{"-loadtests", scripts, dir}, wantCode: ExitUsage,
+		{name: "a directory", args: []string{"-loadtests", scripts, dir}, wantCode: exitcode.Usage,
 			wantOut: "ok  " + good + " (1 phases, 2 checks)\n",
 			wantErr: []string{bad + ":4:9: expect", "1 of 2 scenario files are invalid"}},
-		{name: "scripts are looked for in -loadtests", args: []string{"-loadtests", empty, good}, wantCode: ExitUsage,
+		{name: "scripts are looked for in -loadtests", args: []string{"-loadtests", empty, good}, wantCode: exitcode.Usage,
 			wantErr: []string{good + `:5:16: load.script: no k6 script "checkout.js" in ` + empty + ", which has no scripts"}},
-		{name: "an SLO check names a defined SLO", args: []string{"-loadtests", scripts, sloTypo}, wantCode: ExitUsage,
+		{name: "an SLO check names a defined SLO", args: []string{"-loadtests", scripts, sloTypo}, wantCode: exitcode.Usage,
 			wantErr: []string{sloTypo + `:10:45: checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in ` + librarySLOs + ": checkout-availability, "}},
-		{name: "the SLO definitions must exist", args: []string{"-slos", filepath.Join(empty, "slos.yaml"), good}, wantCode: ExitUsage,
+		{name: "the SLO definitions must exist", args: []string{"-slos", filepath.Join(empty, "slos.yaml"), good}, wantCode: exitcode.Usage,
 			wantErr: []string{"slos.yaml: no such file or directory"}},
-		{name: "a missing file", args: []string{filepath.Join(dir, "nope.yaml")}, wantCode: ExitUsage,
+		{name: "a missing file", args: []string{filepath.Join(dir, "nope.yaml")}, wantCode: exitcode.Usage,
 			wantErr: []string{"nope.yaml: no such file or directory"}},
-		{name: "a directory without scenarios", args: []string{empty}, wantCode: ExitUsage,
+		{name: "a directory without scenarios", args: []string{empty}, wantCode: exitcode.Usage,
 			wantErr: []string{"no scenario files (*.yaml) in " + empty}},
-		{name: "an unknown flag", args: []string{"-nope"}, wantCode: ExitUsage,
+		{name: "an unknown flag", args: []string{"-nope"}, wantCode: exitcode.Usage,
 			wantErr: []string{"flag provided but not defined: -nope"}},
 	}
 	for _, tt := range tests {
@@ -163,7 +165,7 @@ checks:
 `), 0o600))
 	env, out, errOut := testEnv(nil)
 	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, p})
-	require.Equal(t, ExitOK, code, "a warning is not an error")
+	require.Equal(t, exitcode.OK, code, "a warning is not an error")
 	assert.Regexp(t, okLineRE, strings.TrimSpace(out.String()))
 	assert.Contains(t, errOut.String(), "warning: "+p+": no check can be seen to notice its faults missing")
 	assert.Contains(t, errOut.String(), "chaoslab chaos -sensitivity")
