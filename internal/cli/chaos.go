@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
-	"path/filepath"
 	"time"
 )
 
@@ -13,8 +12,7 @@ import (
 func runChaos(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "chaos", "chaos [flags] [file|dir ...]\n\nStarts a lab (local processes, or -stack compose), runs every scenario (or -scenario NAME) that\nruns on that stack, stops the lab, and exits 0 only if every scenario met its expectation.\nWith -sensitivity, every expect-pass scenario with faults runs with its faults replaced by no-ops and\nmust fail on data: the run proves that each scenario notices a fault that did nothing.")
 	o := labFlags(fs, env)
-	o.local.RunDir = filepath.Join(".run", "chaos")
-	fs.StringVar(&o.local.RunDir, "chaos-run-dir", o.local.RunDir, "local: run dir of the lab this command starts")
+	o.chaosFlags(fs)
 	var sf suiteFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {

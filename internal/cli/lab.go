@@ -3,129 +3,156 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
 
-	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
-	"github.com/chaoslab/chaoslab/harness/stack/compose"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
-// The stacks a lab can run on, as scenario files name them.
-const (
-	stackLocal   = scenario.StackLocal
-	stackCompose = scenario.StackCompose
-)
-
-// lab is a running lab of either stack.
+// lab is a running lab of any stack.
 type lab interface {
 	stack.Stack
 	// RunDir keeps the lab's state and the fault ledger.
 	RunDir() string
 }
 
-// labOptions are the flags that choose the stack and say where its lab
-// lives: -stack (default $CHAOSLAB_STACK or local), the local lab's flags
-// and the compose stack's.
-type labOptions struct {
-	stack   string
-	local   local.Config
-	compose compose.Config
+// provider runs the lab on one stack: what -stack chooses. Each stack has
+// its own file (stack_local.go, stack_compose.go) and one line in
+// newStacks; the commands see only this interface.
+type provider interface {
+	// Name is the -stack value, as scenario files name the stack.
+	Name() string
+	// Summary says in a few words where the lab runs, for -stack's help.
+	Summary() string
+	// Flags registers the stack's own flags on fs (their usage starts with
+	// "<name>: "), with env as their fallback.
+	Flags(fs *flag.FlagSet, env Env)
+	// Describe names the lab for progress lines.
+	Describe() string
+	// Up starts a lab and waits until it is ready; progress gets a line per step.
+	Up(ctx context.Context, progress io.Writer) (lab, error)
+	// Attach returns the running lab.
+	Attach() (lab, error)
+	// Down stops the lab; nothing running is not an error.
+	Down(ctx context.Context, progress io.Writer) error
+	// Status writes a table of the lab's components to w and returns an
+	// error (exit code 4) unless every one is ready.
+	Status(ctx context.Context, w io.Writer) error
+	// Hints writes, after up's endpoints, how to mint a token, read the
+	// logs and stop the lab.
+	Hints(w io.Writer, e stack.Endpoints)
 }
 
-// labFlags registers the lab flags, with CHAOSLAB_STACK, CHAOSLAB_PORT_OFFSET
-// and CHAOSLAB_COMPOSE_OFFLINE as fallbacks. Prometheus loads the rule files
-// matching -rules (the SLO rules generated from slo/slos.yaml) when a local
-// lab starts; the compose stack mounts slo/rules.
+// chaosFlagger is a provider whose lab, when `chaos` starts it, lives apart
+// from the one `up` starts; ChaosFlags moves it and registers the flag
+// that says where.
+type chaosFlagger interface {
+	ChaosFlags(fs *flag.FlagSet)
+}
+
+// newStacks returns the table of stacks, in the order -stack's help lists
+// them; the first is the default. toolsDir is the shared -tools-dir.
+func newStacks(toolsDir *string) []provider {
+	return []provider{
+		newLocalStack(toolsDir),
+		newComposeStack(),
+	}
+}
+
+// defaultToolsDir is where `make tools` installs the pinned tools.
+const defaultToolsDir = ".tools/bin"
+
+// labOptions are the flags that choose the stack and say where its lab
+// lives: -stack (default $CHAOSLAB_STACK or the table's first stack),
+// -tools-dir, and every stack's own flags.
+type labOptions struct {
+	stack string
+	// toolsDir holds jaeger, prometheus, toxiproxy-server and k6, whatever
+	// the stack (the harness runs k6 on the host).
+	toolsDir string
+	stacks   []provider
+	// p is the chosen stack, set by check.
+	p provider
+}
+
+// labFlags registers the lab flags: -stack with CHAOSLAB_STACK as its
+// fallback, -tools-dir, and each stack's own flags with their fallbacks
+// (CHAOSLAB_PORT_OFFSET, CHAOSLAB_COMPOSE_OFFLINE).
 func labFlags(fs *flag.FlagSet, env Env) *labOptions {
-	o := &labOptions{stack: stackLocal, local: local.DefaultConfig(), compose: compose.DefaultConfig()}
+	o := &labOptions{toolsDir: defaultToolsDir}
+	o.stacks = newStacks(&o.toolsDir)
+	o.stack = o.stacks[0].Name()
 	if s := env.Getenv("CHAOSLAB_STACK"); s != "" {
 		o.stack = s
 	}
-	if v, err := strconv.Atoi(env.Getenv("CHAOSLAB_PORT_OFFSET")); err == nil {
-		o.local.PortOffset = v
+	fs.StringVar(&o.stack, "stack", o.stack, "where the lab runs: "+o.stackHelp()+"; default $CHAOSLAB_STACK or "+o.stacks[0].Name())
+	fs.StringVar(&o.toolsDir, "tools-dir", o.toolsDir, "where jaeger, prometheus, toxiproxy-server and k6 are (make tools)")
+	for _, p := range o.stacks {
+		p.Flags(fs, env)
 	}
-	o.compose.Offline, _ = strconv.ParseBool(env.Getenv("CHAOSLAB_COMPOSE_OFFLINE"))
-	fs.StringVar(&o.stack, "stack", o.stack, "where the lab runs: local (processes on 127.0.0.1) or compose (docker-compose.yml); default $CHAOSLAB_STACK or local")
-	fs.StringVar(&o.local.RunDir, "run-dir", o.local.RunDir, "local: where the lab keeps its state, logs, configs and data")
-	fs.StringVar(&o.local.BinDir, "bin-dir", o.local.BinDir, "local: where the service binaries are (make build)")
-	fs.StringVar(&o.local.ToolsDir, "tools-dir", o.local.ToolsDir, "where jaeger, prometheus, toxiproxy-server and k6 are (make tools)")
-	fs.IntVar(&o.local.PortOffset, "port-offset", o.local.PortOffset, "local: shift every lab port by N (default $CHAOSLAB_PORT_OFFSET or 0)")
-	fs.DurationVar(&o.local.StopGrace, "stop-grace", o.local.StopGrace, "local: how long a component may take to exit after SIGTERM before SIGKILL")
-	fs.Func("rules", "local: glob of Prometheus rule files the lab loads (default slo/rules/*.yml; \"\" for none)", func(glob string) error {
-		return setRules(&o.local, glob)
-	})
-	_ = setRules(&o.local, filepath.Join("slo", "rules", "*.yml"))
-	fs.StringVar(&o.compose.Dir, "compose-dir", o.compose.Dir, "compose: the directory of docker-compose.yml")
-	fs.StringVar(&o.compose.RunDir, "compose-run-dir", o.compose.RunDir, "compose: where the lab keeps its state, JWT key and knobs override")
-	fs.StringVar(&o.compose.ImageTag, "image-tag", o.compose.ImageTag, "compose: tag of the shop's images chaoslab/<service>:<tag> (make images)")
-	fs.BoolVar(&o.compose.Offline, "compose-offline", o.compose.Offline, "compose: use the stand-in images built from the pinned tools (make images-offline) instead of pulling, without Grafana (default $CHAOSLAB_COMPOSE_OFFLINE)")
 	return o
 }
 
-// check rejects an unknown stack.
-func (o *labOptions) check() error {
-	switch o.stack {
-	case stackLocal, stackCompose:
-		return nil
+// chaosFlags lets each stack that keeps the lab `chaos` starts apart move it
+// and register the flag that says where.
+func (o *labOptions) chaosFlags(fs *flag.FlagSet) {
+	for _, p := range o.stacks {
+		if c, ok := p.(chaosFlagger); ok {
+			c.ChaosFlags(fs)
+		}
 	}
-	return usageErr("-stack %q: the stacks are local and compose", o.stack)
 }
 
-// up starts a lab.
+// stackHelp lists the stacks for -stack's help: "local (processes on
+// 127.0.0.1) or compose (docker-compose.yml)".
+func (o *labOptions) stackHelp() string {
+	items := make([]string, len(o.stacks))
+	for i, p := range o.stacks {
+		items[i] = p.Name() + " (" + p.Summary() + ")"
+	}
+	return joinList(items, "or")
+}
+
+// check chooses the stack named by -stack and rejects an unknown one.
+func (o *labOptions) check() error {
+	names := make([]string, len(o.stacks))
+	for i, p := range o.stacks {
+		if p.Name() == o.stack {
+			o.p = p
+			return nil
+		}
+		names[i] = p.Name()
+	}
+	return usageErr("-stack %q: the stacks are %s", o.stack, joinList(names, "and"))
+}
+
+// joinList joins items as prose: "a", "a and b", "a, b and c".
+func joinList(items []string, conj string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
+}
+
+// up starts a lab of the chosen stack.
 func (o *labOptions) up(ctx context.Context, progress io.Writer) (lab, error) {
-	if o.stack == stackCompose {
-		o.compose.Progress = progress
-		return compose.Up(ctx, o.compose)
-	}
-	o.local.Progress = progress
-	l, err := local.Up(ctx, o.local)
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+	return o.p.Up(ctx, progress)
 }
 
 // attach returns the running lab.
-func (o *labOptions) attach() (lab, error) {
-	if o.stack == stackCompose {
-		return compose.Attach(o.compose)
-	}
-	l, err := local.Attach(o.local)
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
-}
+func (o *labOptions) attach() (lab, error) { return o.p.Attach() }
 
 // down stops the lab.
 func (o *labOptions) down(ctx context.Context, progress io.Writer) error {
-	if o.stack == stackCompose {
-		o.compose.Progress = progress
-		return compose.Down(ctx, o.compose)
-	}
-	o.local.Progress = progress
-	return local.Down(ctx, o.local)
+	return o.p.Down(ctx, progress)
 }
 
 // describe names the lab for progress lines.
-func (o *labOptions) describe() string {
-	if o.stack == stackCompose {
-		mode := "pulling third-party images when missing"
-		if o.compose.Offline {
-			mode = "offline stand-in images, no Grafana"
-		}
-		return fmt.Sprintf("compose lab (project %s, %s)", o.compose.Project, mode)
-	}
-	return "local lab in " + o.local.RunDir
-}
+func (o *labOptions) describe() string { return o.p.Describe() }
 
 // injectorFor opens the lab's fault ledger and returns the injector that
 // records every fault in it before acting; the caller closes the ledger.
@@ -135,17 +162,4 @@ func injectorFor(l lab) (*faults.Injector, *faults.Ledger, error) {
 		return nil, nil, err
 	}
 	return faults.NewInjector(faults.StackEnv(l, &http.Client{Timeout: 10 * time.Second}), ledger), ledger, nil
-}
-
-func setRules(cfg *local.Config, glob string) error {
-	cfg.RuleFiles = nil
-	if glob == "" {
-		return nil
-	}
-	files, err := filepath.Glob(glob)
-	if err != nil {
-		return err
-	}
-	cfg.RuleFiles = files
-	return nil
 }

@@ -190,7 +190,7 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
-	k6, err := filepath.Abs(filepath.Join(o.local.ToolsDir, "k6"))
+	k6, err := filepath.Abs(filepath.Join(o.toolsDir, "k6"))
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}

@@ -49,14 +49,5 @@ func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 		fmt.Fprintf(w, "proxy %s\t%s → %s\n", name, edge.Listen, edge.Upstream)
 	}
 	w.Flush()
-	if o.stack == stackCompose {
-		if !o.compose.Offline {
-			fmt.Fprintln(env.Stdout, "\nGrafana: http://127.0.0.1:3000 (anonymous admin; dashboards in the chaoslab folder)")
-		}
-		fmt.Fprintf(env.Stdout, "\ntoken:  chaoslab token -key-file %s\nlogs:   docker-compose -p %s logs <service>\nstop:   chaoslab down -stack compose (make down)\n",
-			e.JWTKeyFile, o.compose.Project)
-		return
-	}
-	fmt.Fprintf(env.Stdout, "\ntoken:  chaoslab token -key-file %s\nlogs:   %s/logs/\nstop:   chaoslab down\n",
-		e.JWTKeyFile, o.local.RunDir)
+	o.p.Hints(env.Stdout, e)
 }

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/chaoslab/chaoslab/harness/exitcode"
+	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/stack/local"
+)
+
+// stackLocal runs the lab as processes on 127.0.0.1.
+const stackLocal = scenario.StackLocal
+
+// localStack is the lab as local processes (harness/stack/local).
+type localStack struct {
+	cfg local.Config
+	// toolsDir is the shared -tools-dir, read when the lab is used.
+	toolsDir *string
+}
+
+var (
+	_ provider     = (*localStack)(nil)
+	_ chaosFlagger = (*localStack)(nil)
+)
+
+func newLocalStack(toolsDir *string) *localStack {
+	return &localStack{cfg: local.DefaultConfig(), toolsDir: toolsDir}
+}
+
+func (s *localStack) Name() string    { return stackLocal }
+func (s *localStack) Summary() string { return "processes on 127.0.0.1" }
+
+// Flags registers the local lab's flags; CHAOSLAB_PORT_OFFSET is
+// -port-offset's fallback. Prometheus loads the rule files matching -rules
+// (the SLO rules generated from slo/slos.yaml) when the lab starts.
+func (s *localStack) Flags(fs *flag.FlagSet, env Env) {
+	if v, err := strconv.Atoi(env.Getenv("CHAOSLAB_PORT_OFFSET")); err == nil {
+		s.cfg.PortOffset = v
+	}
+	fs.StringVar(&s.cfg.RunDir, "run-dir", s.cfg.RunDir, "local: where the lab keeps its state, logs, configs and data")
+	fs.StringVar(&s.cfg.BinDir, "bin-dir", s.cfg.BinDir, "local: where the service binaries are (make build)")
+	fs.IntVar(&s.cfg.PortOffset, "port-offset", s.cfg.PortOffset, "local: shift every lab port by N (default $CHAOSLAB_PORT_OFFSET or 0)")
+	fs.DurationVar(&s.cfg.StopGrace, "stop-grace", s.cfg.StopGrace, "local: how long a component may take to exit after SIGTERM before SIGKILL")
+	fs.Func("rules", "local: glob of Prometheus rule files the lab loads (default slo/rules/*.yml; \"\" for none)", func(glob string) error {
+		return setRules(&s.cfg, glob)
+	})
+	_ = setRules(&s.cfg, filepath.Join("slo", "rules", "*.yml"))
+}
+
+// ChaosFlags keeps the lab that `chaos` starts in .run/chaos, apart from
+// the one `up` starts, and registers -chaos-run-dir.
+func (s *localStack) ChaosFlags(fs *flag.FlagSet) {
+	s.cfg.RunDir = filepath.Join(".run", "chaos")
+	fs.StringVar(&s.cfg.RunDir, "chaos-run-dir", s.cfg.RunDir, "local: run dir of the lab this command starts")
+}
+
+func (s *localStack) Describe() string { return "local lab in " + s.cfg.RunDir }
+
+// config is the lab's configuration with the shared flags and progress.
+func (s *localStack) config(progress io.Writer) local.Config {
+	cfg := s.cfg
+	cfg.ToolsDir = *s.toolsDir
+	cfg.Progress = progress
+	return cfg
+}
+
+func (s *localStack) Up(ctx context.Context, progress io.Writer) (lab, error) {
+	l, err := local.Up(ctx, s.config(progress))
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (s *localStack) Attach() (lab, error) {
+	l, err := local.Attach(s.config(nil))
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (s *localStack) Down(ctx context.Context, progress io.Writer) error {
+	return local.Down(ctx, s.config(progress))
+}
+
+// Status shows each process of the lab: pid, running, ready, resident memory.
+func (s *localStack) Status(ctx context.Context, out io.Writer) error {
+	comps, st, err := local.Status(ctx, s.config(nil))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("no lab in %s: start one with `chaoslab up`", s.cfg.RunDir)}
+	}
+	if err != nil {
+		return &exitError{code: exitcode.Infra, err: err}
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tREADY\tRSS")
+	var total int64
+	unhealthy := 0
+	for _, c := range comps {
+		ready := "yes"
+		if c.Ready != nil {
+			ready = "no: " + c.Ready.Error()
+			unhealthy++
+		}
+		total += c.RSSBytes
+		fmt.Fprintf(w, "%s\t%d\t%t\t%s\t%s\n", c.Name, c.PID, c.Running, ready, mib(c.RSSBytes))
+	}
+	fmt.Fprintf(w, "total\t\t\t\t%s\n", mib(total))
+	w.Flush()
+	fmt.Fprintf(out, "started %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), st.RunDir)
+	if unhealthy > 0 {
+		return &exitError{code: exitcode.Infra, err: fmt.Errorf("%d of %d components not ready", unhealthy, len(comps))}
+	}
+	return nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func (s *localStack) Hints(w io.Writer, e stack.Endpoints) {
+	fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s\nlogs:   %s/logs/\nstop:   chaoslab down\n",
+		e.JWTKeyFile, s.cfg.RunDir)
+}
+
+func setRules(cfg *local.Config, glob string) error {
+	cfg.RuleFiles = nil
+	if glob == "" {
+		return nil
+	}
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		return err
+	}
+	cfg.RuleFiles = files
+	return nil
+}
