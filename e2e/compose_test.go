@@ -89,7 +89,7 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	ledger, err := faults.OpenLedger(faults.LedgerPath(lab.RunDir()))
 	require.NoError(t, err)
 	defer ledger.Close()
-	inj := faults.NewInjector(faults.StackEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
+	inj := faults.NewInjector(stack.FaultEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
 	for _, f := range []faults.ContainerFault{
 		{Service: stack.Payments, Action: faults.ContainerDisconnect},
 		{Service: stack.Payments, Action: faults.ContainerPause},

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/compose"
 )
 
@@ -392,43 +391,4 @@ func TestContainerApplyFailure(t *testing.T) {
 		assert.Equal(t, []string{"stop orders"}, cs.log())
 		assert.Empty(t, pendingIDs(t, ledger))
 	})
-}
-
-// fakeStack is a stack.Stack; with containers it is a lab of containers.
-type fakeStack struct {
-	*fakeProcs
-}
-
-func (fakeStack) Endpoints() stack.Endpoints {
-	return stack.Endpoints{ToxiproxyURL: "http://127.0.0.1:1", Services: map[string]stack.Service{
-		faults.Payments: {AdminURL: "http://127.0.0.1:2"},
-	}}
-}
-
-// containerStack is a fakeStack that also controls containers.
-type containerStack struct {
-	fakeStack
-	*fakeContainers
-}
-
-func TestStackEnv(t *testing.T) {
-	procs := newFakeProcs()
-	env := faults.StackEnv(fakeStack{procs}, nil)
-	assert.Nil(t, env.Containers, "a lab of processes")
-	assert.NotNil(t, env.Processes)
-	u, err := env.AdminURL(faults.Payments)
-	require.NoError(t, err)
-	assert.Equal(t, "http://127.0.0.1:2", u)
-	_, err = env.AdminURL(faults.Orders)
-	require.ErrorContains(t, err, `the lab has no admin API for service "orders"`)
-
-	cs := newFakeContainers()
-	env = faults.StackEnv(containerStack{fakeStack{procs}, cs}, nil)
-	require.NotNil(t, env.Containers, "a lab of containers")
-	in, _ := newInjector(t, env)
-	a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerPause))
-	require.NoError(t, err)
-	require.NoError(t, in.Remove(t.Context(), a))
-	assert.Equal(t, []string{"pause payments", "unpause payments"}, cs.log())
-	assert.Empty(t, procs.log(), "container faults go to the containers, not to process signals")
 }

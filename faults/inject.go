@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -12,43 +12,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chaoslab/chaoslab/harness/stack"
-	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
 
 // NamePrefix starts the name of every toxic and in-service fault chaoslab
 // sets: "chaoslab-<Applied.ID>". Rollback removes whatever carries it.
 const NamePrefix = "chaoslab-"
-
-// Env is what the injectors act on: a lab's endpoints, process control and,
-// in a lab of containers, container control. A nil field disables the
-// faults that need it (they fail to apply).
-type Env struct {
-	// Toxiproxy carries network faults.
-	Toxiproxy *toxiproxy.Client
-	// Processes kills, pauses and restarts services, and restarts them
-	// with knobs. When it also implements ProcessStatus, rollback after a
-	// crash restarts only the services that are not running; when it
-	// implements KnobStatus, rollback also restores the defaults of a
-	// service that runs with overrides the ledger does not know of.
-	Processes stack.Processes
-	// AdminURL returns the base URL of a service's admin API
-	// (faultinject), which takes request faults.
-	AdminURL func(service string) (string, error)
-	// HTTP is the client of the admin APIs (nil: a client with a 10s
-	// timeout).
-	HTTP *http.Client
-	// Containers stops, kills, pauses and disconnects the services'
-	// containers, for container faults; nil in a lab of processes.
-	Containers Containers
-}
-
-// ProcessStatus is an optional ability of an Env's Processes: whether a
-// service's process is running (a paused process is running).
-type ProcessStatus interface {
-	Running(service string) bool
-}
 
 // Injector applies faults to a lab and removes them, recording each in a
 // Ledger before acting so that nothing it applied outlives a crash. It is
@@ -176,13 +145,9 @@ func (in *Injector) act(ctx context.Context, a Applied) error {
 		if n.Toxic == ToxicDown {
 			return tp.SetEnabled(ctx, a.Handle[HandleProxy], false)
 		}
-		attrs := make(map[string]any, len(n.Attributes))
-		for k, v := range n.Attributes {
-			attrs[k] = v
-		}
-		return tp.AddToxic(ctx, a.Handle[HandleProxy], toxiproxy.Toxic{
+		return tp.AddToxic(ctx, a.Handle[HandleProxy], Toxic{
 			Name: a.Handle[HandleToxic], Type: n.Toxic, Stream: n.Stream,
-			Toxicity: float32(n.Toxicity), Attributes: attrs,
+			Toxicity: n.Toxicity, Attributes: maps.Clone(n.Attributes),
 		})
 	case s.Request != nil:
 		c, err := in.admin(s.Request.Service)
@@ -325,7 +290,7 @@ func (in *Injector) undo(ctx context.Context, a Applied) error {
 
 // removeToxic removes the toxic name from proxy; a toxic (or proxy) that is
 // not there is not an error.
-func removeToxic(ctx context.Context, tp *toxiproxy.Client, proxy, name string) error {
+func removeToxic(ctx context.Context, tp Proxies, proxy, name string) error {
 	rerr := tp.RemoveToxic(ctx, proxy, name)
 	if rerr == nil {
 		return nil
@@ -336,7 +301,7 @@ func removeToxic(ctx context.Context, tp *toxiproxy.Client, proxy, name string) 
 		return errors.Join(rerr, lerr)
 	}
 	p, ok := proxies[proxy]
-	if ok && slices.ContainsFunc(p.Toxics, func(t toxiproxy.Toxic) bool { return t.Name == name }) {
+	if ok && slices.ContainsFunc(p.Toxics, func(t Toxic) bool { return t.Name == name }) {
 		return rerr
 	}
 	return nil
@@ -527,14 +492,14 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-func (in *Injector) toxiproxy() (*toxiproxy.Client, error) {
+func (in *Injector) toxiproxy() (Proxies, error) {
 	if in.env.Toxiproxy == nil {
 		return nil, errors.New("no Toxiproxy in this lab: network faults cannot be applied")
 	}
 	return in.env.Toxiproxy, nil
 }
 
-func (in *Injector) processes() (stack.Processes, error) {
+func (in *Injector) processes() (Processes, error) {
 	if in.env.Processes == nil {
 		return nil, errors.New("no process control in this lab: process faults cannot be applied")
 	}
@@ -551,28 +516,4 @@ func (in *Injector) admin(service string) (*faultinject.Client, error) {
 		return nil, fmt.Errorf("finding the admin API of %s: %w", service, err)
 	}
 	return faultinject.NewClient(u, in.env.HTTP), nil
-}
-
-// StackEnv returns the Env of a running lab: its Toxiproxy, its process
-// control, its services' admin APIs, called with hc (nil: a client with a
-// 10s timeout), and its container control when s implements Containers
-// (the compose stack).
-func StackEnv(s stack.Stack, hc *http.Client) Env {
-	ep := s.Endpoints()
-	env := Env{
-		Toxiproxy: toxiproxy.New(ep.ToxiproxyURL),
-		Processes: s,
-		AdminURL: func(service string) (string, error) {
-			svc, ok := ep.Services[service]
-			if !ok || svc.AdminURL == "" {
-				return "", fmt.Errorf("the lab has no admin API for service %q", service)
-			}
-			return svc.AdminURL, nil
-		},
-		HTTP: hc,
-	}
-	if c, ok := s.(Containers); ok {
-		env.Containers = c
-	}
-	return env
 }

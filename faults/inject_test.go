@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
@@ -457,7 +458,7 @@ func TestApplyFailure(t *testing.T) {
 	})
 	t.Run("Toxiproxy unreachable: stays pending", func(t *testing.T) {
 		lab, env := newTestLab(t, false)
-		env.Toxiproxy = toxiproxy.New(lab.tp.URL() + "/nowhere")
+		env.Toxiproxy = stack.FaultProxies(toxiproxy.New(lab.tp.URL() + "/nowhere"))
 		in, ledger := newInjector(t, env)
 		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}))
 		require.ErrorContains(t, err, "chaoslab clean")

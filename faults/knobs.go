@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
 // Knobs is a service restarted with flags overriding the lab's defaults (a
@@ -95,8 +93,8 @@ func (in *Injector) ApplyKnobs(ctx context.Context, runID, scenario, service str
 
 // validKnobs checks what ApplyKnobs needs of k.
 func validKnobs(k Knobs) error {
-	if !slices.Contains(stack.Services(), k.Service) {
-		return fmt.Errorf("unknown service %q (one of %s)", k.Service, strings.Join(stack.Services(), ", "))
+	if !slices.Contains(dependenciesFirst(), k.Service) {
+		return fmt.Errorf("unknown service %q (one of %s)", k.Service, strings.Join(dependenciesFirst(), ", "))
 	}
 	if len(k.Flags) == 0 {
 		return errors.New("no flags: a service without knobs runs with the lab's defaults")
@@ -185,7 +183,7 @@ func (in *Injector) sweepKnobs(ctx context.Context) ([]Knobs, error) {
 	}
 	var found []Knobs
 	var errs []error
-	for _, svc := range stack.Services() {
+	for _, svc := range dependenciesFirst() {
 		flags := status.Overrides(svc)
 		if len(flags) == 0 {
 			continue

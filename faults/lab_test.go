@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
@@ -66,7 +67,7 @@ func newTestLab(t *testing.T, withStatus bool) (*testLab, faults.Env) {
 		lab.admin[svc] = s.URL
 	}
 	env := faults.Env{
-		Toxiproxy: lab.tp,
+		Toxiproxy: stack.FaultProxies(lab.tp),
 		Processes: lab.procs,
 		AdminURL: func(service string) (string, error) {
 			u, ok := lab.admin[service]
@@ -223,7 +224,7 @@ func newFakeProcs() *fakeProcs {
 	return p
 }
 
-// Signal implements stack.Processes.
+// Signal implements faults.Processes.
 func (p *fakeProcs) Signal(_ context.Context, service string, sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -246,7 +247,7 @@ func (p *fakeProcs) Signal(_ context.Context, service string, sig syscall.Signal
 	return nil
 }
 
-// Restart implements stack.Processes.
+// Restart implements faults.Processes.
 func (p *fakeProcs) Restart(ctx context.Context, service string, flags map[string]string) error {
 	p.mu.Lock()
 	p.calls = append(p.calls, procCall{Op: "restart", Service: service, At: time.Now()})

@@ -6,19 +6,19 @@
 package stack
 
 import (
-	"context"
 	"strings"
-	"syscall"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 )
 
-// The shop's services, in start order.
+// The shop's services. Their names, like the edges', come from package
+// faults for now (the next step of issue 11 reads them from the lab file).
 const (
-	Inventory = "inventory"
-	Payments  = "payments"
-	Orders    = "orders"
-	Gateway   = "gateway"
+	Inventory = faults.Inventory
+	Payments  = faults.Payments
+	Orders    = faults.Orders
+	Gateway   = faults.Gateway
 )
 
 // Services returns the shop's services in start order.
@@ -77,9 +77,7 @@ type Endpoints struct {
 
 // EdgeNames returns the lab's network edges: one in front of the gateway for
 // client-side faults, and one per inter-service call path.
-func EdgeNames() []string {
-	return []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}
-}
+func EdgeNames() []string { return faults.Edges() }
 
 // Callee is the service an edge leads to: "orders->payments" → "payments".
 func Callee(edge string) string {
@@ -89,23 +87,15 @@ func Callee(edge string) string {
 
 // ProxyName is the Toxiproxy proxy name of an edge: "orders->payments" →
 // "orders_to_payments".
-func ProxyName(edge string) string { return strings.ReplaceAll(edge, "->", "_to_") }
+func ProxyName(edge string) string { return faults.ProxyName(edge) }
 
-// Processes controls the services' processes, for process faults and for
-// applying a scenario's service knobs.
-type Processes interface {
-	// Signal sends sig to the service's process (SIGKILL, SIGSTOP, SIGCONT, …).
-	Signal(ctx context.Context, service string, sig syscall.Signal) error
-	// Restart stops the service (SIGTERM, SIGKILL after a timeout, or
-	// nothing if it is already dead) and starts it again with flags
-	// overriding its defaults (nil: the lab's defaults), waiting until ready.
-	Restart(ctx context.Context, service string, flags map[string]string) error
-}
-
-// Stack is a running lab.
+// Stack is a running lab: its endpoints, and control of its services'
+// processes for process faults and knobs (faults.Processes, which package
+// faults defines: the harness depends on the fault model, never the
+// reverse).
 type Stack interface {
 	Endpoints() Endpoints
-	Processes
+	faults.Processes
 }
 
 // ProxySpecs returns the Toxiproxy proxies that carry e's edges, in

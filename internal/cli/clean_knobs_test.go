@@ -58,7 +58,7 @@ func TestCleanRestoresKnobs(t *testing.T) {
 	require.NoError(t, err)
 	ledger, err := faults.OpenLedger(faults.LedgerPath(dir))
 	require.NoError(t, err)
-	crashed := faults.NewInjector(faults.StackEnv(lab, nil), ledger)
+	crashed := faults.NewInjector(stack.FaultEnv(lab, nil), ledger)
 	_, err = crashed.ApplyKnobs(t.Context(), "run-42", "no-retries", "orders", map[string]string{"retries": "false", "breaker": "false"})
 	require.NoError(t, err)
 	require.NoError(t, ledger.Close())

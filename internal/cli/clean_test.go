@@ -83,7 +83,7 @@ func TestCleanAfterCrash(t *testing.T) {
 
 	ledger, err := faults.OpenLedger(faults.LedgerPath(dir))
 	require.NoError(t, err)
-	crashed := faults.NewInjector(faults.StackEnv(lab, nil), ledger)
+	crashed := faults.NewInjector(stack.FaultEnv(lab, nil), ledger)
 	for _, s := range []faults.Spec{
 		{Network: &faults.NetworkFault{Edge: "orders->payments", Toxic: faults.ToxicLatency, Stream: faults.Downstream, Toxicity: 1,
 			Attributes: map[string]int64{"latency": 200}}},

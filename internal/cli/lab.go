@@ -161,5 +161,5 @@ func injectorFor(l lab) (*faults.Injector, *faults.Ledger, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return faults.NewInjector(faults.StackEnv(l, &http.Client{Timeout: 10 * time.Second}), ledger), ledger, nil
+	return faults.NewInjector(stack.FaultEnv(l, &http.Client{Timeout: 10 * time.Second}), ledger), ledger, nil
 }

@@ -1,0 +1,99 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+
+	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/toxiproxy"
+)
+
+// FaultEnv returns what the fault injectors act on in the running lab s:
+// its Toxiproxy, its process control, its services' admin APIs, called
+// with hc (nil: a client with a 10s timeout), and its container control
+// when s implements faults.Containers (the compose stack).
+//
+// It lives here, not in package faults, so that the dependency runs one
+// way: the harness knows the fault model, the fault model knows nothing of
+// the harness (only the small interfaces of faults.Env).
+func FaultEnv(s Stack, hc *http.Client) faults.Env {
+	ep := s.Endpoints()
+	env := faults.Env{
+		Toxiproxy: FaultProxies(toxiproxy.New(ep.ToxiproxyURL)),
+		Processes: s,
+		AdminURL: func(service string) (string, error) {
+			svc, ok := ep.Services[service]
+			if !ok || svc.AdminURL == "" {
+				return "", fmt.Errorf("the lab has no admin API for service %q", service)
+			}
+			return svc.AdminURL, nil
+		},
+		HTTP: hc,
+	}
+	if c, ok := s.(faults.Containers); ok {
+		env.Containers = c
+	}
+	return env
+}
+
+// FaultProxies returns c as the faults.Proxies that network faults use.
+func FaultProxies(c *toxiproxy.Client) faults.Proxies { return faultProxies{c} }
+
+// faultProxies adapts the Toxiproxy client to faults.Proxies.
+type faultProxies struct{ c *toxiproxy.Client }
+
+func (p faultProxies) AddToxic(ctx context.Context, proxy string, t faults.Toxic) error {
+	attrs := make(map[string]any, len(t.Attributes))
+	for k, v := range t.Attributes {
+		attrs[k] = v
+	}
+	return p.c.AddToxic(ctx, proxy, toxiproxy.Toxic{
+		Name: t.Name, Type: t.Type, Stream: t.Stream, Toxicity: float32(t.Toxicity), Attributes: attrs,
+	})
+}
+
+func (p faultProxies) RemoveToxic(ctx context.Context, proxy, name string) error {
+	return p.c.RemoveToxic(ctx, proxy, name)
+}
+
+func (p faultProxies) SetEnabled(ctx context.Context, proxy string, enabled bool) error {
+	return p.c.SetEnabled(ctx, proxy, enabled)
+}
+
+func (p faultProxies) Proxies(ctx context.Context) (map[string]faults.Proxy, error) {
+	ps, err := p.c.Proxies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]faults.Proxy, len(ps))
+	for name, px := range ps {
+		fp := faults.Proxy{Enabled: px.Enabled, Toxics: make([]faults.Toxic, 0, len(px.Toxics))}
+		for _, t := range px.Toxics {
+			fp.Toxics = append(fp.Toxics, faults.Toxic{
+				Name: t.Name, Type: t.Type, Stream: t.Stream,
+				Toxicity: float64(t.Toxicity), Attributes: intAttributes(t.Attributes),
+			})
+		}
+		out[name] = fp
+	}
+	return out, nil
+}
+
+// intAttributes returns the numeric attributes of a toxic as Toxiproxy
+// lists them (JSON numbers), as integers; it drops any other.
+func intAttributes(attrs map[string]any) map[string]int64 {
+	out := make(map[string]int64, len(attrs))
+	for k, v := range attrs {
+		switch n := v.(type) {
+		case float64:
+			out[k] = int64(math.Round(n))
+		case int64:
+			out[k] = n
+		case int:
+			out[k] = int64(n)
+		}
+	}
+	return out
+}
