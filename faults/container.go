@@ -7,6 +7,9 @@ import (
 	"slices"
 )
 
+// KindContainer is the kind of a ContainerFault.
+const KindContainer = "container"
+
 // The actions of a container fault. Each lasts until the end of its phase.
 const (
 	// ContainerStop stops the service's container (docker stop: SIGTERM,
@@ -58,6 +61,33 @@ func (f ContainerFault) String() string {
 	return fmt.Sprintf("container %s %s", f.Service, f.Action)
 }
 
+// Kind returns KindContainer.
+func (ContainerFault) Kind() string { return KindContainer }
+
+// Target returns the service.
+func (f ContainerFault) Target() string { return f.Service }
+
+// Occupies returns the service: its container and its process are one
+// slot, as a disconnect and a kill of one service would undo each other.
+func (f ContainerFault) Occupies() (slot, what string) {
+	return "service " + f.Service, "a container fault on " + f.Service
+}
+
+func (f ContainerFault) summary() string {
+	return fmt.Sprintf("container %s on %s", f.Action, f.Service)
+}
+
+// capable checks that the lab has container control.
+func (ContainerFault) capable(in *Injector) error {
+	_, err := in.containers()
+	return err
+}
+
+// handle is the service and the action.
+func (f ContainerFault) handle(string) map[string]string {
+	return map[string]string{HandleService: f.Service, HandleAction: f.Action}
+}
+
 // problems returns everything wrong with f.
 func (f ContainerFault) problems() []FieldError {
 	p := problems{prefix: KindContainer}
@@ -102,8 +132,8 @@ func (in *Injector) containers() (Containers, error) {
 	return in.env.Containers, nil
 }
 
-// actContainer puts a container fault in place.
-func (in *Injector) actContainer(ctx context.Context, f *ContainerFault) error {
+// apply stops, kills, pauses or disconnects the container.
+func (f ContainerFault) apply(ctx context.Context, in *Injector, _ Applied) error {
 	c, err := in.containers()
 	if err != nil {
 		return err
@@ -121,7 +151,7 @@ func (in *Injector) actContainer(ctx context.Context, f *ContainerFault) error {
 	return fmt.Errorf("unknown container action %q", f.Action)
 }
 
-// undoContainer ends a container fault idempotently: undoing a fault that
+// undo ends a container fault idempotently: undoing a fault that
 // is already undone, or that never acted (a crash between the ledger's
 // intent and the action), changes nothing. disconnect: the container is
 // connected, which does nothing to a connected one (ConnectContainer's
@@ -129,7 +159,7 @@ func (in *Injector) actContainer(ctx context.Context, f *ContainerFault) error {
 // off the network delays the shop's recovery. The others go by the
 // container's state: stop and kill start it unless it runs (or is paused);
 // pause unpauses it if it is paused.
-func (in *Injector) undoContainer(ctx context.Context, f *ContainerFault) error {
+func (f ContainerFault) undo(ctx context.Context, in *Injector, _ Applied) error {
 	c, err := in.containers()
 	if err != nil {
 		return err
@@ -161,12 +191,12 @@ func (in *Injector) undoContainer(ctx context.Context, f *ContainerFault) error 
 	return fmt.Errorf("unknown container action %q", f.Action)
 }
 
-// sweepContainers brings back every service's container that a container
+// sweep brings back every service's container that a container
 // fault may have left behind and the ledger does not know of: it connects
 // a container that is off the network, unpauses a paused one and starts
 // one that is not running (exited, created or dead). It leaves the other
 // states alone (restarting, removing: docker is at work).
-func (in *Injector) sweepContainers(ctx context.Context) error {
+func (ContainerFault) sweep(ctx context.Context, in *Injector) error {
 	c := in.env.Containers
 	if c == nil {
 		return nil

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"syscall"
 )
@@ -49,38 +50,10 @@ type ProcessStatus interface {
 	Running(service string) bool
 }
 
-// Proxies is what network faults need of Toxiproxy: a toxic added to and
-// removed from a proxy, a proxy disabled and enabled again, and every proxy
-// with its toxics (for rollback's sweep). The harness adapts its Toxiproxy
-// client to it (stack.FaultProxies). Every call ends when ctx does.
-type Proxies interface {
-	// AddToxic adds t to proxy.
-	AddToxic(ctx context.Context, proxy string, t Toxic) error
-	// RemoveToxic removes the toxic name from proxy.
-	RemoveToxic(ctx context.Context, proxy, name string) error
-	// SetEnabled enables or disables proxy: a disabled proxy refuses
-	// connections and cuts the ones it has.
-	SetEnabled(ctx context.Context, proxy string, enabled bool) error
-	// Proxies returns every proxy, by name.
-	Proxies(ctx context.Context) (map[string]Proxy, error)
-}
-
-// Proxy is the state of one Toxiproxy proxy.
-type Proxy struct {
-	Enabled bool
-	Toxics  []Toxic
-}
-
-// Toxic is one toxic on a proxy, in Toxiproxy's terms.
-type Toxic struct {
-	// Name is unique on its proxy; chaoslab's start with NamePrefix.
-	Name string
-	// Type is the toxic's type: "latency", "timeout", … (see Toxics).
-	Type string
-	// Stream is Downstream or Upstream.
-	Stream string
-	// Toxicity is the fraction of connections hit, in (0, 1].
-	Toxicity float64
-	// Attributes are the toxic's attributes (see Attributes).
-	Attributes map[string]int64
+// processes returns the Env's Processes, or why there are none.
+func (in *Injector) processes() (Processes, error) {
+	if in.env.Processes == nil {
+		return nil, errors.New("no process control in this lab: process faults cannot be applied")
+	}
+	return in.env.Processes, nil
 }

@@ -4,15 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/chaoslab/chaoslab/services/faultinject"
 )
 
 // NamePrefix starts the name of every toxic and in-service fault chaoslab
@@ -32,15 +26,6 @@ type Injector struct {
 	kills   map[string]*restartJob       // kills applied by this Injector, by ID
 	flags   map[string]map[string]string // the knobs a killed service ran with, by ID
 	removed map[string]bool              // IDs this Injector removed
-}
-
-// restartJob is the restart of a killed service: after RestartAfter in a
-// goroutine, or at Remove.
-type restartJob struct {
-	now       chan struct{} // closed by Remove: stop waiting, Remove restarts
-	nowOnce   sync.Once
-	done      chan struct{} // closed when the goroutine is over (or at once: no goroutine)
-	restarted bool          // set before done is closed
 }
 
 // NewInjector returns an Injector acting on env and recording in ledger.
@@ -69,15 +54,18 @@ func (in *Injector) Apply(ctx context.Context, runID, scenario, phase string, s 
 	if err := s.Validate(); err != nil {
 		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
 	}
-	if err := in.capable(s); err != nil {
+	f := s.Fault()
+	// A fault that this Env could not remove would fail every rollback:
+	// it is never recorded.
+	if err := f.capable(in); err != nil {
 		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
 	}
 	id := in.newID()
-	a := Applied{ID: id, RunID: runID, Scenario: scenario, Phase: phase, Spec: s, Handle: handleFor(s, id)}
+	a := Applied{ID: id, RunID: runID, Scenario: scenario, Phase: phase, Spec: s, Handle: f.handle(id)}
 	if err := in.ledger.append(Record{Event: EventIntent, ID: a.ID, Fault: &a}); err != nil {
 		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
 	}
-	if err := in.act(ctx, a); err != nil {
+	if err := f.apply(ctx, in, a); err != nil {
 		err = fmt.Errorf("applying %s: %w", s, err)
 		_ = in.ledger.append(Record{Event: EventError, ID: a.ID, Error: err.Error()})
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -93,129 +81,6 @@ func (in *Injector) Apply(ctx context.Context, runID, scenario, phase string, s 
 		return a, fmt.Errorf("applied %s: %w", s, err)
 	}
 	return a, nil
-}
-
-// capable returns an error when the Env lacks what the fault s needs, so
-// that such a fault is never recorded: a pending fault that this Env could
-// not remove would fail every rollback.
-func (in *Injector) capable(s Spec) error {
-	var err error
-	switch {
-	case s.Network != nil:
-		_, err = in.toxiproxy()
-	case s.Process != nil:
-		_, err = in.processes()
-	case s.Request != nil && in.env.AdminURL == nil:
-		_, err = in.admin(s.Request.Service)
-	case s.Container != nil:
-		_, err = in.containers()
-	}
-	return err
-}
-
-// handleFor returns what removing the fault with id needs.
-func handleFor(s Spec, id string) map[string]string {
-	switch {
-	case s.Network != nil:
-		h := map[string]string{HandleProxy: s.Network.Proxy()}
-		if s.Network.Toxic != ToxicDown {
-			h[HandleToxic] = NamePrefix + id
-		}
-		return h
-	case s.Process != nil:
-		return map[string]string{HandleService: s.Process.Service, HandleAction: s.Process.Action}
-	case s.Request != nil:
-		return map[string]string{HandleService: s.Request.Service, HandleFaultID: NamePrefix + id}
-	case s.Container != nil:
-		return map[string]string{HandleService: s.Container.Service, HandleAction: s.Container.Action}
-	}
-	return map[string]string{}
-}
-
-// act puts the fault in place.
-func (in *Injector) act(ctx context.Context, a Applied) error {
-	s := a.Spec
-	switch {
-	case s.Network != nil:
-		tp, err := in.toxiproxy()
-		if err != nil {
-			return err
-		}
-		n := s.Network
-		if n.Toxic == ToxicDown {
-			return tp.SetEnabled(ctx, a.Handle[HandleProxy], false)
-		}
-		return tp.AddToxic(ctx, a.Handle[HandleProxy], Toxic{
-			Name: a.Handle[HandleToxic], Type: n.Toxic, Stream: n.Stream,
-			Toxicity: n.Toxicity, Attributes: maps.Clone(n.Attributes),
-		})
-	case s.Request != nil:
-		c, err := in.admin(s.Request.Service)
-		if err != nil {
-			return err
-		}
-		f := s.Request.ToFaultinject()
-		f.ID = a.Handle[HandleFaultID]
-		_, err = c.Set(ctx, f)
-		return err
-	case s.Process != nil:
-		return in.actProcess(ctx, a)
-	case s.Container != nil:
-		return in.actContainer(ctx, s.Container)
-	}
-	return errors.New("empty fault")
-}
-
-// actProcess kills, pauses or restarts a service.
-func (in *Injector) actProcess(ctx context.Context, a Applied) error {
-	procs, err := in.processes()
-	if err != nil {
-		return err
-	}
-	p := a.Spec.Process
-	switch p.Action {
-	case ActionPause:
-		return procs.Signal(ctx, p.Service, syscall.SIGSTOP)
-	case ActionRestart:
-		return procs.Restart(ctx, p.Service, in.runningFlags(p.Service))
-	case ActionKill:
-		// The service comes back with the knobs it runs with now: a
-		// scenario's kill must not switch its resilience settings back.
-		flags := in.runningFlags(p.Service)
-		in.mu.Lock()
-		in.flags[a.ID] = flags
-		in.mu.Unlock()
-		job := &restartJob{now: make(chan struct{}), done: make(chan struct{})}
-		in.mu.Lock()
-		in.kills[a.ID] = job
-		in.mu.Unlock()
-		if err := procs.Signal(ctx, p.Service, syscall.SIGKILL); err != nil {
-			// Not killed: undoing it is a crash's rollback (restart if not running).
-			in.mu.Lock()
-			delete(in.kills, a.ID)
-			in.mu.Unlock()
-			return err
-		}
-		if p.RestartAfter <= 0 {
-			close(job.done) // restarted by Remove, at the end of the phase
-			return nil
-		}
-		go func() {
-			defer close(job.done)
-			t := time.NewTimer(p.RestartAfter)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-job.now:
-				return
-			case <-ctx.Done():
-				return
-			}
-			job.restarted = procs.Restart(ctx, p.Service, flags) == nil
-		}()
-		return nil
-	}
-	return fmt.Errorf("unknown process action %q", p.Action)
 }
 
 // Remove removes the fault a, then records it removed in the ledger.
@@ -255,126 +120,11 @@ func (in *Injector) Remove(ctx context.Context, a Applied) error {
 
 // undo takes the fault away.
 func (in *Injector) undo(ctx context.Context, a Applied) error {
-	s := a.Spec
-	switch {
-	case s.Network != nil:
-		tp, err := in.toxiproxy()
-		if err != nil {
-			return err
-		}
-		proxy := a.Handle[HandleProxy]
-		if proxy == "" {
-			proxy = s.Network.Proxy()
-		}
-		if s.Network.Toxic == ToxicDown {
-			return tp.SetEnabled(ctx, proxy, true)
-		}
-		name := a.Handle[HandleToxic]
-		if name == "" {
-			name = NamePrefix + a.ID
-		}
-		return removeToxic(ctx, tp, proxy, name)
-	case s.Request != nil:
-		id := a.Handle[HandleFaultID]
-		if id == "" {
-			id = NamePrefix + a.ID
-		}
-		return in.deleteRequestFault(ctx, s.Request.Service, id)
-	case s.Process != nil:
-		return in.undoProcess(ctx, a)
-	case s.Container != nil:
-		return in.undoContainer(ctx, s.Container)
+	f := a.Spec.Fault()
+	if f == nil {
+		return errors.New("empty fault")
 	}
-	return errors.New("empty fault")
-}
-
-// removeToxic removes the toxic name from proxy; a toxic (or proxy) that is
-// not there is not an error.
-func removeToxic(ctx context.Context, tp Proxies, proxy, name string) error {
-	rerr := tp.RemoveToxic(ctx, proxy, name)
-	if rerr == nil {
-		return nil
-	}
-	// The Toxiproxy client's errors carry no status: check that it is gone.
-	proxies, lerr := tp.Proxies(ctx)
-	if lerr != nil {
-		return errors.Join(rerr, lerr)
-	}
-	p, ok := proxies[proxy]
-	if ok && slices.ContainsFunc(p.Toxics, func(t Toxic) bool { return t.Name == name }) {
-		return rerr
-	}
-	return nil
-}
-
-// deleteRequestFault deletes the in-service fault id; one that is not there
-// is not an error.
-func (in *Injector) deleteRequestFault(ctx context.Context, service, id string) error {
-	c, err := in.admin(service)
-	if err != nil {
-		return err
-	}
-	derr := c.Delete(ctx, id)
-	if derr == nil {
-		return nil
-	}
-	// Delete fails on an unknown id: check that it is gone indeed.
-	list, lerr := c.List(ctx)
-	if lerr != nil {
-		return errors.Join(derr, lerr)
-	}
-	if slices.ContainsFunc(list, func(f faultinject.Fault) bool { return f.ID == id }) {
-		return derr
-	}
-	return nil
-}
-
-// undoProcess ends a process fault.
-func (in *Injector) undoProcess(ctx context.Context, a Applied) error {
-	procs, err := in.processes()
-	if err != nil {
-		return err
-	}
-	p := a.Spec.Process
-	status, canTell := procs.(ProcessStatus)
-	switch p.Action {
-	case ActionPause:
-		err := procs.Signal(ctx, p.Service, syscall.SIGCONT)
-		if err != nil && canTell && !status.Running(p.Service) {
-			return nil // nothing to resume
-		}
-		return err
-	case ActionKill:
-		in.mu.Lock()
-		job := in.kills[a.ID]
-		in.mu.Unlock()
-		if job != nil {
-			job.nowOnce.Do(func() { close(job.now) })
-			select {
-			case <-job.done:
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for the restart of %s: %w", p.Service, ctx.Err())
-			}
-			if job.restarted {
-				return nil
-			}
-			in.mu.Lock()
-			flags := in.flags[a.ID]
-			in.mu.Unlock()
-			return procs.Restart(ctx, p.Service, flags)
-		}
-		// Not killed by this Injector (a crashed run): start it if needed.
-		if canTell && status.Running(p.Service) {
-			return nil
-		}
-		return procs.Restart(ctx, p.Service, nil)
-	case ActionRestart:
-		if canTell && !status.Running(p.Service) {
-			return procs.Restart(ctx, p.Service, nil)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown process action %q", p.Action)
+	return f.undo(ctx, in, a)
 }
 
 // Rollback is what RollbackPending did.
@@ -436,84 +186,17 @@ func (in *Injector) RollbackPending(ctx context.Context) (Rollback, error) {
 }
 
 // sweep removes whatever chaoslab left in the lab that the ledger does not
-// know of, and returns the overrides it found services running with.
+// know of, kind by kind, and returns the overrides it found services
+// running with.
 func (in *Injector) sweep(ctx context.Context) ([]Knobs, error) {
 	var errs []error
-	if tp := in.env.Toxiproxy; tp != nil {
-		proxies, err := tp.Proxies(ctx)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		for _, name := range sortedNames(proxies) {
-			p := proxies[name]
-			for _, t := range p.Toxics {
-				if strings.HasPrefix(t.Name, NamePrefix) {
-					errs = append(errs, removeToxic(ctx, tp, name, t.Name))
-				}
-			}
-			if !p.Enabled {
-				errs = append(errs, tp.SetEnabled(ctx, name, true))
-			}
+	for _, k := range envelope() {
+		if s, ok := k.zero.(sweeper); ok {
+			errs = append(errs, s.sweep(ctx, in))
 		}
 	}
-	if in.env.AdminURL != nil {
-		for _, svc := range Services() {
-			c, err := in.admin(svc)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			list, err := c.List(ctx)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("listing the faults of %s: %w", svc, err))
-				continue
-			}
-			for _, f := range list {
-				if strings.HasPrefix(f.ID, NamePrefix) {
-					errs = append(errs, in.deleteRequestFault(ctx, svc, f.ID))
-				}
-			}
-		}
-	}
-	errs = append(errs, in.sweepContainers(ctx))
 	// Last: a service's container must run before it can be restarted.
 	found, err := in.sweepKnobs(ctx)
 	errs = append(errs, err)
 	return found, errors.Join(errs...)
-}
-
-// sortedNames returns the keys of m, sorted.
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
-}
-
-func (in *Injector) toxiproxy() (Proxies, error) {
-	if in.env.Toxiproxy == nil {
-		return nil, errors.New("no Toxiproxy in this lab: network faults cannot be applied")
-	}
-	return in.env.Toxiproxy, nil
-}
-
-func (in *Injector) processes() (Processes, error) {
-	if in.env.Processes == nil {
-		return nil, errors.New("no process control in this lab: process faults cannot be applied")
-	}
-	return in.env.Processes, nil
-}
-
-// admin returns a client of service's admin API.
-func (in *Injector) admin(service string) (*faultinject.Client, error) {
-	if in.env.AdminURL == nil {
-		return nil, errors.New("no admin API in this lab: request faults cannot be applied")
-	}
-	u, err := in.env.AdminURL(service)
-	if err != nil {
-		return nil, fmt.Errorf("finding the admin API of %s: %w", service, err)
-	}
-	return faultinject.NewClient(u, in.env.HTTP), nil
 }

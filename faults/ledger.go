@@ -68,18 +68,10 @@ const (
 // /payments.v1.PaymentsService/Charge on payments", "container disconnect
 // on payments".
 func (a Applied) Summary() string {
-	s := a.Spec
-	switch {
-	case s.Network != nil:
-		return fmt.Sprintf("network %s on %s", s.Network.Toxic, s.Network.Edge)
-	case s.Process != nil:
-		return fmt.Sprintf("process %s on %s", s.Process.Action, s.Process.Service)
-	case s.Request != nil:
-		return fmt.Sprintf("request fault %s on %s", s.Request.Method, s.Request.Service)
-	case s.Container != nil:
-		return fmt.Sprintf("container %s on %s", s.Container.Action, s.Container.Service)
+	if f := a.Spec.Fault(); f != nil {
+		return f.summary()
 	}
-	return s.String()
+	return a.Spec.String()
 }
 
 // Record is one line of the ledger.

@@ -1,12 +1,18 @@
 package faults
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+// KindNetwork is the kind of a NetworkFault.
+const KindNetwork = "network"
 
 // The toxics of a network fault: Toxiproxy's toxic types, plus Down, which
 // disables the edge's proxy (connections are refused and existing ones cut).
@@ -116,6 +122,25 @@ func AttributeNames(toxic string) []string {
 // Proxy returns the name of the Toxiproxy proxy of the fault's edge.
 func (n NetworkFault) Proxy() string { return ProxyName(n.Edge) }
 
+// Kind returns KindNetwork.
+func (NetworkFault) Kind() string { return KindNetwork }
+
+// Target returns the edge.
+func (n NetworkFault) Target() string { return n.Edge }
+
+// Occupies returns the edge's proxy when the fault disables it, and the
+// toxic's type on the edge's stream otherwise.
+func (n NetworkFault) Occupies() (slot, what string) {
+	if n.Toxic == ToxicDown {
+		slot = "the proxy of " + n.Edge + " down"
+		return slot, slot
+	}
+	slot = fmt.Sprintf("a %s toxic on %s %s", n.Toxic, n.Edge, n.Stream)
+	return slot, slot
+}
+
+func (n NetworkFault) summary() string { return fmt.Sprintf("network %s on %s", n.Toxic, n.Edge) }
+
 // String describes the fault in one stable line; attributes are sorted by
 // name.
 func (n NetworkFault) String() string {
@@ -203,4 +228,143 @@ func (n NetworkFault) problems() []FieldError {
 		}
 	}
 	return p.list
+}
+
+// capable checks that the lab has a Toxiproxy.
+func (NetworkFault) capable(in *Injector) error {
+	_, err := in.toxiproxy()
+	return err
+}
+
+// handle is the edge's proxy and, unless the fault disables it, the
+// toxic's name.
+func (n NetworkFault) handle(id string) map[string]string {
+	h := map[string]string{HandleProxy: n.Proxy()}
+	if n.Toxic != ToxicDown {
+		h[HandleToxic] = NamePrefix + id
+	}
+	return h
+}
+
+// apply adds the toxic to the edge's proxy, or disables the proxy (down).
+func (n NetworkFault) apply(ctx context.Context, in *Injector, a Applied) error {
+	tp, err := in.toxiproxy()
+	if err != nil {
+		return err
+	}
+	if n.Toxic == ToxicDown {
+		return tp.SetEnabled(ctx, a.Handle[HandleProxy], false)
+	}
+	return tp.AddToxic(ctx, a.Handle[HandleProxy], Toxic{
+		Name: a.Handle[HandleToxic], Type: n.Toxic, Stream: n.Stream,
+		Toxicity: n.Toxicity, Attributes: maps.Clone(n.Attributes),
+	})
+}
+
+// undo removes the toxic, or enables the proxy again (down).
+func (n NetworkFault) undo(ctx context.Context, in *Injector, a Applied) error {
+	tp, err := in.toxiproxy()
+	if err != nil {
+		return err
+	}
+	proxy := a.Handle[HandleProxy]
+	if proxy == "" {
+		proxy = n.Proxy()
+	}
+	if n.Toxic == ToxicDown {
+		return tp.SetEnabled(ctx, proxy, true)
+	}
+	name := a.Handle[HandleToxic]
+	if name == "" {
+		name = NamePrefix + a.ID
+	}
+	return removeToxic(ctx, tp, proxy, name)
+}
+
+// sweep removes every toxic named chaoslab-* from every proxy and enables
+// every proxy.
+func (NetworkFault) sweep(ctx context.Context, in *Injector) error {
+	tp := in.env.Toxiproxy
+	if tp == nil {
+		return nil
+	}
+	var errs []error
+	proxies, err := tp.Proxies(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(proxies)) {
+		p := proxies[name]
+		for _, t := range p.Toxics {
+			if strings.HasPrefix(t.Name, NamePrefix) {
+				errs = append(errs, removeToxic(ctx, tp, name, t.Name))
+			}
+		}
+		if !p.Enabled {
+			errs = append(errs, tp.SetEnabled(ctx, name, true))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeToxic removes the toxic name from proxy; a toxic (or proxy) that is
+// not there is not an error.
+func removeToxic(ctx context.Context, tp Proxies, proxy, name string) error {
+	rerr := tp.RemoveToxic(ctx, proxy, name)
+	if rerr == nil {
+		return nil
+	}
+	// The Toxiproxy client's errors carry no status: check that it is gone.
+	proxies, lerr := tp.Proxies(ctx)
+	if lerr != nil {
+		return errors.Join(rerr, lerr)
+	}
+	p, ok := proxies[proxy]
+	if ok && slices.ContainsFunc(p.Toxics, func(t Toxic) bool { return t.Name == name }) {
+		return rerr
+	}
+	return nil
+}
+
+func (in *Injector) toxiproxy() (Proxies, error) {
+	if in.env.Toxiproxy == nil {
+		return nil, errors.New("no Toxiproxy in this lab: network faults cannot be applied")
+	}
+	return in.env.Toxiproxy, nil
+}
+
+// Proxies is what network faults need of Toxiproxy: a toxic added to and
+// removed from a proxy, a proxy disabled and enabled again, and every proxy
+// with its toxics (for rollback's sweep). The harness adapts its Toxiproxy
+// client to it (stack.FaultProxies). Every call ends when ctx does.
+type Proxies interface {
+	// AddToxic adds t to proxy.
+	AddToxic(ctx context.Context, proxy string, t Toxic) error
+	// RemoveToxic removes the toxic name from proxy.
+	RemoveToxic(ctx context.Context, proxy, name string) error
+	// SetEnabled enables or disables proxy: a disabled proxy refuses
+	// connections and cuts the ones it has.
+	SetEnabled(ctx context.Context, proxy string, enabled bool) error
+	// Proxies returns every proxy, by name.
+	Proxies(ctx context.Context) (map[string]Proxy, error)
+}
+
+// Proxy is the state of one Toxiproxy proxy.
+type Proxy struct {
+	Enabled bool
+	Toxics  []Toxic
+}
+
+// Toxic is one toxic on a proxy, in Toxiproxy's terms.
+type Toxic struct {
+	// Name is unique on its proxy; chaoslab's start with NamePrefix.
+	Name string
+	// Type is the toxic's type: "latency", "timeout", … (see Toxics).
+	Type string
+	// Stream is Downstream or Upstream.
+	Stream string
+	// Toxicity is the fraction of connections hit, in (0, 1].
+	Toxicity float64
+	// Attributes are the toxic's attributes (see Attributes).
+	Attributes map[string]int64
 }

@@ -1,10 +1,16 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"syscall"
 	"time"
 )
+
+// KindProcess is the kind of a ProcessFault.
+const KindProcess = "process"
 
 // The actions of a process fault.
 const (
@@ -45,6 +51,20 @@ func (f ProcessFault) String() string {
 	return s
 }
 
+// Kind returns KindProcess.
+func (ProcessFault) Kind() string { return KindProcess }
+
+// Target returns the service.
+func (f ProcessFault) Target() string { return f.Service }
+
+// Occupies returns the service: its process and its container are one
+// slot, as a kill and a disconnect of one service would undo each other.
+func (f ProcessFault) Occupies() (slot, what string) {
+	return "service " + f.Service, "a process fault on " + f.Service
+}
+
+func (f ProcessFault) summary() string { return fmt.Sprintf("process %s on %s", f.Action, f.Service) }
+
 // problems returns everything wrong with f.
 func (f ProcessFault) problems() []FieldError {
 	p := problems{prefix: KindProcess}
@@ -73,4 +93,126 @@ func checkService(p *problems, service string) {
 	case !slices.Contains(Services(), service):
 		p.add("service", Services(), "unknown service %q", service)
 	}
+}
+
+// capable checks that the lab has process control.
+func (ProcessFault) capable(in *Injector) error {
+	_, err := in.processes()
+	return err
+}
+
+// handle is the service and the action.
+func (f ProcessFault) handle(string) map[string]string {
+	return map[string]string{HandleService: f.Service, HandleAction: f.Action}
+}
+
+// apply kills, pauses or restarts the service.
+func (f ProcessFault) apply(ctx context.Context, in *Injector, a Applied) error {
+	procs, err := in.processes()
+	if err != nil {
+		return err
+	}
+	switch f.Action {
+	case ActionPause:
+		return procs.Signal(ctx, f.Service, syscall.SIGSTOP)
+	case ActionRestart:
+		return procs.Restart(ctx, f.Service, in.runningFlags(f.Service))
+	case ActionKill:
+		// The service comes back with the knobs it runs with now: a
+		// scenario's kill must not switch its resilience settings back.
+		flags := in.runningFlags(f.Service)
+		in.mu.Lock()
+		in.flags[a.ID] = flags
+		in.mu.Unlock()
+		job := &restartJob{now: make(chan struct{}), done: make(chan struct{})}
+		in.mu.Lock()
+		in.kills[a.ID] = job
+		in.mu.Unlock()
+		if err := procs.Signal(ctx, f.Service, syscall.SIGKILL); err != nil {
+			// Not killed: undoing it is a crash's rollback (restart if not running).
+			in.mu.Lock()
+			delete(in.kills, a.ID)
+			in.mu.Unlock()
+			return err
+		}
+		if f.RestartAfter <= 0 {
+			close(job.done) // restarted by Remove, at the end of the phase
+			return nil
+		}
+		go func() {
+			defer close(job.done)
+			t := time.NewTimer(f.RestartAfter)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-job.now:
+				return
+			case <-ctx.Done():
+				return
+			}
+			job.restarted = procs.Restart(ctx, f.Service, flags) == nil
+		}()
+		return nil
+	}
+	return fmt.Errorf("unknown process action %q", f.Action)
+}
+
+// undo ends the fault: a paused service gets SIGCONT; a killed one is
+// restarted unless its delayed restart already did (a restart under way
+// is waited for); a restart needs nothing. After a crash (a fault this
+// Injector did not apply), a killed or restarted service is restarted only
+// if it is not running, when Processes can tell.
+func (f ProcessFault) undo(ctx context.Context, in *Injector, a Applied) error {
+	procs, err := in.processes()
+	if err != nil {
+		return err
+	}
+	status, canTell := procs.(ProcessStatus)
+	switch f.Action {
+	case ActionPause:
+		err := procs.Signal(ctx, f.Service, syscall.SIGCONT)
+		if err != nil && canTell && !status.Running(f.Service) {
+			return nil // nothing to resume
+		}
+		return err
+	case ActionKill:
+		in.mu.Lock()
+		job := in.kills[a.ID]
+		in.mu.Unlock()
+		if job != nil {
+			job.nowOnce.Do(func() { close(job.now) })
+			select {
+			case <-job.done:
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for the restart of %s: %w", f.Service, ctx.Err())
+			}
+			if job.restarted {
+				return nil
+			}
+			in.mu.Lock()
+			flags := in.flags[a.ID]
+			in.mu.Unlock()
+			return procs.Restart(ctx, f.Service, flags)
+		}
+		// Not killed by this Injector (a crashed run): start it if needed.
+		if canTell && status.Running(f.Service) {
+			return nil
+		}
+		return procs.Restart(ctx, f.Service, nil)
+	case ActionRestart:
+		if canTell && !status.Running(f.Service) {
+			return procs.Restart(ctx, f.Service, nil)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown process action %q", f.Action)
+}
+
+// restartJob is the restart of a killed service: after RestartAfter in a
+// goroutine, or at Remove.
+type restartJob struct {
+	now       chan struct{} // closed by Remove: stop waiting, Remove restarts
+	nowOnce   sync.Once
+	done      chan struct{} // closed when the goroutine is over (or at once: no goroutine)
+	restarted bool          // set before done is closed
 }

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
+
+// KindRequest is the kind of a RequestFault.
+const KindRequest = "request"
 
 // RequestFault is an in-service fault on the requests of one service, set
 // through the service's admin API: a request that matches Method gets, with
@@ -67,6 +71,19 @@ func (r RequestFault) String() string {
 	}
 	fmt.Fprintf(&b, " probability=%s", strconv.FormatFloat(r.Probability, 'g', -1, 64))
 	return b.String()
+}
+
+// Kind returns KindRequest.
+func (RequestFault) Kind() string { return KindRequest }
+
+// Target returns the service.
+func (r RequestFault) Target() string { return r.Service }
+
+// Occupies returns no slot: request faults stack.
+func (RequestFault) Occupies() (slot, what string) { return "", "" }
+
+func (r RequestFault) summary() string {
+	return fmt.Sprintf("request fault %s on %s", r.Method, r.Service)
 }
 
 // problems returns everything wrong with r: the service and method must
@@ -132,4 +149,102 @@ func faultinjectProblems(f faultinject.Fault) []string {
 		return msgs
 	}
 	return []string{err.Error()}
+}
+
+// capable checks that the lab has admin APIs.
+func (RequestFault) capable(in *Injector) error {
+	if in.env.AdminURL == nil {
+		return errNoAdminAPI
+	}
+	return nil
+}
+
+// errNoAdminAPI is the error of a request fault in an Env without AdminURL.
+var errNoAdminAPI = errors.New("no admin API in this lab: request faults cannot be applied")
+
+// handle is the service and the id of the in-service fault.
+func (r RequestFault) handle(id string) map[string]string {
+	return map[string]string{HandleService: r.Service, HandleFaultID: NamePrefix + id}
+}
+
+// apply sets the fault through the service's admin API.
+func (r RequestFault) apply(ctx context.Context, in *Injector, a Applied) error {
+	c, err := in.admin(r.Service)
+	if err != nil {
+		return err
+	}
+	f := r.ToFaultinject()
+	f.ID = a.Handle[HandleFaultID]
+	_, err = c.Set(ctx, f)
+	return err
+}
+
+// undo deletes the in-service fault.
+func (r RequestFault) undo(ctx context.Context, in *Injector, a Applied) error {
+	id := a.Handle[HandleFaultID]
+	if id == "" {
+		id = NamePrefix + a.ID
+	}
+	return in.deleteRequestFault(ctx, r.Service, id)
+}
+
+// sweep deletes every in-service fault whose id starts with chaoslab- on
+// every service.
+func (RequestFault) sweep(ctx context.Context, in *Injector) error {
+	if in.env.AdminURL == nil {
+		return nil
+	}
+	var errs []error
+	for _, svc := range Services() {
+		c, err := in.admin(svc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		list, err := c.List(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing the faults of %s: %w", svc, err))
+			continue
+		}
+		for _, f := range list {
+			if strings.HasPrefix(f.ID, NamePrefix) {
+				errs = append(errs, in.deleteRequestFault(ctx, svc, f.ID))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteRequestFault deletes the in-service fault id; one that is not there
+// is not an error.
+func (in *Injector) deleteRequestFault(ctx context.Context, service, id string) error {
+	c, err := in.admin(service)
+	if err != nil {
+		return err
+	}
+	derr := c.Delete(ctx, id)
+	if derr == nil {
+		return nil
+	}
+	// Delete fails on an unknown id: check that it is gone indeed.
+	list, lerr := c.List(ctx)
+	if lerr != nil {
+		return errors.Join(derr, lerr)
+	}
+	if slices.ContainsFunc(list, func(f faultinject.Fault) bool { return f.ID == id }) {
+		return derr
+	}
+	return nil
+}
+
+// admin returns a client of service's admin API.
+func (in *Injector) admin(service string) (*faultinject.Client, error) {
+	if in.env.AdminURL == nil {
+		return nil, errNoAdminAPI
+	}
+	u, err := in.env.AdminURL(service)
+	if err != nil {
+		return nil, fmt.Errorf("finding the admin API of %s: %w", service, err)
+	}
+	return faultinject.NewClient(u, in.env.HTTP), nil
 }

@@ -6,30 +6,79 @@
 // fault (stop, kill, pause or network disconnect of one service's
 // container; the compose stack only).
 //
-// Specs are plain values: scenarios hold them, the runner hands them to the
-// injectors, and the ledger records them (String is stable, for logs and
-// the journal). Validate reports every problem with the field it concerns,
-// so that a scenario file can point at the line at fault.
+// Each kind is a type of its own behind one interface, Fault, in a file of
+// its own; Spec is their envelope. Specs are plain values: scenarios hold
+// them, the runner hands them to the injectors, and the ledger records them
+// (String is stable, for logs and the journal). Validate reports every
+// problem with the field it concerns, so that a scenario file can point at
+// the line at fault.
+//
+// The package imports nothing of the harness: Env holds the small
+// interfaces it needs of a lab (Proxies, Processes, Containers, the admin
+// APIs), and the harness builds one from a running lab.
 package faults
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 )
 
-// The kinds of fault, as Kind returns them and scenario files name them.
-const (
-	KindNetwork   = "network"
-	KindProcess   = "process"
-	KindRequest   = "request"
-	KindContainer = "container"
-)
+// Fault is one fault of one kind. Each kind is a type in a file of its
+// own, the way Toxiproxy has one file per toxic: NetworkFault (network.go),
+// ProcessFault (process.go), RequestFault (request.go) and ContainerFault
+// (container.go). Spec is the envelope that scenario files and the ledger
+// carry; Spec.Fault returns the fault it holds.
+//
+// The unexported methods are how the Injector checks, applies and removes
+// a fault, so the kinds of fault are defined in this package.
+type Fault interface {
+	// Kind returns the name of the fault's kind, as scenario files and
+	// Spec's fields name it: KindNetwork, KindProcess, ….
+	Kind() string
+	// Target returns what the fault hits: an edge ("orders->payments") or
+	// a service ("orders").
+	Target() string
+	// String describes the fault in one stable line, for logs and the
+	// journal; it starts with Kind.
+	String() string
+	// Occupies returns what the fault holds while its phase lasts that no
+	// other fault of the phase may hold too (two such faults would undo
+	// each other, or one would hide the other), and how to name the fault
+	// in it when they clash. slot is "" for faults that stack.
+	Occupies() (slot, what string)
 
-// Kinds returns the kinds of fault, in the order a scenario file lists them.
-func Kinds() []string { return []string{KindNetwork, KindProcess, KindRequest, KindContainer} }
+	// summary describes the fault for a person in a few words (see
+	// Applied.Summary).
+	summary() string
+	// problems returns everything wrong with the fault; each field starts
+	// with Kind.
+	problems() []FieldError
+	// capable returns an error when in's Env lacks what the fault needs.
+	capable(in *Injector) error
+	// handle returns what removing the fault applied as id needs
+	// (Applied.Handle).
+	handle(id string) map[string]string
+	// apply puts the fault a in place.
+	apply(ctx context.Context, in *Injector, a Applied) error
+	// undo takes the fault a away. Undoing a fault that is gone, or that
+	// never acted (a crash between the ledger's intent and the action),
+	// changes nothing.
+	undo(ctx context.Context, in *Injector, a Applied) error
+}
 
-// Spec is one fault: exactly one of its fields is set.
+// sweeper is an optional ability of a kind of fault: finding in the lab
+// whatever faults of the kind chaoslab left there that the ledger does not
+// know of, and removing them (see RollbackPending). The zero fault of the
+// kind carries it.
+type sweeper interface {
+	sweep(ctx context.Context, in *Injector) error
+}
+
+// Spec is one fault, as scenario files and the ledger hold it: exactly one
+// of its fields is set. Its JSON is the ledger's: keep it as it is, so that
+// a ledger a crashed runner left still rolls back.
 type Spec struct {
 	// Network is a fault on a network edge, through Toxiproxy.
 	Network *NetworkFault `json:"network,omitempty"`
@@ -40,6 +89,46 @@ type Spec struct {
 	// Container is a fault on a service's container: stop, kill, pause or
 	// disconnect. Only a lab of containers (the compose stack) applies it.
 	Container *ContainerFault `json:"container,omitempty"`
+}
+
+// kind is one kind of fault in the envelope: its zero fault (its name, its
+// sweep) and the field of Spec that holds it.
+type kind struct {
+	zero Fault
+	get  func(Spec) Fault
+}
+
+// field is the kind whose faults are F, held in a Spec at get(s).
+func field[F Fault](get func(Spec) *F) kind {
+	var zero F
+	return kind{zero: zero, get: func(s Spec) Fault {
+		if f := get(s); f != nil {
+			return *f
+		}
+		return nil
+	}}
+}
+
+// envelope returns the kinds of fault, in the order scenario files list
+// them. A new kind of fault is a file of its own with a type that
+// implements Fault, plus its field in Spec and its line here.
+func envelope() []kind {
+	return []kind{
+		field(func(s Spec) *NetworkFault { return s.Network }),
+		field(func(s Spec) *ProcessFault { return s.Process }),
+		field(func(s Spec) *RequestFault { return s.Request }),
+		field(func(s Spec) *ContainerFault { return s.Container }),
+	}
+}
+
+// Kinds returns the kinds of fault, in the order a scenario file lists them.
+func Kinds() []string {
+	kinds := envelope()
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.zero.Kind()
+	}
+	return names
 }
 
 // FieldError is one problem with one field of a Spec.
@@ -85,35 +174,41 @@ func (p *problems) add(field string, allowed []string, format string, args ...an
 	p.list = append(p.list, FieldError{Field: path, Msg: fmt.Sprintf(format, args...), Allowed: allowed})
 }
 
+// set returns the faults s holds, in the order of Kinds.
+func (s Spec) set() []Fault {
+	var out []Fault
+	for _, k := range envelope() {
+		if f := k.get(s); f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Fault returns the fault s holds, or nil when s holds none or several
+// (see Problems).
+func (s Spec) Fault() Fault {
+	if set := s.set(); len(set) == 1 {
+		return set[0]
+	}
+	return nil
+}
+
 // Kind returns the kind of fault s is: KindNetwork, KindProcess,
-// KindRequest or KindContainer, or "" when no field is set.
+// KindRequest or KindContainer, or "" when s is not one fault.
 func (s Spec) Kind() string {
-	switch {
-	case s.Network != nil:
-		return KindNetwork
-	case s.Process != nil:
-		return KindProcess
-	case s.Request != nil:
-		return KindRequest
-	case s.Container != nil:
-		return KindContainer
+	if f := s.Fault(); f != nil {
+		return f.Kind()
 	}
 	return ""
 }
 
 // Target returns what the fault hits: the edge of a network fault
 // ("orders->payments") or the service of a process, request or container
-// fault ("orders").
+// fault ("orders"); "" when s is not one fault.
 func (s Spec) Target() string {
-	switch {
-	case s.Network != nil:
-		return s.Network.Edge
-	case s.Process != nil:
-		return s.Process.Service
-	case s.Request != nil:
-		return s.Request.Service
-	case s.Container != nil:
-		return s.Container.Service
+	if f := s.Fault(); f != nil {
+		return f.Target()
 	}
 	return ""
 }
@@ -125,52 +220,32 @@ func (s Spec) Target() string {
 //	request payments /payments.v1.PaymentsService/Charge grpc_code=UNAVAILABLE probability=0.1
 //	container payments disconnect
 func (s Spec) String() string {
-	if n := s.set(); n != 1 {
-		return fmt.Sprintf("invalid fault: %d of %s set", n, strings.Join(Kinds(), ", "))
+	f := s.Fault()
+	if f == nil {
+		return fmt.Sprintf("invalid fault: %d of %s set", len(s.set()), strings.Join(Kinds(), ", "))
 	}
-	switch {
-	case s.Network != nil:
-		return s.Network.String()
-	case s.Process != nil:
-		return s.Process.String()
-	case s.Request != nil:
-		return s.Request.String()
-	default:
-		return s.Container.String()
-	}
-}
-
-// set returns how many of the kinds are set.
-func (s Spec) set() int {
-	n := 0
-	for _, ok := range []bool{s.Network != nil, s.Process != nil, s.Request != nil, s.Container != nil} {
-		if ok {
-			n++
-		}
-	}
-	return n
+	return f.String()
 }
 
 // Problems returns everything wrong with s, each naming its field; nil when
 // s is valid.
 func (s Spec) Problems() []FieldError {
-	switch s.set() {
+	switch len(s.set()) {
 	case 0:
-		return []FieldError{{Msg: "the fault is empty: set one of network, process, request or container", Allowed: Kinds()}}
+		return []FieldError{{Msg: "the fault is empty: set one of " + oneOf(Kinds()), Allowed: Kinds()}}
 	case 1:
+		return s.Fault().problems()
 	default:
-		return []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}
+		return []FieldError{{Msg: "set only one of " + oneOf(Kinds()) + " per fault: list them as separate faults", Allowed: Kinds()}}
 	}
-	switch {
-	case s.Network != nil:
-		return s.Network.problems()
-	case s.Process != nil:
-		return s.Process.problems()
-	case s.Request != nil:
-		return s.Request.problems()
-	default:
-		return s.Container.problems()
+}
+
+// oneOf lists choices for a sentence: "a, b or c".
+func oneOf(choices []string) string {
+	if len(choices) < 2 {
+		return strings.Join(choices, "")
 	}
+	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
 // Validate reports everything wrong with s: the errors it joins are

@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,4 +255,50 @@ func TestTopology(t *testing.T) {
 		assert.NotNil(t, Attributes(toxic), toxic)
 	}
 	assert.Nil(t, Attributes("nope"))
+}
+
+// The envelope lists every field of Spec, in order, each holding the kind
+// its JSON name says: adding a kind of fault is its file, its field and its
+// line in envelope, and this test catches a field without its line.
+func TestEnvelopeHoldsEveryField(t *testing.T) {
+	typ := reflect.TypeFor[Spec]()
+	kinds := envelope()
+	require.Len(t, kinds, typ.NumField(), "one line of envelope per field of Spec")
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		require.Equal(t, reflect.Pointer, f.Type.Kind(), f.Name)
+		var s Spec
+		reflect.ValueOf(&s).Elem().Field(i).Set(reflect.New(f.Type.Elem()))
+		got := s.Fault()
+		require.NotNil(t, got, "Spec.%s is in the envelope", f.Name)
+		assert.Equal(t, name, got.Kind(), "Spec.%s holds the kind its JSON names", f.Name)
+		assert.Equal(t, name, kinds[i].zero.Kind(), "envelope line %d", i)
+		assert.Equal(t, name, Kinds()[i])
+		assert.Equal(t, reflect.ValueOf(got).Type(), f.Type.Elem(), "Spec.Fault returns the field's value")
+		assert.True(t, strings.HasPrefix(got.String(), name+" "), "String starts with the kind: %q", got.String())
+	}
+	assert.Nil(t, Spec{}.Fault(), "no fault")
+	assert.Nil(t, Spec{Network: &NetworkFault{}, Request: &RequestFault{}}.Fault(), "two faults are not one")
+}
+
+func TestOccupies(t *testing.T) {
+	tests := []struct {
+		spec       Spec
+		slot, what string
+	}{
+		{network("orders->payments", ToxicLatency, map[string]int64{"latency": 1}),
+			"a latency toxic on orders->payments downstream", "a latency toxic on orders->payments downstream"},
+		{network("orders->payments", ToxicDown, nil), "the proxy of orders->payments down", "the proxy of orders->payments down"},
+		{Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill}}, "service orders", "a process fault on orders"},
+		{Spec{Container: &ContainerFault{Service: Orders, Action: ContainerPause}}, "service orders", "a container fault on orders"},
+		{Spec{Request: request(Orders, "*")}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec.String(), func(t *testing.T) {
+			slot, what := tt.spec.Fault().Occupies()
+			assert.Equal(t, tt.slot, slot)
+			assert.Equal(t, tt.what, what)
+		})
+	}
 }

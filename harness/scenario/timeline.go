@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -104,21 +103,11 @@ func (d *decoder) phaseFaults(n *yaml.Node, path string, p Phase) []faults.Spec 
 			continue
 		}
 		out = append(out, spec)
-		// A slot is what a fault occupies; what describes the fault in it.
-		// A service's process and its container are one slot: a kill and
-		// a disconnect of one service would undo each other.
+		// A slot is what a fault occupies; what describes the fault in it
+		// (faults.Fault.Occupies).
 		var slot, what string
-		switch {
-		case spec.Network != nil && spec.Network.Toxic == faults.ToxicDown:
-			slot = "the proxy of " + spec.Network.Edge + " down"
-			what = slot
-		case spec.Network != nil:
-			slot = fmt.Sprintf("a %s toxic on %s %s", spec.Network.Toxic, spec.Network.Edge, spec.Network.Stream)
-			what = slot
-		case spec.Process != nil:
-			slot, what = "service "+spec.Process.Service, "a process fault on "+spec.Process.Service
-		case spec.Container != nil:
-			slot, what = "service "+spec.Container.Service, "a container fault on "+spec.Container.Service
+		if f := spec.Fault(); f != nil {
+			slot, what = f.Occupies()
 		}
 		if slot == "" {
 			continue // request faults stack
