@@ -164,12 +164,18 @@ func Parse(raw string, subs ...Sub) (*Query, error) {
 // replace it.
 func ParseWindowed(raw string) (*Query, error) {
 	var subs []Sub
+	var unknown *Error
 	for _, p := range placeholders(raw) {
-		if raw[p.Start:p.End] != WindowVar {
-			return &Query{Raw: raw, Text: raw}, &Error{Query: raw, Start: p.Start, End: p.End,
-				Msg: fmt.Sprintf("unknown placeholder %q (only %s is replaced)", raw[p.Start:p.End], WindowVar)}
+		switch name := raw[p.Start:p.End]; {
+		case name == WindowVar:
+			subs = append(subs, Sub{Start: p.Start, End: p.End, Value: windowValue})
+		case unknown == nil:
+			unknown = &Error{Query: raw, Start: p.Start, End: p.End,
+				Msg: fmt.Sprintf("unknown placeholder %q (only %s is replaced)", name, WindowVar)}
 		}
-		subs = append(subs, Sub{Start: p.Start, End: p.End, Value: windowValue})
+	}
+	if unknown != nil {
+		return &Query{Raw: raw, Text: raw, Windows: len(subs)}, unknown
 	}
 	q, err := Parse(raw, subs...)
 	q.Windows = len(subs)

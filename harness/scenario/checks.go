@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // Defaults and bounds of the checks.
@@ -207,72 +208,33 @@ func (r checkReader) sli(o object, windowed bool, missing string) (query, slo st
 }
 
 // query reads PromQL; windowed queries must use $window, instant ones
-// must not.
+// must not, and both must parse (package promql: Prometheus's parser, with
+// $window replaced) into one value per evaluation.
 func (r checkReader) query(v *yaml.Node, path string, windowed bool) string {
 	q, ok := r.str(v, path)
 	if !ok {
 		return ""
 	}
 	q = strings.TrimSpace(q)
-	has := strings.Contains(q, WindowVar)
+	pq, err := promql.ParseWindowed(q)
+	has := pq.Windows > 0
 	switch {
 	case windowed && !has:
 		r.errorf(v, path, nil, "does not use $window, so it would not measure its phase: write ranges as [$window], like rate(x[$window])")
 	case !windowed && has:
 		r.errorf(v, path, nil, "recovery queries are instant samples: write a short fixed range, like [3s], instead of $window")
 	}
-	if err := checkPromQL(q); err != nil {
+	switch {
+	case err != nil:
 		r.errorf(v, path, nil, "%v", err)
+	case !pq.Instant():
+		example := "rate(x[$window]) or max_over_time(x[$window])"
+		if !windowed {
+			example = "rate(x[3s]) or max_over_time(x[3s])"
+		}
+		r.errorf(v, path, nil, "returns %s, not one value per evaluation: give a range to a function, like %s", pq.Kind(), example)
 	}
 	return q
-}
-
-// checkPromQL finds the mistakes PromQL would reject that are easy to see
-// without parsing it: unbalanced brackets and quotes, and placeholders
-// other than $window.
-func checkPromQL(q string) error {
-	var stack []rune
-	pairs := map[rune]rune{')': '(', ']': '[', '}': '{'}
-	for i := 0; i < len(q); i++ {
-		c := rune(q[i])
-		switch c {
-		case '"', '\'', '`':
-			j := i + 1
-			for ; j < len(q) && rune(q[j]) != c; j++ {
-				if q[j] == '\\' && c != '`' {
-					j++
-				}
-			}
-			if j >= len(q) {
-				return fmt.Errorf("the string opened with %c at offset %d is not closed", c, i)
-			}
-			i = j
-		case '(', '[', '{':
-			stack = append(stack, c)
-		case ')', ']', '}':
-			if len(stack) == 0 || stack[len(stack)-1] != pairs[c] {
-				return fmt.Errorf("%c at offset %d closes nothing that is open: check the brackets", c, i)
-			}
-			stack = stack[:len(stack)-1]
-		case '$':
-			end := i + 1
-			for end < len(q) && isWordByte(q[end]) {
-				end++
-			}
-			if q[i:end] != WindowVar {
-				return fmt.Errorf("unknown placeholder %q: only $window is replaced", q[i:end])
-			}
-		}
-	}
-	if len(stack) > 0 {
-		return fmt.Errorf("%c is not closed: check the brackets", stack[len(stack)-1])
-	}
-	return nil
-}
-
-// isWordByte reports whether b may be part of a placeholder's name.
-func isWordByte(b byte) bool {
-	return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
 // recovery reads a recovery check.

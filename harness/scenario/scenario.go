@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // Expect is the verdict a scenario expects from its checks.
@@ -167,7 +168,7 @@ func (c Checks) Count() int {
 
 // WindowVar is the placeholder that SLO queries use for their phase's
 // window: "rate(x[$window])".
-const WindowVar = "$window"
+const WindowVar = promql.WindowVar
 
 // SLOCheck is a PromQL query over one phase's window, held to an objective.
 type SLOCheck struct {

@@ -54,26 +54,26 @@ checks:
 		warn                 bool
 	}{
 		{"only bounds, a recovery and invariants", "pass", `  slo:
-    - {name: p99, phase: fault, query: 'x[$window]', objective: "< 0.5"}
-    - {name: avail, phase: fault, query: 'x[$window]', objective: ">= 0.99"}
+    - {name: p99, phase: fault, query: 'max_over_time(x[$window])', objective: "< 0.5"}
+    - {name: avail, phase: fault, query: 'max_over_time(x[$window])', objective: ">= 0.99"}
   recovery:
     - {name: r, after: fault, query: up, tolerance: ">= 1", within: 5s}
   invariants: [no_double_charge]
 `, true},
 		{"a bound relative to the baseline that an unchanged value meets", "pass", `  slo:
-    - {name: p99, phase: fault, query: 'x[$window]', objective: "<= 2 * baseline"}
+    - {name: p99, phase: fault, query: 'max_over_time(x[$window])', objective: "<= 2 * baseline"}
 `, true},
 		{"the median must move", "pass", `  slo:
-    - {name: med, phase: fault, query: 'x[$window]', objective: ">= baseline + 0.03"}
+    - {name: med, phase: fault, query: 'max_over_time(x[$window])', objective: ">= baseline + 0.03"}
 `, false},
 		{"a state the fault sets", "pass", `  slo:
-    - {name: open, phase: fault, query: 'x[$window]', objective: "== 2"}
+    - {name: open, phase: fault, query: 'max_over_time(x[$window])', objective: "== 2"}
 `, false},
 		{"a span event", "pass", `  traces:
     - {name: retried, phase: fault, service: gateway, require_event: {name: retry}}
 `, false},
 		{"expect fail is not asked", "fail", `  slo:
-    - {name: p99, phase: fault, query: 'x[$window]', objective: "< 0.5"}
+    - {name: p99, phase: fault, query: 'max_over_time(x[$window])', objective: "< 0.5"}
 `, false},
 	}
 	for _, tt := range tests {
@@ -96,7 +96,7 @@ expect: pass
 load: {script: checkout.js, executor: constant-arrival-rate, rate: 1}
 phases: [{name: steady, duration: 10s}]
 checks:
-  slo: [{name: p99, phase: steady, query: 'x[$window]', objective: "< 0.5"}]
+  slo: [{name: p99, phase: steady, query: 'max_over_time(x[$window])', objective: "< 0.5"}]
 `), WithScriptCheck(anyScript))
 		require.NoError(t, err)
 		assert.Empty(t, s.SensitivityWarning())
