@@ -3,7 +3,6 @@ package slodef
 import (
 	"errors"
 	"fmt"
-	"github.com/chaoslab/chaoslab/harness/diag"
 	"math"
 	"os"
 	"regexp"
@@ -12,6 +11,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/harness/diag"
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // Problem is one thing wrong in the definitions file (see package diag).
@@ -268,18 +270,33 @@ func (d *decoder) sli(n *yaml.Node, path string) SLI {
 	return s
 }
 
-// selectorRE is a series selector: a metric name and label matchers.
-var selectorRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{\s*([a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*(,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"([^"\\]|\\.)*"\s*)*,?\s*)?\})?$`)
-
 // checkExpr says what is wrong with an SLI's selector or query, or nil.
+// Prometheus's parser reads it, with $window replaced (package promql). A
+// query must use $window and return one value; anything else must be a
+// plain series selector, which the generator sums and rates over each
+// window as written. Neither may hold a comment: the definition is joined
+// onto one line, where a # would swallow what follows it.
 func checkExpr(e string) error {
-	if strings.Contains(e, windowVar) || selectorRE.MatchString(e) {
+	q, err := promql.ParseWindowed(e)
+	if err != nil {
+		return err
+	}
+	if q.Comments() {
+		return fmt.Errorf("%q has a # comment: an SLI is joined onto one line, where the comment would swallow what follows; say it in the description", e)
+	}
+	if q.Windows > 0 {
+		if !q.Instant() {
+			return fmt.Errorf("returns %s, not one value: aggregate what the window holds, like sum(rate(metric[$window]))", q.Kind())
+		}
 		return nil
 	}
-	if strings.ContainsAny(e, "([") {
-		return errors.New("a query must have $window where the range goes: sum(rate(metric[$window]))")
+	switch sel, ok := q.Selector(); {
+	case ok && sel.Modified:
+		return fmt.Errorf("%q has an offset or @: the generator rates a series selector over each window as it is written; drop them", e)
+	case ok:
+		return nil
 	}
-	return fmt.Errorf("%q is not a series selector like metric{label=\"value\"} (label values in double quotes), nor a query with $window", e)
+	return errors.New("a query must have $window where the range goes: sum(rate(metric[$window]))")
 }
 
 // num formats a number with up to twelve significant digits.

@@ -111,7 +111,7 @@ slos:
 			"f.yaml:10:14: slos[0].sli.total: a query must have $window where the range goes: sum(rate(metric[$window]))",
 			"f.yaml:13:16: slos[1].objective: 100% leaves no error budget: want less than 100%",
 			"f.yaml:15:7: slos[1].sli: missing good or bad: the events that meet the objective, or those that do not",
-			`f.yaml:15:14: slos[1].sli.total: "a_total{code=\"ok}" is not a series selector like metric{label="value"} (label values in double quotes), nor a query with $window`,
+			`f.yaml:15:14: slos[1].sli.total: unterminated quoted string at column 14: a_total{code="ok} ⟵ here`,
 			"f.yaml:18:16: slos[2].objective: 90%: with an error budget of 10%, the page alert (14.4× the budget) could never fire; want more than 93.06%",
 			"f.yaml:19:10: slos[2].sli: want a mapping of field: value, got a list",
 			`f.yaml:20:11: slos[3].name: SLO "y" is already defined on line 16: names must be unique`,
@@ -140,17 +140,31 @@ func TestSelectors(t *testing.T) {
 		`a_total{ code = "ok" , route!~"GET /x|POST /y", le="0.25", }`,
 		`a_total{msg="say \"hi\""}`,
 		`sum(rate(a_total[$window]))`,
+		// Refused by the former regex, valid PromQL: other quotes, a
+		// selector by __name__.
+		`a_total{code='ok'}`,
+		"a_total{code=`ok`}",
+		`{__name__="a_total", code="ok"}`,
+		`label_replace(sum(rate(a_total[$window])), "x", "$1", "y", "(.*)")`,
 	} {
 		assert.NoError(t, checkExpr(ok), ok)
 	}
-	for _, bad := range []string{
-		`a_total{code=ok}`,
-		`a_total{code='ok'}`,
-		`a_total{code="ok"`,
-		`1a_total`,
-		`rate(a_total[5m])`,
-		`a_total{code="ok"} b`,
+	for bad, want := range map[string]string{
+		`a_total{code=ok}`:     "unexpected identifier",
+		`a_total{code="ok"`:    "unexpected end of input inside braces at the end",
+		`1a_total`:             "",
+		`rate(a_total[5m])`:    "a query must have $window where the range goes",
+		`a_total{code="ok"} b`: "unexpected identifier \"b\" at column 20",
+		// Accepted by the former check, which only looked for $window.
+		`sum(rate(a_total[$window])) / sum(rate(b_total[$windw]))`: `unknown placeholder "$windw" (only $window is replaced) at column 48`,
+		`sum(rate(a_total[$window])) by le`:                        "unexpected identifier \"le\"",
+		`a_total[$window]`:                                         "returns a range vector, not one value",
+		`sum(rate(a_total[$window])) # all of them`:                "has a # comment",
+		`a_total offset 5m`:                                        "has an offset or @",
 	} {
-		assert.Error(t, checkExpr(bad), bad)
+		err := checkExpr(bad)
+		if assert.Error(t, err, bad) {
+			assert.Contains(t, err.Error(), want, bad)
+		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // Set is the lab's SLO definitions, as read from one file.
@@ -105,7 +107,7 @@ func (s *Set) Query(name, window string) (string, error) {
 func (s *Set) Resolve(name string) (string, error) { return s.Query(name, windowVar) }
 
 // windowVar is the placeholder for a check's window.
-const windowVar = "$window"
+const windowVar = promql.WindowVar
 
 // Window is one window of the SRE workbook's alerting on SLOs and its length
 // in the lab.
