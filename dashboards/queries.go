@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // Kind says where a query comes from in a dashboard.
@@ -155,33 +157,46 @@ func (v Variable) value() string {
 	return ".+"
 }
 
+// substitutions says what each variable reference of s stands for in env,
+// as Grafana would replace it. Unknown variables are returned as errors
+// and have no substitution.
+func (d *Dashboard) substitutions(s string, env Env) ([]promql.Sub, error) {
+	builtins := env.builtins()
+	var subs []promql.Sub
+	var errs []error
+	for _, r := range refs(s) {
+		v, ok := env.Values[r.name]
+		if !ok {
+			v, ok = builtins[r.name]
+		}
+		if !ok {
+			var tv Variable
+			if tv, ok = d.Variable(r.name); ok {
+				v = tv.value()
+			}
+		}
+		if !ok {
+			errs = append(errs, fmt.Errorf("$%s is not a template variable of the dashboard nor a Grafana global one", r.name))
+			continue
+		}
+		subs = append(subs, promql.Sub{Start: r.start, End: r.end, Value: v})
+	}
+	return subs, errors.Join(errs...)
+}
+
 // interpolate replaces every variable reference of s. Unknown variables are
 // returned as errors and left as they are.
 func (d *Dashboard) interpolate(s string, env Env) (string, error) {
-	builtins := env.builtins()
+	subs, err := d.substitutions(s, env)
 	var b strings.Builder
-	var errs []error
 	last := 0
-	for _, r := range refs(s) {
-		b.WriteString(s[last:r.start])
-		last = r.end
-		if v, ok := env.Values[r.name]; ok {
-			b.WriteString(v)
-			continue
-		}
-		if v, ok := builtins[r.name]; ok {
-			b.WriteString(v)
-			continue
-		}
-		if v, ok := d.Variable(r.name); ok {
-			b.WriteString(v.value())
-			continue
-		}
-		errs = append(errs, fmt.Errorf("$%s is not a template variable of the dashboard nor a Grafana global one", r.name))
-		b.WriteString(s[r.start:r.end])
+	for _, sub := range subs {
+		b.WriteString(s[last:sub.Start])
+		b.WriteString(sub.Value)
+		last = sub.End
 	}
 	b.WriteString(s[last:])
-	return b.String(), errors.Join(errs...)
+	return b.String(), err
 }
 
 // VariableQuery is a parsed Prometheus query variable: label_values(selector,

@@ -5,9 +5,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chaoslab/chaoslab/harness/diag"
 	"github.com/chaoslab/chaoslab/harness/faultwindows"
+	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
 // MinSchemaVersion is the oldest dashboard schema accepted: Grafana 11's
@@ -50,10 +52,14 @@ var variableTypes = []string{"adhoc", "constant", "custom", "datasource", "inter
 var (
 	uidRE          = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,40}$`)
 	variableNameRE = regexp.MustCompile(`^\w+$`)
-	faultMetricRE  = regexp.MustCompile(`(^|[^a-zA-Z0-9_:])` + FaultMetric + `($|[^a-zA-Z0-9_:])`)
-	// rateCallRE finds the calls whose range must be $__rate_interval.
-	rateCallRE = regexp.MustCompile(`(^|[^a-zA-Z0-9_:])(i?rate)\s*\(`)
 )
+
+// rateFuncs are the functions whose range must be $__rate_interval.
+var rateFuncs = []string{"rate", "irate"}
+
+// validateEnv is what Grafana's global variables stand for while Validate
+// parses the queries: any positive step and range do.
+var validateEnv = Env{Range: time.Hour, Interval: 15 * time.Second, ScrapeInterval: 15 * time.Second}
 
 // Validate checks dashboards against the datasources Grafana provisions
 // and returns every problem found as a *diag.ValidationError ("file: JSON
@@ -68,8 +74,12 @@ var (
 //     datasource and a query Queries can run; every $variable a query uses
 //     is defined, and a multi-value or query variable (a regex in PromQL)
 //     is only used inside a regex matcher (=~, !~);
-//   - queries: rate() and irate() take [$__rate_interval], which spans at
-//     least four scrapes and follows the step, never a fixed range;
+//   - queries: each parses with Prometheus's parser once its variables are
+//     replaced (package promql); a panel's range query and an annotation
+//     return an instant vector or a scalar, a label_values variable
+//     takes a series selector; rate() and irate() take
+//     [$__rate_interval], which spans at least four scrapes and follows
+//     the step, never a fixed range;
 //   - annotations: a provisioned datasource; a dashboard with time series
 //     shows the fault windows twice over: the annotation on FaultMetric
 //     (enabled, titled by the fault label, tagged by scenario, kind and
@@ -237,11 +247,15 @@ func (v *validator) panel(d *Dashboard, path string, p *Panel, ids map[int]strin
 			v.add(tpath+".hide", "a hidden query is never run: remove it")
 		}
 		if isPrometheus(targetDatasource(p, t)) {
+			use := rangeQuery
+			if t.Instant && !t.Range {
+				use = instantQuery
+			}
 			if strings.TrimSpace(t.Expr) == "" {
 				v.add(tpath+".expr", "is empty")
+			} else {
+				v.query(d, tpath+".expr", t.Expr, use)
 			}
-			v.uses(d, tpath+".expr", t.Expr)
-			v.rateRanges(tpath+".expr", t.Expr)
 			if _, err := parseStep(t.Interval); err != nil {
 				v.add(tpath+".interval", "%q is not a duration: %v", t.Interval, err)
 			}
@@ -310,10 +324,11 @@ func (v *validator) variables(d *Dashboard) {
 			v.add(path+".query", "%v", err)
 			continue
 		}
-		if pq.fn == "query_result" {
-			v.uses(d, path+".query", pq.expr)
-		} else {
-			v.uses(d, path+".query", pq.selector)
+		switch {
+		case pq.fn == "query_result":
+			v.query(d, path+".query", pq.expr, variableQuery)
+		case pq.selector != "":
+			v.query(d, path+".query", pq.selector, seriesSelector)
 		}
 		if tv.Definition != "" && tv.Definition != tv.Query.Query {
 			v.add(path+".definition", "%q differs from the query %q: Grafana shows the definition", tv.Definition, tv.Query.Query)
@@ -321,29 +336,63 @@ func (v *validator) variables(d *Dashboard) {
 	}
 }
 
-// uses checks the variable references of a PromQL expression: each is
-// defined, and a variable that becomes a regex is only used in a regex
-// matcher.
-func (v *validator) uses(d *Dashboard, path, expr string) {
+// queryUse is how Grafana runs a query, which decides what it may return.
+type queryUse int
+
+const (
+	rangeQuery     queryUse = iota // a panel's target, an annotation: an instant vector or a scalar
+	instantQuery                   // an instant target: anything
+	variableQuery                  // query_result(expr): anything; its ranges are its own
+	seriesSelector                 // label_values(selector, label): match[] of Prometheus's series API
+)
+
+// query checks a PromQL expression of d: each variable it uses is defined,
+// and one that becomes a regex is only used in a regex matcher; with the
+// variables replaced, Prometheus's parser reads it, it returns what use
+// takes, and its rate() and irate() take [$__rate_interval]. It returns
+// the parsed query, or nil.
+func (v *validator) query(d *Dashboard, path, expr string, use queryUse) *promql.Query {
 	builtins := Env{}.builtins()
-	spans := quotedSpans(expr)
+	var regexRefs []ref
+	known := true
 	for _, r := range refs(expr) {
 		if _, ok := builtins[r.name]; ok {
 			continue
 		}
 		tv, ok := d.Variable(r.name)
-		if !ok {
+		switch {
+		case !ok:
 			v.add(path, "$%s is not a template variable of the dashboard nor a Grafana global one", r.name)
-			continue
+			known = false
+		case tv.isRegex():
+			regexRefs = append(regexRefs, r)
 		}
-		if !tv.isRegex() {
-			continue
-		}
-		i := slices.IndexFunc(spans, func(s [2]int) bool { return s[0] < r.start && r.end <= s[1] })
-		if i < 0 || !regexMatcherBefore(expr[:spans[i][0]]) {
+	}
+	if !known {
+		return nil // Grafana would send the $ as it is: nothing more to check
+	}
+	subs, _ := d.substitutions(expr, validateEnv)
+	q, err := promql.Parse(expr, subs...)
+	lits := q.Literals()
+	for _, r := range regexRefs {
+		if !slices.ContainsFunc(lits, func(l promql.Literal) bool { return l.Regex && l.Start < r.start && r.end <= l.End }) {
 			v.add(path, "$%s stands for a regex (a query or multi-value variable): use it only in a regex matcher, label=~\"$%s\"", r.name, r.name)
 		}
 	}
+	if err != nil {
+		v.add(path, "%v", err)
+		return nil
+	}
+	switch sel, ok := q.Selector(); {
+	case use == rangeQuery && !q.Instant():
+		v.add(path, "returns %s: Grafana runs it as a range query, which takes an instant vector or a scalar", q.Kind())
+	case use == seriesSelector && (!ok || sel.Modified):
+		v.add(path, "label_values takes a series selector, like up{job=\"x\"} (Prometheus matches series with it), not %q", expr)
+	}
+	if use == rangeQuery || use == instantQuery {
+		v.rateRanges(path, q)
+	}
+	return q
 }
 
 // isRegex: Grafana puts a regex in PromQL for this variable (several
@@ -352,79 +401,9 @@ func (tv Variable) isRegex() bool {
 	return tv.Type == "query" || tv.Multi || tv.IncludeAll
 }
 
-// quotedSpans returns the [open quote, close quote] offsets of the string
-// literals of a PromQL expression; an unterminated one runs to the end
-// (its close offset is len(expr)).
-func quotedSpans(expr string) [][2]int {
-	var out [][2]int
-	var quote byte
-	start := 0
-	for i := 0; i < len(expr); i++ {
-		c := expr[i]
-		switch {
-		case quote == 0 && (c == '"' || c == '\'' || c == '`'):
-			quote, start = c, i
-		case quote != 0 && c == '\\' && quote != '`':
-			i++
-		case quote != 0 && c == quote:
-			out = append(out, [2]int{start, i})
-			quote = 0
-		}
-	}
-	if quote != 0 {
-		out = append(out, [2]int{start, len(expr)})
-	}
-	return out
-}
-
-// blankStrings returns expr with its string literals, quotes included,
-// replaced by spaces (offsets are kept), so that brackets can be read
-// without minding what the strings hold.
-func blankStrings(expr string, spans [][2]int) []byte {
-	b := []byte(expr)
-	for _, s := range spans {
-		for i := s[0]; i <= s[1] && i < len(b); i++ {
-			b[i] = ' '
-		}
-	}
-	return b
-}
-
-// brackets checks that the brackets of a PromQL expression pair up outside
-// its strings, and that every string is closed.
-func brackets(expr string) error {
-	spans := quotedSpans(expr)
-	if n := len(spans); n > 0 && spans[n-1][1] == len(expr) {
-		return fmt.Errorf("unterminated string at offset %d: %s ⟵ here", spans[n-1][0], expr[:spans[n-1][0]+1])
-	}
-	pairs := map[byte]byte{')': '(', ']': '[', '}': '{'}
-	var open []byte
-	for i, c := range blankStrings(expr, spans) {
-		switch {
-		case c == '(' || c == '[' || c == '{':
-			open = append(open, c)
-		case pairs[c] != 0:
-			if len(open) == 0 || open[len(open)-1] != pairs[c] {
-				return fmt.Errorf("unbalanced brackets at offset %d: %s ⟵ here", i, expr[:i+1])
-			}
-			open = open[:len(open)-1]
-		}
-	}
-	if len(open) > 0 {
-		return fmt.Errorf("unbalanced brackets: %d left open at the end of %s", len(open), expr)
-	}
-	return nil
-}
-
-// regexMatcherBefore reports whether the text before a string literal ends
-// with a regex matcher operator.
-func regexMatcherBefore(before string) bool {
-	before = strings.TrimRight(before, " \t\n")
-	return strings.HasSuffix(before, "=~") || strings.HasSuffix(before, "!~")
-}
-
 func (v *validator) annotations(d *Dashboard) {
 	var fault, tagged []int
+	broken := false // an annotation on Prometheus that does not parse
 	for i, a := range d.Annotations.List {
 		path := fmt.Sprintf("annotations.list[%d]", i)
 		if a.Datasource == nil {
@@ -447,12 +426,14 @@ func (v *validator) annotations(d *Dashboard) {
 			v.add(path+".expr", "is empty")
 			continue
 		}
-		v.uses(d, path+".expr", a.Expr)
-		v.rateRanges(path+".expr", a.Expr)
+		q := v.query(d, path+".expr", a.Expr, rangeQuery)
 		if _, err := parseStep(a.Step); err != nil {
 			v.add(path+".step", "%q is not a duration: %v", a.Step, err)
 		}
-		if faultMetricRE.MatchString(a.Expr) {
+		switch {
+		case q == nil:
+			broken = true
+		case slices.Contains(q.Metrics(), FaultMetric):
 			fault = append(fault, i)
 		}
 	}
@@ -474,7 +455,7 @@ func (v *validator) annotations(d *Dashboard) {
 			v.add(fmt.Sprintf("annotations.list[%d].enable", i), "is false: the harness's fault windows are hidden until someone turns them on")
 		}
 	}
-	if len(fault) == 0 {
+	if len(fault) == 0 && !broken { // a broken one may be it: its problem is reported
 		v.add("annotations.list", "has no annotation on %s: a dashboard with time series (%s) shades the fault windows", FaultMetric, timePanel)
 		return
 	}
@@ -495,57 +476,17 @@ func (v *validator) annotations(d *Dashboard) {
 	}
 }
 
-// rateRanges checks that every rate() and irate() of expr takes
+// rateRanges checks that every rate() and irate() of q takes
 // [$__rate_interval]: a fixed range is too short for a long time range
 // (the step skips samples) or too long for a short one (it smooths the
 // fault away).
-func (v *validator) rateRanges(path, expr string) {
-	if err := brackets(expr); err != nil {
-		v.add(path, "%v", err)
-		return
-	}
-	spans := quotedSpans(expr)
-	code := blankStrings(expr, spans)
-	for _, m := range rateCallRE.FindAllStringSubmatchIndex(expr, -1) {
-		if slices.ContainsFunc(spans, func(s [2]int) bool { return s[0] < m[4] && m[4] < s[1] }) {
-			continue // in a string literal
+func (v *validator) rateRanges(path string, q *promql.Query) {
+	for _, r := range q.Ranges() {
+		if !slices.Contains(rateFuncs, r.Func) {
+			continue
 		}
-		fn := expr[m[4]:m[5]]
-		rng, ok := callRange(code, m[1])
-		if !ok {
-			continue // not a range vector argument: Prometheus says so
-		}
-		if r := strings.ReplaceAll(rng, " ", ""); r != "$__rate_interval" && r != "${__rate_interval}" {
-			v.add(path, "%s(...[%s]): use [$__rate_interval] (at least four scrapes, follows the step)", fn, rng)
+		if rng := strings.ReplaceAll(r.Text, " ", ""); rng != "$__rate_interval" && rng != "${__rate_interval}" {
+			v.add(path, "%s(...[%s]): use [$__rate_interval] (at least four scrapes, follows the step)", r.Func, r.Text)
 		}
 	}
-}
-
-// callRange returns the range of the range selector (or subquery) that is
-// the argument of the call whose parameters start at open (just after its
-// "("): the text between the last top-level [ ] of the call, before a
-// subquery's ":". code is the expression with its strings blanked.
-func callRange(code []byte, open int) (string, bool) {
-	depth := 0
-	lastStart, lastEnd := -1, -1
-	for i := open; i < len(code); i++ {
-		switch c := code[i]; {
-		case c == '(' || c == '{':
-			depth++
-		case c == ')' || c == '}':
-			if depth == 0 {
-				if lastStart < 0 || lastEnd < lastStart {
-					return "", false
-				}
-				rng, _, _ := strings.Cut(string(code[lastStart+1:lastEnd]), ":")
-				return strings.TrimSpace(rng), true
-			}
-			depth--
-		case c == '[' && depth == 0:
-			lastStart = i
-		case c == ']' && depth == 0 && lastStart >= 0:
-			lastEnd = i
-		}
-	}
-	return "", false
 }

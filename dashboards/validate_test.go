@@ -195,9 +195,29 @@ func TestValidateReportsEachBrokenThing(t *testing.T) {
 		}, `small.json: annotations.list[1].expr: rate(...[1m]): use [$__rate_interval]`},
 		{"unbalanced brackets", func(d map[string]any) {
 			set(d, "panels.1.targets.0.expr", `sum(rate(x_total{a="(]"}[$__rate_interval])`)
-		}, `small.json: panels[1].targets[0].expr: unbalanced brackets: 1 left open`},
+		}, `small.json: panels[1].targets[0].expr: unclosed left parenthesis at the end: sum(rate(x_total{a="(]"}[$__rate_interval]) ⟵ here`},
 		{"unterminated string", func(d map[string]any) { set(d, "annotations.list.1.expr", `chaoslab_fault_active{fault="x} > 0`) },
-			`small.json: annotations.list[1].expr: unterminated string at offset 28`},
+			`small.json: annotations.list[1].expr: unterminated quoted string at column 29: chaoslab_fault_active{fault="x} > 0 ⟵ here`},
+		// What the bracket-and-quote checks let through: Prometheus's parser
+		// refuses it, with the variables replaced.
+		{"PromQL syntax", func(d map[string]any) {
+			set(d, "panels.1.targets.0.expr", `sum by (service) rate(x_total{service=~"$service"}[$__rate_interval])`)
+		}, `small.json: panels[1].targets[0].expr: unexpected identifier "rate" in aggregation at column 18: sum by (service) rate ⟵ here`},
+		{"an error after a variable is placed in the query as written", func(d map[string]any) {
+			set(d, "panels.1.targets.0.expr", `histogram_quantile($q, rate(x_bucket{service=~"${service}"}[$__rate_interval]) by (le))`)
+		}, `small.json: panels[1].targets[0].expr: unexpected <by> at column 80: …ket{service=~"${service}"}[$__rate_interval]) by ⟵ here`},
+		{"a range query of a range vector", func(d map[string]any) {
+			set(d, "panels.1.targets.0.expr", `x_total{service=~"$service"}[$__rate_interval]`)
+		}, `small.json: panels[1].targets[0].expr: returns a range vector: Grafana runs it as a range query, which takes an instant vector or a scalar`},
+		{"the fault metric in a string is not the fault annotation", func(d map[string]any) {
+			set(d, "annotations.list.1.expr", `ALERTS{alertname="chaoslab_fault_active"}`)
+		}, `small.json: annotations.list: has no annotation on chaoslab_fault_active`},
+		{"label_values of a query", func(d map[string]any) {
+			set(d, "templating.list.0.query", map[string]any{"query": "label_values(sum by (service) (up), service)"})
+		}, `small.json: templating.list[0].query: label_values takes a series selector, like up{job="x"} (Prometheus matches series with it), not "sum by (service) (up)"`},
+		{"variable query that does not parse", func(d map[string]any) {
+			set(d, "templating.list.0.query", map[string]any{"query": `query_result(topk(3, up{job=~".+"))`})
+		}, `small.json: templating.list[0].query: unexpected character inside braces: ')' at column 21: topk(3, up{job=~".+") ⟵ here`},
 		{"annotation step not a duration", func(d map[string]any) { set(d, "annotations.list.1.step", "soon") },
 			`small.json: annotations.list[1].step: "soon" is not a duration`},
 		{"annotation on an unknown datasource", func(d map[string]any) {
@@ -262,6 +282,9 @@ func TestValidateAcceptsRateIntervalRanges(t *testing.T) {
 		`rate((sum by (a) (x))[$__rate_interval:1s])`,
 		`increase(x[$__range]) + max_over_time(x[5m])`,
 		`slo:sli_error:ratio_rate5m + x_rate_total`,
+		// Refused by the hand-written checks: a quote and a rate() in a
+		// comment.
+		"sum(rate(x[$__rate_interval])) # don't use rate(y[5m]) here\n",
 	} {
 		t.Run(expr, func(t *testing.T) {
 			doc := small()
