@@ -34,6 +34,11 @@ func NewTargetsQuerier(prometheusURL string) (TargetsQuerier, error) {
 // tenth of the lab's 1 s scrape interval.
 const ScrapePoll = 100 * time.Millisecond
 
+// commitGrace is how long WaitScraped waits, once it has seen every scrape,
+// so that those scrapes' samples are committed and a query sees them: the
+// targets API reports a scrape a few hundred microseconds before that.
+const commitGrace = 20 * time.Millisecond
+
 // WaitScraped waits until Prometheus has scraped each job of jobs (job name
 // → the time its service became ready) since that time: every active target
 // whose job label is that job has health "up" and a last scrape that began
@@ -44,7 +49,8 @@ const ScrapePoll = 100 * time.Millisecond
 // largest over the job's targets). It gives up after timeout, naming each job
 // still waited for with its targets' health and last error, or when ctx ends.
 // A job Prometheus has no active target of (not discovered yet, or not in its
-// configuration) is waited for too; the timeout's error says so.
+// configuration) is waited for too; the timeout's error says so. When it
+// returns nil, an instant query of up{job="<job>"} answers 1.
 func WaitScraped(ctx context.Context, q TargetsQuerier, jobs map[string]time.Time, timeout time.Duration) (map[string]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -68,6 +74,12 @@ func WaitScraped(ctx context.Context, q TargetsQuerier, jobs map[string]time.Tim
 				}
 			}
 			if len(got) == len(jobs) {
+				// Prometheus sets a target's health and last scrape just
+				// before it commits that scrape's samples (up among them).
+				select {
+				case <-time.After(commitGrace):
+				case <-ctx.Done():
+				}
 				return got, nil
 			}
 		case ctx.Err() == nil || !answered && lastErr == nil:
@@ -158,4 +170,32 @@ func notScrapedError(jobs map[string]time.Time, got map[string]time.Duration, la
 		msg += fmt.Sprintf(" (its last answer to /api/v1/targets: %v)", lastErr)
 	}
 	return errors.New(msg)
+}
+
+// ObservedReport is the progress lines of a lab that WaitScraped saw
+// observed: for each job (the shop's services in start order, then any other
+// job by name) when it was ready since start and how much later Prometheus
+// first scraped it, then the whole lab's two times.
+func ObservedReport(start time.Time, readyAt map[string]time.Time, after map[string]time.Duration) string {
+	order := slices.DeleteFunc(Services(), func(s string) bool { _, ok := readyAt[s]; return !ok })
+	for _, job := range slices.Sorted(maps.Keys(readyAt)) {
+		if !slices.Contains(order, job) {
+			order = append(order, job)
+		}
+	}
+	var b strings.Builder
+	var ready, observed time.Duration
+	for _, job := range order {
+		r := readyAt[job].Sub(start)
+		ready = maxDuration(ready, r)
+		d, ok := after[job]
+		if !ok {
+			fmt.Fprintf(&b, "  %-11s ready at %.2fs, not scraped yet\n", job, r.Seconds())
+			continue
+		}
+		observed = maxDuration(observed, r+d)
+		fmt.Fprintf(&b, "  %-11s ready at %.2fs, first scraped %.1fs later\n", job, r.Seconds(), d.Seconds())
+	}
+	fmt.Fprintf(&b, "  lab ready in %.1fs, observed by Prometheus in %.1fs", ready.Seconds(), observed.Seconds())
+	return b.String()
 }

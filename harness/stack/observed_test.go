@@ -176,3 +176,22 @@ func TestWaitScrapedCancelled(t *testing.T) {
 	_, err := WaitScraped(ctx, q, map[string]time.Time{"orders": time.Now()}, time.Minute)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestObservedReport(t *testing.T) {
+	start := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	readyAt := map[string]time.Time{
+		"orders":    start.Add(310 * time.Millisecond),
+		"inventory": start.Add(120 * time.Millisecond),
+		"payments":  start.Add(200 * time.Millisecond),
+		"gateway":   start.Add(400 * time.Millisecond),
+	}
+	after := map[string]time.Duration{
+		"orders": 5300 * time.Millisecond, "inventory": 5600 * time.Millisecond,
+		"payments": 5400 * time.Millisecond, "gateway": 5200 * time.Millisecond,
+	}
+	assert.Equal(t, `  inventory   ready at 0.12s, first scraped 5.6s later
+  payments    ready at 0.20s, first scraped 5.4s later
+  orders      ready at 0.31s, first scraped 5.3s later
+  gateway     ready at 0.40s, first scraped 5.2s later
+  lab ready in 0.4s, observed by Prometheus in 5.7s`, ObservedReport(start, readyAt, after))
+}
