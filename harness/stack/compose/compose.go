@@ -155,9 +155,12 @@ func (c Config) runner(key string) runner {
 	}
 }
 
-// Up starts the compose lab and waits until every container is ready. The
-// images must exist (make images; make images-offline when Offline); the
-// third-party ones are pulled by docker-compose when they do not.
+// Up starts the compose lab (Prometheus first), waits until every container
+// is ready, and then (unless ShopOnly) until Prometheus has scraped each
+// service up since it was ready, so that a scenario's first seconds are
+// measured. The images must exist (make images; make images-offline when
+// Offline); the third-party ones are pulled by docker-compose when they do
+// not.
 func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if cfg, err = cfg.abs(); err != nil {
 		return nil, err
@@ -202,21 +205,34 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	}()
 
 	start := time.Now()
-	cfg.progress("  docker-compose up -d %s", strings.Join(cfg.services(), " "))
 	up := []string{"up", "-d", "--no-build", "--remove-orphans"}
 	if cfg.ShopOnly {
 		up = append(up, "--no-deps")
 	}
-	if _, err := r.compose(ctx, append(up, cfg.services()...)...); err != nil {
-		if !cfg.Offline {
-			err = fmt.Errorf("%w\n(the third-party images are pulled on first use; without a registry, build stand-ins and run without Grafana: COMPOSE_OFFLINE=1, see the README)", err)
-		}
-		return nil, err
+	// Prometheus first, on its own: before 3.12 it hands its targets to its
+	// scrapers only about 5 s after it starts, so that clock runs while the
+	// other containers are created.
+	batches := [][]string{cfg.services()}
+	if slices.Contains(cfg.services(), "prometheus") {
+		batches = [][]string{{"prometheus"}, slices.DeleteFunc(cfg.services(), func(s string) bool { return s == "prometheus" })}
 	}
+	for _, batch := range batches {
+		cfg.progress("  docker-compose up -d %s", strings.Join(batch, " "))
+		if _, err := r.compose(ctx, append(up, batch...)...); err != nil {
+			if !cfg.Offline {
+				err = fmt.Errorf("%w\n(the third-party images are pulled on first use; without a registry, build stand-ins and run without Grafana: COMPOSE_OFFLINE=1, see the README)", err)
+			}
+			return nil, err
+		}
+	}
+	readyAt := map[string]time.Time{}
 	for _, c := range lab.readiness() {
 		if err := stack.WaitReady(ctx, c.url, cfg.ReadyTimeout, nil); err != nil {
 			logs, _ := r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", c.name)
 			return nil, fmt.Errorf("%s: %w; its last log lines:\n%s", c.name, err, strings.TrimSpace(logs))
+		}
+		if slices.Contains(stack.Services(), c.name) {
+			readyAt[c.name] = time.Now()
 		}
 		cfg.progress("  %-11s ready after %4dms", c.name, time.Since(start).Milliseconds())
 	}
@@ -225,7 +241,34 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err := toxiproxy.New(st.Endpoints.ToxiproxyURL).Populate(ctx, st.Endpoints.ProxySpecs()); err != nil {
 		return nil, err
 	}
+	if !cfg.ShopOnly {
+		if err := lab.waitObserved(ctx, start, readyAt); err != nil {
+			return nil, err
+		}
+	}
 	return lab, nil
+}
+
+// waitObserved waits until Prometheus has scraped each service (its job in
+// compose/prometheus.yml has the service's name) since the service answered
+// ready, and reports both times: a lab is ready when what it does is
+// measured.
+func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[string]time.Time) error {
+	l.cfg.progress("  %-11s waiting for its first scrape of each service (before 3.12 it hands its targets to its scrapers only about 5 s after it starts)", "prometheus")
+	q, err := stack.NewTargetsQuerier(l.st.Endpoints.PrometheusURL)
+	if err != nil {
+		return err
+	}
+	after, err := stack.WaitScraped(ctx, q, readyAt, l.cfg.ReadyTimeout)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for Prometheus' first scrapes: %w", ctx.Err())
+		}
+		logs, _ := l.r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", "prometheus")
+		return fmt.Errorf("%w; its last log lines:\n%s", err, strings.TrimSpace(logs))
+	}
+	l.cfg.progress("%s", stack.ObservedReport(start, readyAt, after))
+	return nil
 }
 
 // checkImages fails early, naming the make target, when an image that
