@@ -158,7 +158,7 @@ phases:
   - {name: recovery, duration: 15s}
 checks:
   slo:
-    - {name: never-hangs, phase: fault, query: 'max(x[$window])', objective: "< 3.5", on_empty: fail}
+    - {name: never-hangs, phase: fault, query: 'max(max_over_time(x[$window]))', objective: "< 3.5", on_empty: fail}
   recovery:
     - {name: recovers, after: fault, slo: checkout-availability, tolerance: ">= 0.99", within: 10s}
   invariants: [no_double_charge]
