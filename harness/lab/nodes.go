@@ -123,7 +123,7 @@ func (d *decoder) object(n *yaml.Node, path string, allowed []string) (object, b
 			explicit[k.Value] = true
 		}
 	}
-	for _, kv := range d.pairs(n, path, 0) {
+	for _, kv := range d.pairs(n, path, map[*yaml.Node]bool{n: true}) {
 		k, v := kv[0], kv[1]
 		if k == nil || k.Kind != yaml.ScalarNode {
 			d.errorf(n, path, allowed, "want a field name, got %s", describe(k))
@@ -160,7 +160,9 @@ const mergedTag = "chaoslab:merged"
 // pairs returns the key/value pairs of mapping n with YAML merge keys
 // ("<<: *defaults", "<<: [*a, *b]") replaced by the pairs they merge, those
 // marked with mergedTag (copies: the document's nodes are not changed).
-func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][2]*yaml.Node {
+// Each mapping is merged once (seen), so that merges of merges cannot grow
+// exponentially.
+func (d *decoder) pairs(n *yaml.Node, path string, seen map[*yaml.Node]bool) [][2]*yaml.Node {
 	var out [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
@@ -174,11 +176,15 @@ func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][2]*yaml.Node {
 		}
 		for _, src := range sources {
 			src = resolve(src)
-			if src == nil || src.Kind != yaml.MappingNode || depth > 16 {
+			if src == nil || src.Kind != yaml.MappingNode {
 				d.errorf(k, path, nil, "a merge key (<<) takes a mapping or a list of mappings, like <<: *defaults")
 				continue
 			}
-			for _, kv := range d.pairs(src, path, depth+1) {
+			if seen[src] {
+				continue
+			}
+			seen[src] = true
+			for _, kv := range d.pairs(src, path, seen) {
 				if kv[0] != nil {
 					c := *kv[0]
 					c.Tag = mergedTag

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -366,8 +367,24 @@ func TestMergeKeys(t *testing.T) {
 	assert.Equal(t, "4", k.Default, "the mapping's own workers wins")
 	assert.Equal(t, 64.0, k.Max)
 
-	bad := strings.Replace(doc, "<<: *common", "<<: [1]", 1)
-	assert.Contains(t, problems(t, bad), "services.ledger.knobs: a merge key (<<) takes a mapping or a list of mappings, like <<: *defaults")
+	// Merges of merges: each mapping is merged once, so that a file cannot
+	// make the loader walk 2^20 copies.
+	var bomb strings.Builder
+	bomb.WriteString("name: bank\nx-l0: &l0 {k0: {type: bool, default: true, help: h}}\n")
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&bomb, "x-l%d: &l%d {<<: [*l%d, *l%d], k%d: {type: bool, default: true, help: h}}\n", i, i, i-1, i-1, i)
+	}
+	doc = strings.Replace(base, "name: bank\n", bomb.String(), 1)
+	doc = strings.Replace(doc, "    knobs:\n      timeout:", "    knobs:\n      <<: *l20\n      timeout:", 1)
+	l, err = Parse("t.yaml", []byte(doc))
+	require.NoError(t, err)
+	names := l.KnobNames("web")
+	require.Len(t, names, 22)
+	assert.Equal(t, []string{"k0", "k1", "k2"}, names[:3])
+	assert.Equal(t, []string{"k20", "timeout"}, names[20:])
+
+	bad := strings.Replace(doc, "<<: *l20", "<<: [1]", 1)
+	assert.Contains(t, problems(t, bad), "services.web.knobs: a merge key (<<) takes a mapping or a list of mappings, like <<: *defaults")
 }
 
 func TestLoadChecksFiles(t *testing.T) {
