@@ -83,11 +83,17 @@ func parseLab(name string, data []byte, opts []Option) (*Lab, error) {
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		msg := `a lab file holds one YAML document: remove the "---" and what follows`
+		const one = "a lab file holds one YAML document: "
 		if err != nil && extra.Line == 0 {
-			msg = "a lab file holds one YAML document: " + strings.TrimPrefix(err.Error(), "yaml: ")
+			p := diag.YAMLSyntax(name, err)
+			p.Msg = one + p.Msg
+			if p.Line == 0 {
+				p.Line, p.Column = 1, 1
+			}
+			d.problems = append(d.problems, p)
+		} else {
+			d.errorf(&extra, "", nil, "%s", one+`remove the "---" and what follows`)
 		}
-		d.errorf(&extra, "", nil, "%s", msg)
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(nil, "", nil, "the file is empty: a lab needs %s", strings.Join(requiredTop(), ", "))

@@ -346,6 +346,10 @@ func TestEmptyAndBroken(t *testing.T) {
 		{"comments only", "# nothing\n", "t.yaml:1:1: the file is empty: a lab needs name, services, edges, load"},
 		{"a list", "- a\n", "t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, description, root, services, edges, proxies, replica_port_step, telemetry, load, slos, plots, settle, invariants, x-*"},
 		{"syntax", "name: [bank\n", "t.yaml:2:1: did not find expected ',' or ']': fix the YAML syntax"},
+		{"a second document", base + "--- [\n", "t.yaml:34:1: a lab file holds one YAML document: did not find expected node content: fix the YAML syntax"},
+		{"not a document", "[]0", "t.yaml:1:1: a lab file holds one YAML document: did not find expected <document start>: fix the YAML syntax\n" +
+			"t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, description, root, services, edges, proxies, replica_port_step, telemetry, load, slos, plots, settle, invariants, x-*"},
+		{"an unclosed quote", `"`, "t.yaml:1:1: found unexpected end of stream: fix the YAML syntax"},
 		{"tabs", "name:\tbank\n\tservices: {}\n", "t.yaml:2:1: found a tab character that violates indentation: fix the YAML syntax"},
 	}
 	for _, tt := range tests {
