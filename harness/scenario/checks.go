@@ -8,7 +8,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/promql"
 )
 
@@ -301,8 +300,12 @@ func (r checkReader) trace(n *yaml.Node, path string) {
 	}
 	c := TraceCheck{Name: r.name(o), MinTraces: defaultMinTraces, MinFraction: 1, MinCoverage: defaultMinCoverage}
 	c.Phase, _ = r.phase(o, "phase", "the phase in which the traces start")
-	if v, ok := r.need(o, "service", "the service of the traces' root span, like gateway"); ok {
-		c.Service, _ = r.enum(v, o.field("service"), faults.Services())
+	hint := "the service of the traces' root span"
+	if entry := r.lab.EntryEdges(); len(entry) > 0 {
+		hint += ", like " + entry[0].To
+	}
+	if v, ok := r.need(o, "service", hint); ok {
+		c.Service, _ = r.enum(v, o.field("service"), r.lab.ServiceNames())
 	}
 	if v := o.get("operation"); v != nil {
 		c.Operation, _ = r.str(v, o.field("operation"))
@@ -354,7 +357,7 @@ func (r checkReader) event(n *yaml.Node, path string) *EventRequirement {
 		ev.Name, _ = r.str(v, o.field("name"))
 	}
 	if v := o.get("on_service"); v != nil {
-		ev.OnService, _ = r.enum(v, o.field("on_service"), faults.Services())
+		ev.OnService, _ = r.enum(v, o.field("on_service"), r.lab.ServiceNames())
 	}
 	if v := o.get("attributes"); v != nil {
 		ao, _ := r.object(v, o.field("attributes"), nil)
@@ -376,11 +379,11 @@ func (r checkReader) serviceList(n *yaml.Node, path string) []string {
 		return nil
 	}
 	if len(items) == 0 {
-		r.errorf(resolve(n), path, faults.Services(), "is empty: list the services every trace must reach")
+		r.errorf(resolve(n), path, r.lab.ServiceNames(), "is empty: list the services every trace must reach")
 	}
 	var out []string
 	for i, it := range items {
-		svc, ok := r.enum(it, index(path, i), faults.Services())
+		svc, ok := r.enum(it, index(path, i), r.lab.ServiceNames())
 		switch {
 		case !ok:
 		case slices.Contains(out, svc):

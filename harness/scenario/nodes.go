@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/harness/lab"
 )
 
 // decoder turns yaml.Nodes into values, recording every problem with its
@@ -17,6 +19,9 @@ type decoder struct {
 	problems []Problem
 	// stacksRead is the scenario's `stacks:`, read before the phases.
 	stacksRead stacksRead
+	// lab is the system under test the scenario is checked against:
+	// WithLab's, or builtinLab.
+	lab *lab.Lab
 }
 
 // errorf records a problem at node n (or at the top of the file when n is

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/chaoslab/chaoslab/harness/lab"
 )
 
 // Option changes how scenario files are checked.
@@ -22,6 +24,8 @@ type Option func(*config)
 type config struct {
 	scriptCheck func(script string) error
 	sloCheck    func(name string) error
+	// lab is WithLab's; nil: builtinLab.
+	lab *lab.Lab
 }
 
 // WithScriptCheck replaces the check that a load script exists: check
@@ -155,7 +159,10 @@ func syntaxProblem(name string, data []byte, err error) Problem {
 // messages and for the scenario's name.
 func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
 	cfg := newConfig(opts)
-	d := &decoder{file: name}
+	d := &decoder{file: name, lab: cfg.lab}
+	if d.lab == nil {
+		d.lab = builtinLab()
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	switch err := dec.Decode(&doc); {

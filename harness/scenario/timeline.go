@@ -3,7 +3,6 @@ package scenario
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -142,13 +141,37 @@ func (d *decoder) fault(n *yaml.Node, path string) (faults.Spec, bool) {
 	if v := o.get(faults.KindContainer); v != nil {
 		spec.Container = d.containerFault(v, o.field(faults.KindContainer), bad)
 	}
-	for _, p := range spec.Problems() {
+	for _, p := range d.specProblems(spec) {
 		if skipProblem(p.Field, bad) {
 			continue
 		}
 		d.errorf(locate(o.node, p.Field), field(path, p.Field), p.Allowed, "%s", p.Msg)
 	}
 	return spec, len(d.problems) == start
+}
+
+// specProblems returns everything wrong with spec: package faults' problems,
+// with those of the fault's target (its edge or service) decided by the lab
+// instead of faults' constants. The target's problems come first, as in
+// package faults; a request fault whose service the lab refuses has no
+// method problems (the methods are the service's).
+func (d *decoder) specProblems(spec faults.Spec) []faults.FieldError {
+	f := spec.Fault()
+	if f == nil {
+		return spec.Problems()
+	}
+	target := targetField(f)
+	out := d.targetProblems(f)
+	refused := len(out) > 0
+	for _, p := range spec.Problems() {
+		switch {
+		case p.Field == target:
+		case refused && p.Field == faults.KindRequest+".method":
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // skipProblem reports whether a problem with field follows from a field
@@ -294,7 +317,10 @@ func Knobs(service string) []string {
 	return names
 }
 
-// knobSpecs returns the flags of service that scenarios may set.
+// knobSpecs returns the flags of service that scenarios may set: the shop's,
+// as the parser checks them without WithLab (see builtinLab). They stay
+// until the stacks take the knobs from the lab file too; labs/shop/lab.yaml
+// declares the same.
 func knobSpecs(service string) []knobSpec {
 	resilience := []knobSpec{
 		{name: "deadlines", kind: knobBool},
@@ -323,44 +349,22 @@ func knobSpecs(service string) []knobSpec {
 
 // services reads the service knobs.
 func (d *decoder) services(n *yaml.Node, s *Scenario) {
-	o, ok := d.object(n, "services", faults.Services())
+	o, ok := d.object(n, "services", d.lab.ServiceNames())
 	if !ok {
 		return
 	}
 	for _, svc := range o.order {
-		specs := knobSpecs(svc)
-		ko, ok := d.object(o.get(svc), o.field(svc), Knobs(svc))
+		ko, ok := d.object(o.get(svc), o.field(svc), d.lab.KnobNames(svc))
 		if !ok {
 			continue
 		}
+		service, _ := d.lab.Service(svc)
 		for _, flag := range ko.order {
-			i := slices.IndexFunc(specs, func(k knobSpec) bool { return k.name == flag })
-			if value, ok := d.knob(ko.get(flag), ko.field(flag), specs[i]); ok {
+			k, _ := service.Knob(flag)
+			if value, ok := d.labKnob(ko.get(flag), ko.field(flag), k); ok {
 				s.Knobs = append(s.Knobs, Knob{Service: svc, Flag: flag, Value: value})
 			}
 		}
-	}
-}
-
-// knob reads a flag's value and returns it in the flag's syntax.
-func (d *decoder) knob(n *yaml.Node, path string, k knobSpec) (string, bool) {
-	switch k.kind {
-	case knobBool:
-		v, ok := d.boolean(n, path)
-		return strconv.FormatBool(v), ok
-	case knobInt:
-		v, ok := d.integer(n, path, int64(k.min), int64(k.max))
-		return strconv.FormatInt(v, 10), ok
-	case knobFloat:
-		v, ok := d.number(n, path)
-		if ok && (v < k.min || v > k.max) {
-			d.errorf(resolve(n), path, nil, "%s is out of range: must be from %s to %s", formatFloat(v), formatFloat(k.min), formatFloat(k.max))
-			return "", false
-		}
-		return formatFloat(v), ok
-	default:
-		v, ok := d.duration(n, path, time.Millisecond, time.Hour)
-		return v.String(), ok
 	}
 }
 

@@ -1,0 +1,184 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/harness/lab"
+)
+
+// shopLab loads the shop's lab file, labs/shop/lab.yaml.
+func shopLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l, err := lab.Load(filepath.Join("..", "..", "labs", "shop", "lab.yaml"),
+		lab.WithBuiltins(lab.Builtins{Invariants: Invariants(), Settle: []string{"no_pending_orders"}}))
+	require.NoError(t, err)
+	return l
+}
+
+// TestGoldenWithShopLab checks that the shop's lab file makes the parser
+// report exactly what it reports with its built-in constants: every bad
+// scenario of testdata gets its golden output, and every scenario of the
+// library parses to the same scenario.
+func TestGoldenWithShopLab(t *testing.T) {
+	withShop := WithLab(shopLab(t))
+	scripts := WithScriptCheck(ScriptsIn("testdata/loadtests"))
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(file, ".yaml") + ".golden")
+			require.NoError(t, err)
+			_, err = Load(file, scripts, withShop)
+			require.Error(t, err)
+			assert.Equal(t, string(want), err.Error()+"\n")
+		})
+	}
+	library, err := filepath.Glob("../../scenarios/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, library)
+	anyScripts := WithScriptCheck(anyScript)
+	for _, file := range library {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			builtin, err := Load(file, anyScripts)
+			require.NoError(t, err)
+			fromLab, err := Load(file, anyScripts, withShop)
+			require.NoError(t, err)
+			assert.Equal(t, builtin, fromLab)
+		})
+	}
+}
+
+// TestBuiltinLabIsTheShopsLabFile checks that the constants the parser
+// uses without WithLab declare what labs/shop/lab.yaml declares.
+func TestBuiltinLabIsTheShopsLabFile(t *testing.T) {
+	shop, builtin := shopLab(t), builtinLab()
+	assert.Equal(t, shop.ServiceNames(), builtin.ServiceNames())
+	assert.Equal(t, shop.EdgeNames(), builtin.EdgeNames())
+	assert.Equal(t, withFaultAPI(shop), withFaultAPI(builtin))
+	for _, s := range shop.Services {
+		require.Len(t, builtin.Knobs(s.Name), len(s.Knobs), s.Name)
+		for i, k := range s.Knobs {
+			b := builtin.Knobs(s.Name)[i]
+			assert.Equal(t, []any{k.Name, k.Type, k.Bounds()}, []any{b.Name, b.Type, b.Bounds()}, "%s.%s", s.Name, k.Name)
+		}
+	}
+}
+
+// smallLab is a system that is not the shop: web calls api, which calls
+// store; store has no fault admin API. Each has one knob.
+const smallLab = `name: small
+services:
+  web:
+    protocol: http
+    ports: {public: 7080, admin: 7180}
+    local: {command: ./web}
+    ready: {http: {port: public, path: /healthz}}
+    faults: {port: admin}
+    knobs:
+      cache: {type: bool, default: true, help: "cache pages"}
+  api:
+    protocol: grpc
+    ports: {public: 7081, admin: 7181}
+    local: {command: ./api}
+    ready: {grpc: {port: public}}
+    faults: {port: admin}
+    knobs:
+      pool: {type: int, min: 1, max: 32, default: 8, help: "connections"}
+  store:
+    protocol: grpc
+    ports: {public: 7082}
+    local: {command: ./store}
+    ready: {grpc: {port: public}}
+    knobs:
+      mode: {type: string, values: [fast, safe], default: safe, help: "how writes are flushed"}
+edges:
+  client->web: {proxy_port: 7000}
+  web->api: {proxy_port: 7001}
+  api->store: {proxy_port: 7002}
+load:
+  scripts: k6
+`
+
+// parseSmallLab returns smallLab, checked.
+func parseSmallLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l, err := lab.Parse("small.yaml", []byte(smallLab))
+	require.NoError(t, err)
+	return l
+}
+
+// TestWithLab checks that the parser takes the services, edges, knobs and
+// request-fault capability from the lab it is given: it accepts the small
+// lab's names and refuses the shop's.
+func TestWithLab(t *testing.T) {
+	small := WithLab(parseSmallLab(t))
+	// smallBase is base with its network fault on an edge of the small lab.
+	smallBase := strings.Replace(base, "orders->payments", "api->store", 1)
+	faultLine := "      - network: {edge: api->store, toxic: latency, attributes: {latency: 100}}"
+	tests := []struct {
+		name     string
+		old, new string
+		want     []string // nil: valid
+		knobs    []Knob   // of a valid one
+		compose  bool     // the scenario runs on the compose stack only
+	}{
+		{name: "an edge of the lab", old: "api->store", new: "web->api"},
+		{name: "an edge of the shop is unknown", old: "api->store", new: "orders->payments",
+			want: []string{`phases[1].faults[0].network.edge: unknown edge "orders->payments"; allowed: client->web, web->api, api->store`}},
+		{name: "a process fault on a service of the lab", old: faultLine, new: "      - process: {service: store, action: pause}"},
+		{name: "a service of the shop is unknown", old: faultLine, new: "      - process: {service: orders, action: pause}",
+			want: []string{`phases[1].faults[0].process.service: unknown service "orders"; allowed: web, api, store`}},
+		{name: "a container fault on a service of the lab", old: faultLine, new: "      - container: {service: web, action: pause}", compose: true},
+		{name: "a request fault on a service with a fault admin API", old: faultLine, new: `      - request: {service: api, method: "/api.v1.API/Get", grpc_code: UNAVAILABLE}`},
+		{name: "a request fault on a service without one", old: faultLine, new: `      - request: {service: store, method: "*", latency: 100ms}`,
+			want: []string{"phases[1].faults[0].request.service: service store has no fault admin API in the lab (small.yaml:19): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: web, api"}},
+		{name: "a request fault on a shop service is refused for its service only", old: faultLine, new: `      - request: {service: payments, method: Nope, latency: 100ms}`,
+			want: []string{`phases[1].faults[0].request.service: unknown service "payments"; allowed: web, api, store`}},
+		{name: "the lab's knobs", old: "load:", new: "services:\n  web: {cache: false}\n  api: {pool: 32}\n  store: {mode: fast}\nload:",
+			knobs: []Knob{{Service: "web", Flag: "cache", Value: "false"}, {Service: "api", Flag: "pool", Value: "32"}, {Service: "store", Flag: "mode", Value: "fast"}}},
+		{name: "a knob's bounds", old: "load:", new: "services:\n  api: {pool: 33}\nload:",
+			want: []string{"services.api.pool: 33 is out of range: must be from 1 to 32"}},
+		{name: "a knob's type", old: "load:", new: "services:\n  api: {pool: 2s}\nload:",
+			want: []string{`services.api.pool: want a whole number, got "2s"`}},
+		{name: "a string knob's values", old: "load:", new: "services:\n  store: {mode: slow}\nload:",
+			want: []string{`services.store.mode: unknown value "slow"; allowed: fast, safe`}},
+		{name: "a shop knob is unknown", old: "load:", new: "services:\n  api: {retries: false}\nload:",
+			want: []string{"services.api.retries: unknown field; allowed: pool"}},
+		{name: "a shop service has no knobs", old: "load:", new: "services:\n  orders: {retries: false}\nload:",
+			want: []string{"services.orders: unknown field; allowed: web, api, store"}},
+		{name: "trace checks name the lab's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [web, store]}\n"},
+		{name: "trace checks refuse the shop's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [gateway]}\n",
+			want: []string{`checks.traces[0].require_services[0]: unknown value "gateway"; allowed: web, api, store`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Contains(t, smallBase, tt.old)
+			doc := strings.Replace(smallBase, tt.old, tt.new, 1)
+			if tt.compose {
+				doc = strings.Replace(doc, "expect: pass\n", "expect: pass\nstacks: [compose]\n", 1)
+			}
+			assert.Equal(t, tt.want, problems(t, doc, small))
+			if tt.want == nil {
+				s, err := Parse("t.yaml", []byte(doc), WithScriptCheck(anyScript), small)
+				require.NoError(t, err)
+				assert.Equal(t, tt.knobs, s.Knobs)
+			}
+		})
+	}
+}
+
+// TestWithoutLabTheShop checks that without WithLab the parser still
+// knows the shop (its constants), and refuses the small lab's names.
+func TestWithoutLabTheShop(t *testing.T) {
+	assert.Empty(t, problems(t, base))
+	assert.Equal(t,
+		[]string{`phases[1].faults[0].network.edge: unknown edge "api->store"; allowed: client->gateway, gateway->orders, gateway->inventory, orders->inventory, orders->payments`},
+		problems(t, edit(t, "orders->payments", "api->store")))
+}
