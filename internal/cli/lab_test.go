@@ -38,7 +38,7 @@ func TestStackSelection(t *testing.T) {
 				}
 			}
 			if args[0] == "run" {
-				args = append(args, "-scenarios", scenarios, "-loadtests", loadtests, "-slos", librarySLOs)
+				args = append(args, "-scenarios", scenarios, "-loadtests", loadtests, "-slos", librarySLOs, "-lab", libraryLab)
 			}
 			env, _, errOut := testEnv(tt.vars)
 			code := Run(t.Context(), env, args)

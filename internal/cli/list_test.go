@@ -17,14 +17,14 @@ func TestListShowsTheLibrary(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(loadtests, f), nil, 0o644))
 	}
 	env, out, errOut := testEnv(nil)
-	code := Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-scenarios", filepath.Join("..", "..", "scenarios")})
+	code := Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-lab", libraryLab, "-scenarios", filepath.Join("..", "..", "scenarios")})
 	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Contains(t, out.String(), "latency-payments")
 	assert.Contains(t, out.String(), "network orders->payments")
 	assert.Regexp(t, `\d+ scenarios, `, out.String())
 
 	env, _, errOut = testEnv(nil)
-	code = Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-scenarios", filepath.Join("..", "..", "scenarios"), "-scenario", "nope"})
+	code = Run(t.Context(), env, []string{"list", "-loadtests", loadtests, "-slos", librarySLOs, "-lab", libraryLab, "-scenarios", filepath.Join("..", "..", "scenarios"), "-scenario", "nope"})
 	assert.Equal(t, exitcode.Usage, code)
 	assert.Contains(t, errOut.String(), `no scenario named "nope"`)
 }

@@ -38,6 +38,7 @@ type suiteFlags struct {
 	loadtests string
 	reports   string
 	slos      string
+	labFile   string
 	repeat    int
 	// sensitivity runs the scenarios with their faults replaced by no-ops.
 	sensitivity bool
@@ -49,6 +50,7 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.loadtests, "loadtests", "loadtests", "directory of the k6 scripts")
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
 	fs.StringVar(&s.slos, "slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks refer to by name")
+	registerLabFile(fs, &s.labFile)
 	fs.IntVar(&s.repeat, "repeat", 1, "run the selection this many rounds on the same lab, a report directory per round, and end with how steady each scenario's verdict was")
 	fs.BoolVar(&s.sensitivity, "sensitivity", false, "sensitivity run: run every expect-pass scenario that has faults with its faults replaced by no-ops (nothing injected) and require that a check then fails on data; exit 1 when a scenario does not notice its fault missing")
 }
@@ -84,7 +86,7 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	if len(args) == 0 {
 		args = []string{s.scenarios}
 	}
-	opt, defs, err := scenarioChecks(s.loadtests, s.slos)
+	opt, defs, err := scenarioChecks(s.loadtests, s.slos, s.labFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,15 +134,21 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	return out, defs, nil
 }
 
-// scenarioChecks loads the SLO definitions in slos and returns the options
-// that make scenario files name only k6 scripts in loadtests and SLOs that
-// the definitions define.
-func scenarioChecks(loadtests, slos string) ([]scenario.Option, *slodef.Set, error) {
+// scenarioChecks loads the lab file labFile and the SLO definitions in slos
+// and returns the options that make scenario files name only the lab's
+// services, edges and knobs, k6 scripts in loadtests and SLOs that the
+// definitions define.
+func scenarioChecks(loadtests, slos, labFile string) ([]scenario.Option, *slodef.Set, error) {
+	withLab, err := labOption(labFile)
+	if err != nil {
+		return nil, nil, err
+	}
 	defs, err := slodef.Load(slos)
 	if err != nil {
 		return nil, nil, usageErr("%v", err)
 	}
 	return []scenario.Option{
+		withLab,
 		scenario.WithScriptCheck(scenario.ScriptsIn(loadtests)),
 		scenario.WithSLOCheck(func(name string) error {
 			_, err := defs.SLO(name)

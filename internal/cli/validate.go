@@ -16,13 +16,15 @@ import (
 // but has no check that can be seen to notice its faults missing gets a
 // warning (not an error: the sensitivity run decides).
 func runValidate(_ context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "validate", "validate [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: scenarios/)")
+	fs := newFlagSet(env, "validate", "validate [-lab FILE] [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: scenarios/)")
 	loadtests := fs.String("loadtests", "loadtests", "directory of the k6 scripts that scenarios name")
 	slos := fs.String("slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks name")
+	var labFile string
+	registerLabFile(fs, &labFile)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	checks, _, err := scenarioChecks(*loadtests, *slos)
+	checks, _, err := scenarioChecks(*loadtests, *slos, labFile)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestValidateLibrary(t *testing.T) {
 	require.GreaterOrEqual(t, len(files), 10)
 
 	env, out, errOut := testEnv(nil)
-	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, library})
+	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, "-lab", libraryLab, library})
 	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Empty(t, errOut.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -128,7 +128,7 @@ checks:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, out, errOut := testEnv(nil)
-			code := Run(t.Context(), env, append([]string{"validate", "-slos", librarySLOs}, tt.args...))
+			code := Run(t.Context(), env, append([]string{"validate", "-slos", librarySLOs, "-lab", libraryLab}, tt.args...))
 			require.Equal(t, tt.wantCode, code, errOut.String())
 			assert.Equal(t, tt.wantOut, out.String())
 			for _, w := range tt.wantErr {
@@ -164,7 +164,7 @@ checks:
   invariants: [no_double_charge]
 `), 0o600))
 	env, out, errOut := testEnv(nil)
-	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, p})
+	code := Run(t.Context(), env, []string{"validate", "-loadtests", scriptsDir(t), "-slos", librarySLOs, "-lab", libraryLab, p})
 	require.Equal(t, exitcode.OK, code, "a warning is not an error")
 	assert.Regexp(t, okLineRE, strings.TrimSpace(out.String()))
 	assert.Contains(t, errOut.String(), "warning: "+p+": no check can be seen to notice its faults missing")
