@@ -155,6 +155,14 @@ func syntaxProblem(name string, data []byte, err error) Problem {
 	return p
 }
 
+// atLeastFirstLine puts a problem the YAML error gave no line at 1:1.
+func atLeastFirstLine(p Problem) Problem {
+	if p.Line == 0 {
+		p.Line, p.Column = 1, 1
+	}
+	return p
+}
+
 // Parse reads and checks a scenario; name is the file it came from, for
 // messages and for the scenario's name.
 func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
@@ -165,23 +173,33 @@ func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	// The problems of the file as a whole are at 1:1, or at the line the
+	// YAML error names, the way harness/lab places them.
+	empty := func() {
+		d.problems = append(d.problems, Problem{File: name, Line: 1, Column: 1,
+			Msg: "the file is empty: a scenario needs " + strings.Join(requiredTop(), ", ")})
+	}
 	switch err := dec.Decode(&doc); {
 	case errors.Is(err, io.EOF):
-		d.errorf(nil, "", nil, "the file is empty: a scenario needs %s", strings.Join(requiredTop(), ", "))
+		empty()
 		return nil, d.result()
 	case err != nil:
-		d.problems = append(d.problems, syntaxProblem(name, data, err))
+		d.problems = append(d.problems, atLeastFirstLine(syntaxProblem(name, data, err)))
 		return nil, d.result()
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		d.errorf(&extra, "", nil, "a scenario file holds one YAML document: remove the \"---\" and what follows")
+		const one = "a scenario file holds one YAML document: "
 		if err != nil && extra.Line == 0 {
-			d.problems[len(d.problems)-1].Msg = "a scenario file holds one YAML document: " + strings.TrimPrefix(err.Error(), "yaml: ")
+			p := diag.YAMLSyntax(name, err)
+			p.Msg = one + p.Msg
+			d.problems = append(d.problems, atLeastFirstLine(p))
+		} else {
+			d.errorf(&extra, "", nil, "%s", one+`remove the "---" and what follows`)
 		}
 	}
 	if len(doc.Content) == 0 {
-		d.errorf(nil, "", nil, "the file is empty: a scenario needs %s", strings.Join(requiredTop(), ", "))
+		empty()
 		return nil, d.result()
 	}
 	root := doc.Content[0]

@@ -362,8 +362,8 @@ func TestParseFileLevelProblems(t *testing.T) {
 		name, doc string
 		want      string
 	}{
-		{name: "empty", doc: "", want: "t.yaml: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
-		{name: "only comments", doc: "# Purpose: nothing yet\n", want: "t.yaml: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
+		{name: "empty", doc: "", want: "t.yaml:1:1: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
+		{name: "only comments", doc: "# Purpose: nothing yet\n", want: "t.yaml:1:1: the file is empty: a scenario needs name, purpose, expect, load, phases, checks"},
 		{name: "not a mapping", doc: "- a\n- b\n", want: "t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, purpose, expect, stacks, services, load, phases, checks"},
 		{name: "syntax", doc: "name: t\n  purpose: [x\n", want: "t.yaml:2:1: mapping values are not allowed in this context: fix the YAML syntax"},
 		{name: "unclosed flow list", doc: "name: t\npurpose: test\nexpect: [pass\nload: {}\n",
@@ -374,6 +374,12 @@ func TestParseFileLevelProblems(t *testing.T) {
 		{name: "unquoted objective", doc: "checks:\n  slo:\n    - objective: >= 0.99\n",
 			want: `t.yaml:3:1: did not find expected comment or line break: fix the YAML syntax; quote an objective that starts with '>', like ">= 0.99"`},
 		{name: "two documents", doc: base + "---\nname: u\n", want: "t.yaml:23:1: a scenario file holds one YAML document: remove the \"---\" and what follows"},
+		{name: "a syntax error without a line", doc: `"`, want: "t.yaml:1:1: found unexpected end of stream: fix the YAML syntax"},
+		{name: "a second document that does not parse, without a line", doc: "[]0",
+			want: "t.yaml:1:1: a scenario file holds one YAML document: did not find expected <document start>: fix the YAML syntax\n" +
+				"t.yaml:1:1: want a mapping of field: value, got a list; allowed: name, purpose, expect, stacks, services, load, phases, checks"},
+		{name: "a second document that does not parse, at its line", doc: base + "--- [\n",
+			want: "t.yaml:24:1: a scenario file holds one YAML document: did not find expected node content: fix the YAML syntax"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
