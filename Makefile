@@ -269,10 +269,12 @@ bench-checkout:
 	        n=ni; for (a=2;a<=n;a++) for (b=a;b>1 && r[b]<r[b-1];b--) { t=r[b]; r[b]=r[b-1]; r[b-1]=t } \
 	        m=(n%2)?r[(n+1)/2]:(r[n/2]+r[n/2+1])/2; printf "instrumented/uninstrumented throughput, median of %d rounds: %.3f\n", n, m }'
 
-## fuzz: fuzz the gateway's request decoding for 60s (FUZZTIME=…)
+## fuzz: fuzz the gateway's request decoding, the lab-file and the scenario parsers, 60s each (FUZZTIME=…)
 .PHONY: fuzz
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodePlaceOrder -fuzztime $${FUZZTIME:-60s} ./services/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePlaceOrder$$' -fuzztime $${FUZZTIME:-60s} ./services/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-60s} ./harness/lab/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-60s} ./harness/scenario/
 
 ## token: mint a dev JWT for the gateway (key from CHAOSLAB_JWT_KEY or JWT_KEY_FILE)
 .PHONY: token
