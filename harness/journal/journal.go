@@ -99,7 +99,7 @@ type Fault struct {
 	ID      string    `json:"id"`
 	Phase   string    `json:"phase"`
 	Kind    string    `json:"kind"`   // network | process | request
-	Target  string    `json:"target"` // "orders->payments", "orders"
+	Target  string    `json:"target"` // an edge "caller->callee", or a service
 	Spec    string    `json:"spec"`   // human-readable, stable
 	Applied time.Time `json:"applied"`
 	Removed time.Time `json:"removed,omitzero"`
@@ -125,7 +125,7 @@ type Load struct {
 	P50ms float64 `json:"p50_ms"`
 	P95ms float64 `json:"p95_ms"`
 	P99ms float64 `json:"p99_ms"`
-	// Acked is how many orders the gateway acknowledged (201).
+	// Acked is how many writes the system acknowledged (the load's ACK lines).
 	Acked int `json:"acked"`
 	// ThresholdsFailed is true when k6 exited 99 (its thresholds failed);
 	// that is a failed check, not a crash.

@@ -14,7 +14,7 @@ import (
 
 // A lab's commands, arguments, environment values and images are Go
 // text/template strings that only substitute values: {{.Listen.public}},
-// {{.Edge "orders->payments"}}, {{.DataDir}}. No if, range, pipes or
+// {{.Edge "api->store"}}, {{.DataDir}}. No if, range, pipes or
 // functions: a template cannot loop, and every name in it is checked when the
 // lab is loaded. {{"{{"}} writes literal braces.
 
@@ -55,7 +55,7 @@ type TelemetryVars struct {
 }
 
 // Edge returns the address of the proxy of edge name, which must start at
-// this service: {{.Edge "orders->payments"}} → "127.0.0.1:25053".
+// this service: {{.Edge "api->store"}} → "127.0.0.1:25053".
 func (v Vars) Edge(name string) (string, error) {
 	addr, ok := v.edges[name]
 	if !ok {
@@ -83,7 +83,7 @@ type HarnessVars struct {
 }
 
 // Addr returns where the harness reaches a port of a service's first
-// replica, directly (not through a proxy): {{.Addr "orders" "public"}} →
+// replica, directly (not through a proxy): {{.Addr "store" "public"}} →
 // "127.0.0.1:50051".
 func (h HarnessVars) Addr(service, port string) (string, error) {
 	ports, ok := h.addrs[service]
