@@ -54,26 +54,48 @@ func TestCheckoutIsOneTraceAcrossFourServicesAndIsCounted(t *testing.T) {
 	require.Equal(t, 201, code)
 	require.Equal(t, "CONFIRMED", order.Status)
 
-	// The gateway's server span is the root of the checkout's trace.
-	spans := exp.GetSpans()
-	var root *tracetest.SpanStub
-	for i := range spans {
-		if spans[i].Name == "POST /v1/orders" && !spans[i].Parent.IsValid() {
-			root = &spans[i]
+	// A span is exported when it ends, and a server span ends after it has
+	// written its reply: the client can hold the response before the spans
+	// that answered it are exported. Wait (bounded) until the trace is
+	// closed, i.e. its root and every span's parent have arrived.
+	var (
+		root     *tracetest.SpanStub
+		byID     map[string]tracetest.SpanStub
+		services map[string]int
+	)
+	closed := func() bool {
+		root, byID, services = nil, map[string]tracetest.SpanStub{}, map[string]int{}
+		spans := exp.GetSpans()
+		for i := range spans {
+			if spans[i].Name == "POST /v1/orders" && !spans[i].Parent.IsValid() {
+				root = &spans[i]
+			}
 		}
+		if root == nil {
+			return false
+		}
+		for _, s := range spans {
+			if s.SpanContext.TraceID() != root.SpanContext.TraceID() {
+				continue
+			}
+			byID[s.SpanContext.SpanID().String()] = s
+			services[serviceOf(s)]++
+		}
+		for _, s := range byID {
+			if _, ok := byID[s.Parent.SpanID().String()]; s.Parent.IsValid() && !ok {
+				return false
+			}
+		}
+		return true
 	}
-	require.NotNil(t, root, "no root span named POST /v1/orders among %d spans", len(spans))
+	deadline := time.Now().Add(5 * time.Second)
+	for !closed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The gateway's server span is the root of the checkout's trace.
+	require.NotNil(t, root, "no root span named POST /v1/orders among %d spans", len(exp.GetSpans()))
 	traceID := root.SpanContext.TraceID()
 
-	byID := map[string]tracetest.SpanStub{}
-	services := map[string]int{}
-	for _, s := range spans {
-		if s.SpanContext.TraceID() != traceID {
-			continue
-		}
-		byID[s.SpanContext.SpanID().String()] = s
-		services[serviceOf(s)]++
-	}
 	assert.Equal(t, []string{"gateway", "inventory", "orders", "payments"}, keys(services),
 		"one checkout must yield spans from all four services in one trace")
 	for _, s := range byID {
