@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/compose"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/services/gateway"
 	"github.com/chaoslab/chaoslab/services/inventory"
 	"github.com/chaoslab/chaoslab/services/orders"
@@ -87,61 +85,26 @@ func TestShopTopology(t *testing.T) {
 	assert.Equal(t, lab.Auth{Provider: lab.AuthHS256, KeyFile: "jwt.key", Subject: "chaoslab", TTL: 24 * time.Hour}, l.Load.Auth,
 		"internal/cli labToken: gateway.MintToken(key, \"chaoslab\", 24h), the key in <run dir>/jwt.key")
 	assert.Equal(t, time.Second, l.Telemetry.Prometheus.ScrapeInterval, "local.DefaultConfig().ScrapeInterval")
-	assert.Equal(t, local.DefaultConfig().ScrapeInterval, l.Telemetry.Prometheus.ScrapeInterval)
 }
 
-// TestShopPortPlan checks the lab's port plan against the local lab's
-// (local.DefaultPorts), whose services name their public port after the
-// protocol.
+// TestShopPortPlan pins the shop's port plan: the ports the README,
+// docker-compose.yml, the dashboards and every user's muscle memory know.
 func TestShopPortPlan(t *testing.T) {
 	l := loadShop(t)
 	var got []string
 	for _, p := range l.PortPlan() {
-		name := p.Name
-		if s, ok := l.Service(p.Component); ok && name == "public" {
-			name = string(s.Protocol)
-		}
-		got = append(got, fmt.Sprintf("%s %s %d", p.Component, name, p.Number))
+		got = append(got, p.String())
 	}
-	var want []string
-	for _, p := range local.DefaultPorts(0).List() {
-		want = append(want, fmt.Sprintf("%s %s %d", p.Component, p.Name, p.Number))
-	}
-	assert.ElementsMatch(t, want, got)
-}
-
-// TestShopEndpoints checks where the lab says its parts are against
-// local.EndpointsFor, which the compose lab shares.
-func TestShopEndpoints(t *testing.T) {
-	l := loadShop(t)
-	const offset = 7
-	e := local.EndpointsFor(local.DefaultPorts(offset), "/run/jwt.key")
-	p := l.LocalPlacement(offset, "/run", "bin", nil)
-	addr := func(n int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+offset)) }
-
-	entry, _ := l.Edge(l.Load.Entry)
-	assert.Equal(t, e.GatewayURL, "http://"+addr(entry.ProxyPort), "BASE_URL")
-	assert.Equal(t, e.PrometheusURL, "http://"+addr(l.Telemetry.Prometheus.Port))
-	assert.Equal(t, e.JaegerQueryGRPC, addr(l.Telemetry.Jaeger.Port("query-grpc")))
-	assert.Equal(t, e.JaegerQueryURL, "http://"+addr(l.Telemetry.Jaeger.Port("query-http")))
-	assert.Equal(t, e.OTLPGRPC, p.OTLPGRPC)
-	assert.Equal(t, e.ToxiproxyURL, "http://"+addr(l.Proxies.Port))
-	assert.Equal(t, e.HarnessMetricsAddr, addr(l.Telemetry.HarnessPort))
-	for _, s := range l.Services {
-		v, err := l.Vars(s.Name, 0, p)
-		require.NoError(t, err)
-		want := e.Services[s.Name]
-		assert.Equal(t, want.Addr, v.Listen["public"], s.Name)
-		assert.Equal(t, want.MetricsURL, "http://"+v.Listen[s.Metrics.Port], s.Name)
-		assert.Equal(t, want.AdminURL, "http://"+v.Listen[s.Faults.Port], s.Name)
-	}
-	for _, edge := range l.Edges {
-		want := e.Edges[edge.Name]
-		to, _ := l.Service(edge.To)
-		assert.Equal(t, want, stack.Edge{Name: edge.Name, Proxy: edge.Proxy(), Listen: addr(edge.ProxyPort), Upstream: addr(to.Port(edge.TargetPort))})
-	}
-	assert.Len(t, e.Edges, len(l.Edges))
-	assert.Len(t, e.Services, len(l.Services))
+	assert.ElementsMatch(t, []string{
+		"jaeger otlp-grpc 4317", "jaeger otlp-http 4318", "jaeger query-grpc 16685", "jaeger query-http 16686",
+		"jaeger health 13133", "jaeger metrics 8888", "prometheus http 9090", "chaoslab metrics 9099",
+		"toxiproxy api 8474", "toxiproxy proxy client->gateway 8000", "toxiproxy proxy gateway->orders 15051",
+		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy orders->inventory 25052", "toxiproxy proxy orders->payments 25053",
+		"gateway public 8080", "gateway metrics 9081", "gateway admin 9181",
+		"orders public 50051", "orders metrics 9082", "orders admin 9182",
+		"inventory public 50052", "inventory metrics 9083", "inventory admin 9183",
+		"payments public 50053", "payments metrics 9084", "payments admin 9184",
+	}, got)
 }
 
 // TestShopKnobs checks the knobs against the scenario parser's table: the

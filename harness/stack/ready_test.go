@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func TestWaitReady(t *testing.T) {
@@ -68,4 +72,50 @@ func TestWaitReadyReportsTheLastAnswer(t *testing.T) {
 	err := WaitReady(context.Background(), srv.URL+"/readyz", 300*time.Millisecond, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "503 Service Unavailable")
+}
+
+// A grpc:// readiness URL asks grpc.health.v1 at a real server: ready only
+// while the named service is SERVING.
+func TestProbeGRPCHealth(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	addr := lis.Addr().String()
+	hs.SetServingStatus("store.v1.Store", healthpb.HealthCheckResponse_NOT_SERVING)
+
+	client := &http.Client{Timeout: time.Second}
+	tests := []struct {
+		name, url, wantErr string
+	}{
+		{"the whole server", GRPCHealthURL(addr, ""), ""},
+		{"a service not serving", GRPCHealthURL(addr, "store.v1.Store"), "NOT_SERVING"},
+		{"an unknown service", GRPCHealthURL(addr, "nope.v1.Nope"), "NotFound"},
+		{"nothing listening", GRPCHealthURL(freeAddr(t), ""), "grpc health"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Probe(t.Context(), client, tt.url)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+	hs.SetServingStatus("store.v1.Store", healthpb.HealthCheckResponse_SERVING)
+	require.NoError(t, WaitReady(t.Context(), GRPCHealthURL(addr, "store.v1.Store"), 2*time.Second, nil))
+}
+
+// freeAddr is a 127.0.0.1 address nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
 }

@@ -6,6 +6,8 @@
 package stack
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/chaoslab/chaoslab/faults"
@@ -24,21 +26,28 @@ const (
 // Services returns the shop's services in start order.
 func Services() []string { return []string{Inventory, Payments, Orders, Gateway} }
 
-// Service is where one service of the shop listens.
+// Service is where one service of a lab listens, as the harness reaches
+// it (its first replica, directly, not through a proxy).
 type Service struct {
-	// Addr is its public address (gRPC, or HTTP for the gateway), host:port.
+	// Protocol is what the service speaks on Addr: "http" or "grpc".
+	Protocol string `json:"protocol,omitempty"`
+	// Addr is the address its edges' proxies forward to, host:port.
 	Addr string `json:"addr"`
-	// MetricsURL serves /metrics, /healthz and /readyz.
+	// MetricsURL is its Prometheus metrics endpoint ("" when it has none).
 	MetricsURL string `json:"metrics_url"`
-	// AdminURL is the in-service fault API (faultinject).
+	// ReadyURL is its readiness probe (Probe: http(s) or grpc://).
+	ReadyURL string `json:"ready_url,omitempty"`
+	// AdminURL is the base URL of its fault admin API (faultinject; the
+	// client adds /faults), "" when it has none: then it takes no request
+	// faults.
 	AdminURL string `json:"admin_url"`
 }
 
 // Edge is a network path between two parties, carried by a Toxiproxy proxy.
 type Edge struct {
-	// Name is "from->to", e.g. "orders->payments".
+	// Name is "caller->callee".
 	Name string `json:"name"`
-	// Proxy is the Toxiproxy proxy's name, e.g. "orders_to_payments".
+	// Proxy is the Toxiproxy proxy's name, "caller_to_callee".
 	Proxy string `json:"proxy"`
 	// Listen is the proxy's address; the caller dials it.
 	Listen string `json:"listen"`
@@ -48,8 +57,10 @@ type Edge struct {
 
 // Endpoints is everything the harness talks to.
 type Endpoints struct {
-	// GatewayURL is the shop's entry point for load: through the
-	// client->gateway proxy, so that client-side faults apply.
+	// Lab is the lab's name (its lab file's name field).
+	Lab string `json:"lab,omitempty"`
+	// GatewayURL is the system's entry point for load: http:// and the
+	// proxy of the lab's load entry edge, so that client-side faults apply.
 	GatewayURL string `json:"gateway_url"`
 	// PrometheusURL is the Prometheus HTTP API (and k6's remote-write target
 	// at /api/v1/write).
@@ -60,13 +71,19 @@ type Endpoints struct {
 	JaegerQueryURL string `json:"jaeger_query_url"`
 	// OTLPGRPC is where the services export spans (host:port).
 	OTLPGRPC string `json:"otlp_grpc"`
+	// JaegerHealthAddr is the host:port of the own Jaeger's health check
+	// ("" for a Jaeger the lab does not start).
+	JaegerHealthAddr string `json:"jaeger_health_addr,omitempty"`
 	// ToxiproxyURL is the Toxiproxy HTTP API.
 	ToxiproxyURL string `json:"toxiproxy_url"`
 	// Services by name.
 	Services map[string]Service `json:"services"`
-	// Edges by name ("orders->payments").
+	// ServiceOrder lists the services dependencies first (the start order).
+	ServiceOrder []string `json:"service_order,omitempty"`
+	// Edges by name ("caller->callee").
 	Edges map[string]Edge `json:"edges"`
-	// JWTKeyFile holds the HS256 key the gateway verifies tokens with.
+	// JWTKeyFile holds the HS256 key of the lab's hs256-jwt auth provider
+	// ("" with another provider).
 	JWTKeyFile string `json:"jwt_key_file"`
 	// HarnessMetricsAddr is where the harness (chaoslab run, chaos) serves
 	// its own metrics while it runs scenarios — chaoslab_fault_active, the
@@ -74,6 +91,9 @@ type Endpoints struct {
 	// them as job "chaoslab" (host:port).
 	HarnessMetricsAddr string `json:"harness_metrics_addr"`
 }
+
+// EdgeOrder returns e's edge names, sorted.
+func (e Endpoints) EdgeOrder() []string { return slices.Sorted(maps.Keys(e.Edges)) }
 
 // EdgeNames returns the lab's network edges: one in front of the gateway for
 // client-side faults, and one per inter-service call path.
@@ -99,10 +119,10 @@ type Stack interface {
 }
 
 // ProxySpecs returns the Toxiproxy proxies that carry e's edges, in
-// EdgeNames order, for toxiproxy.Client.Populate.
+// EdgeOrder, for toxiproxy.Client.Populate.
 func (e Endpoints) ProxySpecs() []toxiproxy.ProxySpec {
 	specs := make([]toxiproxy.ProxySpec, 0, len(e.Edges))
-	for _, name := range EdgeNames() {
+	for _, name := range e.EdgeOrder() {
 		edge := e.Edges[name]
 		specs = append(specs, toxiproxy.ProxySpec{Name: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream})
 	}

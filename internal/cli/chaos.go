@@ -34,9 +34,13 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
+	lf, err := loadLabFile(sf.labFile)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	fmt.Fprintf(env.Stdout, "starting a %s for %d scenarios\n", o.describe(), len(scs))
-	lab, err := o.up(ctx, env.Stdout)
+	fmt.Fprintf(env.Stdout, "starting a %s of lab %s for %d scenarios\n", o.describe(), lf.Name, len(scs))
+	lab, err := o.up(ctx, lf, env.Stdout)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}

@@ -35,7 +35,9 @@ ledger: run clean again).`)
 	if err := o.check(); err != nil {
 		return err
 	}
-	lab, err := o.attach()
+	// Rolling back restarts services with their defaults, which the lab's
+	// state records: clean needs no lab file.
+	lab, err := o.attach(nil)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}

@@ -51,7 +51,9 @@ func TestCleanRestoresKnobs(t *testing.T) {
 		Procs:       []local.Proc{{Name: "orders", PID: cmd.Process.Pid, Path: "/bin/sh", Args: defaults, Ready: ready.URL}},
 		ServiceArgs: map[string][]string{"orders": defaults}}
 	writeState(t, st)
-	cfg := local.Config{RunDir: dir, StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second}
+	shop, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	cfg := local.Config{Lab: shop, RunDir: dir, StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second}
 	t.Cleanup(func() { _ = local.Down(context.Background(), cfg) })
 
 	lab, err := local.Attach(cfg)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
-
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
@@ -33,10 +33,11 @@ type provider interface {
 	Flags(fs *flag.FlagSet, env Env)
 	// Describe names the lab for progress lines.
 	Describe() string
-	// Up starts a lab and waits until it is ready; progress gets a line per step.
-	Up(ctx context.Context, progress io.Writer) (lab, error)
-	// Attach returns the running lab.
-	Attach() (lab, error)
+	// Up starts the system of lab file l and waits until it is ready;
+	// progress gets a line per step.
+	Up(ctx context.Context, l *labfile.Lab, progress io.Writer) (lab, error)
+	// Attach returns the running lab of lab file l.
+	Attach(l *labfile.Lab) (lab, error)
 	// Down stops the lab; nothing running is not an error.
 	Down(ctx context.Context, progress io.Writer) error
 	// Status writes a table of the lab's components to w and returns an
@@ -138,13 +139,13 @@ func joinList(items []string, conj string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
-// up starts a lab of the chosen stack.
-func (o *labOptions) up(ctx context.Context, progress io.Writer) (lab, error) {
-	return o.p.Up(ctx, progress)
+// up starts the system of lab file l on the chosen stack.
+func (o *labOptions) up(ctx context.Context, l *labfile.Lab, progress io.Writer) (lab, error) {
+	return o.p.Up(ctx, l, progress)
 }
 
-// attach returns the running lab.
-func (o *labOptions) attach() (lab, error) { return o.p.Attach() }
+// attach returns the running lab of lab file l.
+func (o *labOptions) attach(l *labfile.Lab) (lab, error) { return o.p.Attach(l) }
 
 // down stops the lab.
 func (o *labOptions) down(ctx context.Context, progress io.Writer) error {

@@ -18,7 +18,7 @@ var defaultLabFile = filepath.Join("labs", "shop", "lab.yaml")
 // once (suiteFlags.register for run, chaos and list; validate).
 func registerLabFile(fs *flag.FlagSet, path *string) {
 	fs.StringVar(path, "lab", defaultLabFile,
-		"the lab file (docs/lab.md) whose services, edges and knobs scenarios are checked against (the stacks still run the shop)")
+		"the lab file (docs/lab.md): the system the stacks run and scenarios are checked against")
 }
 
 // shopBuiltins are the built-in checkers a lab file may name: the shop's

@@ -181,7 +181,11 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
-	lab, err := o.attach()
+	lf, err := loadLabFile(sf.labFile)
+	if err != nil {
+		return err
+	}
+	lab, err := o.attach(lf)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/compose"
@@ -57,16 +58,20 @@ func (s *composeStack) config(progress io.Writer) compose.Config {
 	return cfg
 }
 
-func (s *composeStack) Up(ctx context.Context, progress io.Writer) (lab, error) {
-	l, err := compose.Up(ctx, s.config(progress))
+func (s *composeStack) Up(ctx context.Context, lf *labfile.Lab, progress io.Writer) (lab, error) {
+	cfg := s.config(progress)
+	cfg.Lab = lf
+	l, err := compose.Up(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (s *composeStack) Attach() (lab, error) {
-	l, err := compose.Attach(s.config(nil))
+func (s *composeStack) Attach(lf *labfile.Lab) (lab, error) {
+	cfg := s.config(nil)
+	cfg.Lab = lf
+	l, err := compose.Attach(cfg)
 	if err != nil {
 		return nil, err
 	}

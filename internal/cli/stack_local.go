@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
@@ -47,7 +48,7 @@ func (s *localStack) Flags(fs *flag.FlagSet, env Env) {
 		s.cfg.PortOffset = v
 	}
 	fs.StringVar(&s.cfg.RunDir, "run-dir", s.cfg.RunDir, "local: where the lab keeps its state, logs, configs and data")
-	fs.StringVar(&s.cfg.BinDir, "bin-dir", s.cfg.BinDir, "local: where the service binaries are (make build)")
+	fs.StringVar(&s.cfg.BinDir, "bin-dir", s.cfg.BinDir, "local: the lab file's {{.BinDir}}, where its service binaries are (the shop's: make build)")
 	fs.IntVar(&s.cfg.PortOffset, "port-offset", s.cfg.PortOffset, "local: shift every lab port by N (default $CHAOSLAB_PORT_OFFSET or 0)")
 	fs.DurationVar(&s.cfg.StopGrace, "stop-grace", s.cfg.StopGrace, "local: how long a component may take to exit after SIGTERM before SIGKILL")
 	fs.Func("rules", "local: glob of Prometheus rule files the lab loads (default slo/rules/*.yml; \"\" for none)", func(glob string) error {
@@ -73,16 +74,20 @@ func (s *localStack) config(progress io.Writer) local.Config {
 	return cfg
 }
 
-func (s *localStack) Up(ctx context.Context, progress io.Writer) (lab, error) {
-	l, err := local.Up(ctx, s.config(progress))
+func (s *localStack) Up(ctx context.Context, lf *labfile.Lab, progress io.Writer) (lab, error) {
+	cfg := s.config(progress)
+	cfg.Lab = lf
+	l, err := local.Up(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (s *localStack) Attach() (lab, error) {
-	l, err := local.Attach(s.config(nil))
+func (s *localStack) Attach(lf *labfile.Lab) (lab, error) {
+	cfg := s.config(nil)
+	cfg.Lab = lf
+	l, err := local.Attach(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +132,10 @@ func (s *localStack) Status(ctx context.Context, out io.Writer) error {
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func (s *localStack) Hints(w io.Writer, e stack.Endpoints) {
-	fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s\nlogs:   %s/logs/\nstop:   chaoslab down\n",
-		e.JWTKeyFile, s.cfg.RunDir)
+	if e.JWTKeyFile != "" {
+		fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s", e.JWTKeyFile)
+	}
+	fmt.Fprintf(w, "\nlogs:   %s/logs/\nstop:   chaoslab down\n", s.cfg.RunDir)
 }
 
 func setRules(cfg *local.Config, glob string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
@@ -128,15 +129,15 @@ func TestCheckChoosesTheStack(t *testing.T) {
 // and errors.
 type fakeStack struct{ name, summary string }
 
-func (f fakeStack) Name() string                               { return f.name }
-func (f fakeStack) Summary() string                            { return f.summary }
-func (f fakeStack) Flags(*flag.FlagSet, Env)                   {}
-func (f fakeStack) Describe() string                           { return f.name + " lab" }
-func (f fakeStack) Up(context.Context, io.Writer) (lab, error) { return nil, nil }
-func (f fakeStack) Attach() (lab, error)                       { return nil, nil }
-func (f fakeStack) Down(context.Context, io.Writer) error      { return nil }
-func (f fakeStack) Status(context.Context, io.Writer) error    { return nil }
-func (f fakeStack) Hints(io.Writer, stack.Endpoints)           {}
+func (f fakeStack) Name() string                                             { return f.name }
+func (f fakeStack) Summary() string                                          { return f.summary }
+func (f fakeStack) Flags(*flag.FlagSet, Env)                                 {}
+func (f fakeStack) Describe() string                                         { return f.name + " lab" }
+func (f fakeStack) Up(context.Context, *labfile.Lab, io.Writer) (lab, error) { return nil, nil }
+func (f fakeStack) Attach(*labfile.Lab) (lab, error)                         { return nil, nil }
+func (f fakeStack) Down(context.Context, io.Writer) error                    { return nil }
+func (f fakeStack) Status(context.Context, io.Writer) error                  { return nil }
+func (f fakeStack) Hints(io.Writer, stack.Endpoints)                         {}
 
 func TestANewStackIsOneTableLine(t *testing.T) {
 	toolsDir := defaultToolsDir
@@ -276,7 +277,7 @@ func TestStackWithoutALab(t *testing.T) {
 			require.NoError(t, fs.Parse([]string{"-stack", tt.stack, tt.dirFlag, dir}))
 			require.NoError(t, o.check())
 
-			l, err := o.attach()
+			l, err := o.attach(nil)
 			assert.EqualError(t, err, want)
 			assert.True(t, l == nil, "no lab, not a typed nil: %#v", l)
 

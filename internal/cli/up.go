@@ -12,17 +12,23 @@ import (
 
 // runUp starts the local lab and prints its endpoints.
 func runUp(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "up", "up [flags]\n\nStarts Jaeger, Prometheus, Toxiproxy and the four services — as processes on 127.0.0.1 (-stack local)\nor as containers (-stack compose, with Grafana on :3000) — and waits until each is ready.")
+	fs := newFlagSet(env, "up", "up [flags]\n\nStarts Jaeger, Prometheus, Toxiproxy and the lab file's services (-lab, the shop by default) — as processes on 127.0.0.1 (-stack local)\nor as containers (-stack compose, with Grafana on :3000) — and waits until each is ready.")
 	o := labFlags(fs, env)
+	var labPath string
+	registerLabFile(fs, &labPath)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := o.check(); err != nil {
 		return err
 	}
+	lf, err := loadLabFile(labPath)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	fmt.Fprintf(env.Stdout, "starting the %s\n", o.describe())
-	lab, err := o.up(ctx, env.Stdout)
+	fmt.Fprintf(env.Stdout, "starting the %s of lab %s\n", o.describe(), lf.Name)
+	lab, err := o.up(ctx, lf, env.Stdout)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
@@ -34,17 +40,24 @@ func runUp(ctx context.Context, env Env, args []string) error {
 func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ENDPOINT\tADDRESS")
-	fmt.Fprintf(w, "gateway (through client->gateway proxy)\t%s\n", e.GatewayURL)
+	fmt.Fprintf(w, "entry (through its proxy)\t%s\n", e.GatewayURL)
 	fmt.Fprintf(w, "Prometheus (UI and API)\t%s\n", e.PrometheusURL)
 	fmt.Fprintf(w, "Jaeger query API (HTTP)\t%s\n", e.JaegerQueryURL)
 	fmt.Fprintf(w, "Jaeger query API (gRPC api_v2)\t%s\n", e.JaegerQueryGRPC)
 	fmt.Fprintf(w, "Jaeger OTLP (gRPC)\t%s\n", e.OTLPGRPC)
 	fmt.Fprintf(w, "Toxiproxy API\t%s\n", e.ToxiproxyURL)
-	for _, svc := range stack.Services() {
+	for _, svc := range e.ServiceOrder {
 		s := e.Services[svc]
-		fmt.Fprintf(w, "%s\t%s  metrics %s/metrics  admin %s/faults\n", svc, s.Addr, s.MetricsURL, s.AdminURL)
+		line := s.Protocol + " " + s.Addr
+		if s.MetricsURL != "" {
+			line += "  metrics " + s.MetricsURL
+		}
+		if s.AdminURL != "" {
+			line += "  faults " + s.AdminURL + "/faults"
+		}
+		fmt.Fprintf(w, "%s\t%s\n", svc, line)
 	}
-	for _, name := range stack.EdgeNames() {
+	for _, name := range e.EdgeOrder() {
 		edge := e.Edges[name]
 		fmt.Fprintf(w, "proxy %s\t%s → %s\n", name, edge.Listen, edge.Upstream)
 	}

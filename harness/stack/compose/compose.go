@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
@@ -31,6 +32,9 @@ import (
 
 // Config says where the compose project is and how to run it.
 type Config struct {
+	// Lab is the lab file's system (harness/lab) that docker-compose.yml
+	// runs: its services, ports and edges.
+	Lab *lab.Lab
 	// Dir holds docker-compose.yml (the repository's root).
 	Dir string
 	// Project is the compose project name (-p); default "chaoslab".
@@ -79,12 +83,13 @@ func (c Config) progress(format string, args ...any) {
 	}
 }
 
-// services returns the compose services the lab starts.
-func (c Config) services() []string {
+// services returns the compose services the lab starts: the harness's
+// components, then the lab's services in order (dependencies first).
+func (c Config) services(order []string) []string {
 	if c.ShopOnly {
-		return []string{"toxiproxy", stack.Inventory, stack.Payments, stack.Orders, stack.Gateway}
+		return append([]string{"toxiproxy"}, order...)
 	}
-	s := []string{"jaeger", "prometheus", "toxiproxy", stack.Inventory, stack.Payments, stack.Orders, stack.Gateway}
+	s := append([]string{"jaeger", "prometheus", "toxiproxy"}, order...)
 	if !c.Offline {
 		s = append(s, "grafana")
 	}
@@ -165,6 +170,9 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if cfg, err = cfg.abs(); err != nil {
 		return nil, err
 	}
+	if cfg.Lab == nil {
+		return nil, errors.New("no lab file to run")
+	}
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -187,7 +195,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err := writeKnobs(cfg.knobsFile(), nil); err != nil {
 		return nil, err
 	}
-	st := State{StartedAt: time.Now().UTC(), Offline: cfg.Offline, ShopOnly: cfg.ShopOnly, Endpoints: endpoints(keyFile, gw)}
+	st := State{StartedAt: time.Now().UTC(), Offline: cfg.Offline, ShopOnly: cfg.ShopOnly, Endpoints: endpoints(cfg.Lab, keyFile, gw)}
 	lab = &Lab{cfg: cfg, r: r, st: st}
 	if err := lab.writeState(); err != nil {
 		return nil, err
@@ -212,9 +220,10 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	// Prometheus first, on its own: before 3.12 it hands its targets to its
 	// scrapers only about 5 s after it starts, so that clock runs while the
 	// other containers are created.
-	batches := [][]string{cfg.services()}
-	if slices.Contains(cfg.services(), "prometheus") {
-		batches = [][]string{{"prometheus"}, slices.DeleteFunc(cfg.services(), func(s string) bool { return s == "prometheus" })}
+	services := cfg.services(cfg.Lab.StartOrder())
+	batches := [][]string{services}
+	if slices.Contains(services, "prometheus") {
+		batches = [][]string{{"prometheus"}, slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "prometheus" })}
 	}
 	for _, batch := range batches {
 		cfg.progress("  docker-compose up -d %s", strings.Join(batch, " "))
@@ -231,7 +240,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 			logs, _ := r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", c.name)
 			return nil, fmt.Errorf("%s: %w; its last log lines:\n%s", c.name, err, strings.TrimSpace(logs))
 		}
-		if slices.Contains(stack.Services(), c.name) {
+		if s, ok := cfg.Lab.Service(c.name); ok && s.Metrics != nil {
 			readyAt[c.name] = time.Now()
 		}
 		cfg.progress("  %-11s ready after %4dms", c.name, time.Since(start).Milliseconds())
@@ -275,12 +284,16 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 // cannot be pulled is missing.
 func (c Config) checkImages(ctx context.Context, r runner) error {
 	var want []string
-	for _, s := range stack.Services() {
-		want = append(want, "chaoslab/"+s+":"+c.ImageTag)
+	for _, s := range c.Lab.StartOrder() {
+		img, err := c.Lab.RenderCompose(s, 0, c.Lab.ComposePlacement(c.RunDir, c.ImageTag, nil))
+		if err != nil {
+			return err
+		}
+		want = append(want, img.Image)
 	}
 	if c.Offline {
 		images := OfflineImages() // by variable: <SERVICE>_IMAGE
-		for _, svc := range c.services() {
+		for _, svc := range c.services(nil) {
 			if img, ok := images[strings.ToUpper(svc)+"_IMAGE"]; ok {
 				want = append(want, img)
 			}
@@ -328,22 +341,39 @@ func bridgeGateway(ctx context.Context, r runner) (string, error) {
 	return "", fmt.Errorf("found no host address on Docker's bridge network (no IPAM gateway, no docker0 interface): the harness could not serve its metrics to the compose Prometheus")
 }
 
-// endpoints are the local lab's default endpoints — docker-compose.yml
-// publishes the same ports on 127.0.0.1 — but for the proxies, which listen
-// inside the compose network and reach each service by its name, and the
-// harness's metrics, served on the Docker bridge's address (bridgeGW) where
-// compose/prometheus.yml scrapes them as host.docker.internal.
-func endpoints(keyFile, bridgeGW string) stack.Endpoints {
-	p := local.DefaultPorts(0)
-	e := local.EndpointsFor(p, keyFile)
-	e.HarnessMetricsAddr = net.JoinHostPort(bridgeGW, strconv.Itoa(p["chaoslab"]["metrics"]))
-	for _, name := range stack.EdgeNames() {
-		to := stack.Callee(name)
-		_, port, _ := net.SplitHostPort(e.Services[to].Addr)
-		e.Edges[name] = stack.Edge{
-			Name: name, Proxy: stack.ProxyName(name),
-			Listen:   "0.0.0.0:" + strconv.Itoa(p["toxiproxy"]["proxy "+name]),
-			Upstream: net.JoinHostPort(to, port),
+// endpoints are the local lab's endpoints at offset 0 — docker-compose.yml
+// publishes the lab's ports on 127.0.0.1 — but for the proxies, which
+// listen inside the compose network and reach each service by its name,
+// and the harness's metrics, served on the Docker bridge's address
+// (bridgeGW) where compose/prometheus.yml scrapes them as
+// host.docker.internal.
+func endpoints(l *lab.Lab, keyFile, bridgeGW string) stack.Endpoints {
+	p := local.PortsFor(l, 0)
+	e := stack.Endpoints{
+		Lab:              l.Name,
+		GatewayURL:       "http://" + p.Addr(lab.ComponentToxiproxy, lab.ProxyPortName(l.Load.Entry)),
+		PrometheusURL:    "http://" + p.Addr(lab.ComponentPrometheus, "http"),
+		JaegerQueryGRPC:  p.Addr(lab.ComponentJaeger, "query-grpc"),
+		JaegerQueryURL:   "http://" + p.Addr(lab.ComponentJaeger, "query-http"),
+		OTLPGRPC:         p.Addr(lab.ComponentJaeger, "otlp-grpc"),
+		ToxiproxyURL:     "http://" + p.Addr(lab.ComponentToxiproxy, "api"),
+		JaegerHealthAddr: p.Addr(lab.ComponentJaeger, "health"),
+		Services:         map[string]stack.Service{},
+		ServiceOrder:     l.StartOrder(),
+		Edges:            map[string]stack.Edge{},
+		JWTKeyFile:       keyFile,
+
+		HarnessMetricsAddr: net.JoinHostPort(bridgeGW, strconv.Itoa(p[lab.ComponentHarness]["metrics"])),
+	}
+	for _, s := range l.Services {
+		e.Services[s.Name] = local.ServiceEndpoints(l, s, func(port string) string { return p.Addr(s.Name, port) })
+	}
+	for _, edge := range l.Edges {
+		to, _ := l.Service(edge.To)
+		e.Edges[edge.Name] = stack.Edge{
+			Name: edge.Name, Proxy: edge.Proxy(),
+			Listen:   "0.0.0.0:" + strconv.Itoa(p[lab.ComponentToxiproxy][lab.ProxyPortName(edge.Name)]),
+			Upstream: net.JoinHostPort(edge.To, strconv.Itoa(to.Port(edge.TargetPort))),
 		}
 	}
 	return e
@@ -355,16 +385,16 @@ type check struct{ name, url string }
 func (l *Lab) readiness() []check {
 	e := l.st.Endpoints
 	urls := map[string]string{
-		"jaeger":     "http://" + local.DefaultPorts(0).Addr("jaeger", "health") + "/status",
+		"jaeger":     "http://" + e.JaegerHealthAddr + "/status",
 		"prometheus": e.PrometheusURL + "/-/ready",
 		"toxiproxy":  e.ToxiproxyURL + "/version",
 		"grafana":    "http://127.0.0.1:3000/api/health",
 	}
-	for _, svc := range stack.Services() {
-		urls[svc] = e.Services[svc].MetricsURL + "/readyz"
+	for name, svc := range e.Services {
+		urls[name] = svc.ReadyURL
 	}
 	var out []check
-	for _, svc := range l.cfg.services() {
+	for _, svc := range l.cfg.services(e.ServiceOrder) {
 		out = append(out, check{svc, urls[svc]})
 	}
 	return out

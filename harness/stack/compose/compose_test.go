@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
@@ -73,7 +75,10 @@ func TestWriteKnobsIsAValidOverride(t *testing.T) {
 // The endpoints are the ports docker-compose.yml publishes, and the edges
 // are the proxies of compose/toxiproxy.json.
 func TestEndpointsMatchTheComposeFiles(t *testing.T) {
-	e := endpoints("/run/jwt.key", "172.17.0.1")
+	shop, err := lab.Load(filepath.Join("..", "..", "..", "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
+		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated"}, Settle: []string{"no_pending_orders"}}))
+	require.NoError(t, err)
+	e := endpoints(shop, "/run/jwt.key", "172.17.0.1")
 	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
 	assert.Equal(t, "172.17.0.1:9099", e.HarnessMetricsAddr)
 
@@ -85,8 +90,8 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 		} `yaml:"services"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &file))
-	for _, svc := range stack.Services() {
-		s := e.Services[svc]
+	require.Len(t, e.Services, 4)
+	for svc, s := range e.Services {
 		published := file.Services[svc].Ports
 		for _, addr := range []string{s.Addr, trimScheme(s.MetricsURL), trimScheme(s.AdminURL)} {
 			_, port, err := net.SplitHostPort(addr)
@@ -103,13 +108,17 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 	for _, p := range proxies {
 		got[p.Name] = stack.Edge{Proxy: p.Name, Listen: p.Listen, Upstream: p.Upstream}
 	}
-	for _, name := range stack.EdgeNames() {
-		edge := e.Edges[name]
+	require.Len(t, e.Edges, 5)
+	for name, edge := range e.Edges {
 		assert.Equal(t, stack.Edge{Proxy: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream}, got[edge.Proxy], name)
 	}
 }
 
-func trimScheme(u string) string { return u[len("http://"):] }
+// trimScheme is the host:port of an http URL.
+func trimScheme(u string) string {
+	hostPort, _, _ := strings.Cut(strings.TrimPrefix(u, "http://"), "/")
+	return hostPort
+}
 
 // A later process (`chaoslab clean`) reads the knobs a crashed run left
 // from the state file.

@@ -54,7 +54,7 @@ func (l *Lab) Signal(ctx context.Context, service string, sig syscall.Signal) er
 // defaults (nil: the defaults), through the knobs override file, and waits
 // until it is ready. Its data volume survives.
 func (l *Lab) Restart(ctx context.Context, service string, flags map[string]string) error {
-	if !slices.Contains(stack.Services(), service) {
+	if _, ok := l.Endpoints().Services[service]; !ok {
 		return fmt.Errorf("no service %q in the lab", service)
 	}
 	l.mu.Lock()
@@ -77,7 +77,7 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	if _, err := l.r.compose(ctx, "up", "-d", "--no-deps", "--no-build", "--force-recreate", service); err != nil {
 		return err
 	}
-	return stack.WaitReady(ctx, l.Endpoints().Services[service].MetricsURL+"/readyz", l.cfg.ReadyTimeout, nil)
+	return stack.WaitReady(ctx, l.Endpoints().Services[service].ReadyURL, l.cfg.ReadyTimeout, nil)
 }
 
 // Running reports whether the service's container runs (a paused one does).
@@ -112,7 +112,7 @@ func (l *Lab) StartContainer(ctx context.Context, service string) error {
 	if err := l.onContainer(ctx, service, "start"); err != nil {
 		return err
 	}
-	return stack.WaitReady(ctx, l.Endpoints().Services[service].MetricsURL+"/readyz", l.cfg.ReadyTimeout, nil)
+	return stack.WaitReady(ctx, l.Endpoints().Services[service].ReadyURL, l.cfg.ReadyTimeout, nil)
 }
 
 // KillContainer kills the service's container (SIGKILL).

@@ -1,8 +1,10 @@
-// Package local runs the whole lab as local processes on 127.0.0.1 — no
-// Docker: Jaeger, Prometheus, Toxiproxy and the shop's four services, wired
-// through Toxiproxy proxies. Up starts them in order and waits for each to be
-// ready; Down stops everything it started, even when the process that ran Up
-// is gone (it reads the state file).
+// Package local runs a lab file's system as local processes on 127.0.0.1 —
+// no Docker: Jaeger, Prometheus, Toxiproxy and the lab's services, each
+// caller wired to its callees through a Toxiproxy proxy per edge, all as
+// the lab file renders them (ports, commands, readiness, metrics). Up
+// starts them in order and waits for each to be ready; Down stops
+// everything it started, even when the process that ran Up is gone (it
+// reads the state file).
 package local
 
 import (
@@ -14,28 +16,29 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 )
 
-// Config says where the lab's pieces are and how to run them.
+// Config says which lab to run, where its pieces are and how to run them.
 type Config struct {
+	// Lab is the lab file's system (harness/lab): Up and Restart need it.
+	Lab *lab.Lab
 	// RunDir holds the state file, logs, generated configs and data.
 	RunDir string
-	// BinDir holds the service binaries (make build).
+	// BinDir is the lab templates' {{.BinDir}}: where its service binaries
+	// are built (the shop's: make build).
 	BinDir string
 	// ToolsDir holds jaeger, prometheus and toxiproxy-server (make tools).
 	ToolsDir string
 	// PortOffset shifts every port of the lab.
 	PortOffset int
-	// ScrapeInterval is Prometheus' scrape and rule evaluation interval.
-	ScrapeInterval time.Duration
 	// RuleFiles are Prometheus rule files to load (absolute or relative).
 	RuleFiles []string
 	// ReadyTimeout bounds the wait for each component to become ready, and
@@ -50,12 +53,11 @@ type Config struct {
 // DefaultConfig is the lab of a checkout of this repository.
 func DefaultConfig() Config {
 	return Config{
-		RunDir:         ".run/lab",
-		BinDir:         "bin",
-		ToolsDir:       ".tools/bin",
-		ScrapeInterval: time.Second,
-		ReadyTimeout:   30 * time.Second,
-		StopGrace:      10 * time.Second,
+		RunDir:       ".run/lab",
+		BinDir:       "bin",
+		ToolsDir:     ".tools/bin",
+		ReadyTimeout: 30 * time.Second,
+		StopGrace:    10 * time.Second,
 	}
 }
 
@@ -105,12 +107,16 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		return nil, err
 	}
 
-	bins, err := locateBinaries(cfg)
+	l := cfg.Lab
+	if l == nil {
+		return nil, errors.New("no lab file to run")
+	}
+	tools, err := locateTools(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ports := DefaultPorts(cfg.PortOffset)
-	if err := ports.CheckFree(); err != nil {
+	binDir, err := filepath.Abs(cfg.BinDir)
+	if err != nil {
 		return nil, err
 	}
 	// A fresh lab starts with fresh data.
@@ -119,13 +125,24 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 			return nil, err
 		}
 	}
-	keyFile := filepath.Join(runDir, "jwt.key")
-	if _, err := stack.EnsureJWTKey(keyFile); err != nil {
+	if err := os.MkdirAll(filepath.Join(runDir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	auth, keyFile, err := authVars(l, runDir)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := planFor(l, cfg, runDir, binDir, auth, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	ports := pl.ports
+	if err := ports.CheckFree(); err != nil {
 		return nil, err
 	}
 
-	st := &State{StartedAt: time.Now().UTC(), RunDir: runDir, Ports: ports, ServiceArgs: map[string][]string{}}
-	st.Endpoints = EndpointsFor(ports, keyFile)
+	st := &State{StartedAt: time.Now().UTC(), RunDir: runDir, LabFile: l.File, Ports: ports, ServiceArgs: map[string][]string{}}
+	st.Endpoints = pl.endpoints
 	lab = &Lab{cfg: cfg, st: st}
 	if err := st.write(); err != nil {
 		return nil, err
@@ -146,50 +163,58 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(runDir, "jaeger.yaml"), jaegerConfig(ports)); err != nil {
-		return nil, err
+	if l.Telemetry.Prometheus.Own() {
+		if err := writeFile(filepath.Join(runDir, "prometheus.yml"), prometheusConfig(l, ports, l.Telemetry.Prometheus.ScrapeInterval, ruleFiles)); err != nil {
+			return nil, err
+		}
+		// Prometheus first: before 3.12 it hands its (static, known) targets
+		// to its scrapers only about 5 s after it starts (discovery batches),
+		// so that clock runs while the rest of the lab starts.
+		if _, err := lab.startComponent(ctx, "prometheus", tools["prometheus"], prometheusArgs(runDir, ports), nil, "",
+			st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
+			return nil, err
+		}
 	}
-	if err := writeFile(filepath.Join(runDir, "prometheus.yml"), prometheusConfig(ports, cfg.ScrapeInterval, ruleFiles)); err != nil {
-		return nil, err
+	if l.Telemetry.Jaeger.Own() {
+		if err := writeFile(filepath.Join(runDir, "jaeger.yaml"), jaegerConfig(ports)); err != nil {
+			return nil, err
+		}
+		// Jaeger traces itself to the default OTLP port, which is its own
+		// receiver here, and on SIGTERM (receiver gone) waits 10 s for that
+		// export to time out. Its tracer honours only the sampler variable
+		// (OTEL_SDK_DISABLED leaves it on): sample nothing.
+		if _, err := lab.startComponent(ctx, "jaeger", tools["jaeger"],
+			[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
+			[]string{"OTEL_TRACES_SAMPLER=always_off"}, "",
+			"http://"+st.Endpoints.JaegerHealthAddr+"/status"); err != nil {
+			return nil, err
+		}
 	}
-
-	// Prometheus first: before 3.12 it hands its (static, known) targets to
-	// its scrapers only about 5 s after it starts (discovery batches), so
-	// that clock runs while the rest of the lab starts.
-	if _, err := lab.startComponent(ctx, "prometheus", bins["prometheus"], prometheusArgs(runDir, ports), nil,
-		st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
-		return nil, err
-	}
-	// Jaeger traces itself to the default OTLP port, which is its own
-	// receiver here, and on SIGTERM (receiver gone) waits 10 s for that
-	// export to time out. Its tracer honours only the sampler variable
-	// (OTEL_SDK_DISABLED leaves it on): sample nothing.
-	if _, err := lab.startComponent(ctx, "jaeger", bins["jaeger"],
-		[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
-		[]string{"OTEL_TRACES_SAMPLER=always_off"},
-		"http://"+ports.Addr("jaeger", "health")+"/status"); err != nil {
-		return nil, err
-	}
-	if _, err := lab.startComponent(ctx, "toxiproxy", bins["toxiproxy-server"], []string{
+	if _, err := lab.startComponent(ctx, "toxiproxy", tools["toxiproxy-server"], []string{
 		"-host", "127.0.0.1", "-port", fmt.Sprint(ports["toxiproxy"]["api"]), "-proxy-metrics", "-runtime-metrics",
-	}, nil, st.Endpoints.ToxiproxyURL+"/version"); err != nil {
+	}, nil, "", st.Endpoints.ToxiproxyURL+"/version"); err != nil {
 		return nil, err
 	}
 	specs := st.Endpoints.ProxySpecs()
 	if err := toxiproxy.New(st.Endpoints.ToxiproxyURL).Populate(ctx, specs); err != nil {
 		return nil, err
 	}
-	cfg.progress("  %-11s %d proxies: %s", "toxiproxy", len(specs), strings.Join(stack.EdgeNames(), ", "))
+	cfg.progress("  %-11s %d proxies: %s", "toxiproxy", len(specs), strings.Join(st.Endpoints.EdgeOrder(), ", "))
 
 	readyAt := map[string]time.Time{}
-	for _, svc := range stack.Services() {
-		args := serviceArgs(svc, ports, runDir, keyFile)
-		st.ServiceArgs[svc] = args
-		ready, err := lab.startComponent(ctx, svc, bins[svc], args, nil, st.Endpoints.Services[svc].MetricsURL+"/readyz")
+	for _, svc := range pl.services {
+		st.ServiceArgs[svc.name] = svc.args
+		ready, err := lab.startComponent(ctx, svc.name, svc.command, svc.args, svc.env, svc.dir, svc.ready)
 		if err != nil {
 			return nil, err
 		}
-		readyAt[svc] = ready
+		if s, _ := l.Service(svc.name); s.Metrics != nil {
+			readyAt[svc.name] = ready
+		}
+	}
+	if !l.Telemetry.Prometheus.Own() {
+		cfg.progress("  %-11s not waiting for the first scrapes: the lab's Prometheus is %s, not the harness's", "prometheus", st.Endpoints.PrometheusURL)
+		return lab, nil
 	}
 	if err := lab.waitObserved(ctx, start, readyAt); err != nil {
 		return nil, err
@@ -238,13 +263,13 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 	return nil
 }
 
-// startComponent spawns a component, records it, and waits until ready; it
-// returns when the component answered ready. env is added to the
-// component's environment.
-func (l *Lab) startComponent(ctx context.Context, name, path string, args, env []string, readyURL string) (time.Time, error) {
+// startComponent spawns a component in dir ("": the harness's), records
+// it, and waits until ready; it returns when the component answered ready
+// (stack.Probe of readyURL). env is added to the component's environment.
+func (l *Lab) startComponent(ctx context.Context, name, path string, args, env []string, dir, readyURL string) (time.Time, error) {
 	start := time.Now()
 	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
-	p, wait, err := spawn(name, path, args, env, logPath)
+	p, wait, err := spawn(name, path, args, env, dir, logPath)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -366,8 +391,15 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	if err := p.Stop(ctx, l.cfg.StopGrace); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(flags)) {
-		args = append(args, "-"+k+"="+flags[k]) // the last occurrence of a flag wins
+	if len(flags) > 0 {
+		if l.cfg.Lab == nil {
+			return fmt.Errorf("restarting %s with knobs: no lab file to render them with", service)
+		}
+		knobArgs, err := l.cfg.Lab.KnobArgs(service, flags)
+		if err != nil {
+			return err
+		}
+		args = append(args, knobArgs...) // the last occurrence of a flag wins
 	}
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs[:i], l.st.Procs[i+1:]...)
@@ -381,7 +413,7 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	}
 	l.mu.Unlock()
 	// startComponent writes the state with the new process and its overrides.
-	_, err := l.startComponent(ctx, service, p.Path, args, nil, p.Ready)
+	_, err := l.startComponent(ctx, service, p.Path, args, p.Env, p.Dir, p.Ready)
 	return err
 }
 
@@ -426,101 +458,40 @@ func Down(ctx context.Context, cfg Config) error {
 	return errors.Join(errs...)
 }
 
-// locateBinaries finds every binary the lab runs and says which make target
-// provides a missing one.
-func locateBinaries(cfg Config) (map[string]string, error) {
+// locateTools finds the harness's own components (Jaeger, Prometheus,
+// Toxiproxy) and says which make target provides a missing one.
+func locateTools(cfg Config) (map[string]string, error) {
 	bins := map[string]string{}
 	var missing []string
 	for _, t := range []string{"jaeger", "prometheus", "toxiproxy-server"} {
-		p := filepath.Join(cfg.ToolsDir, t)
-		if _, err := os.Stat(p); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (run `make tools`)", p))
-		}
-		bins[t] = p
-	}
-	for _, s := range stack.Services() {
-		p := filepath.Join(cfg.BinDir, s)
-		if _, err := os.Stat(p); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (run `make build`)", p))
-		}
-		bins[s] = p
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing binaries: %s — or simply `make up-local`", strings.Join(missing, ", "))
-	}
-	for k, p := range bins {
-		abs, err := filepath.Abs(p)
+		p, err := filepath.Abs(filepath.Join(cfg.ToolsDir, t))
 		if err != nil {
 			return nil, err
 		}
-		bins[k] = abs
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+		bins[t] = p
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing tools: %s (run `make tools`)", strings.Join(missing, ", "))
 	}
 	return bins, nil
 }
 
-// EndpointsFor is where a lab on the port plan p listens, all on 127.0.0.1,
-// with the gateway key in keyFile. The compose lab publishes the default
-// plan's ports, so from the host it has these endpoints too.
-func EndpointsFor(p Ports, keyFile string) stack.Endpoints {
-	e := stack.Endpoints{
-		GatewayURL:      "http://" + p.Addr("toxiproxy", "proxy client->gateway"),
-		PrometheusURL:   "http://" + p.Addr("prometheus", "http"),
-		JaegerQueryGRPC: p.Addr("jaeger", "query-grpc"),
-		JaegerQueryURL:  "http://" + p.Addr("jaeger", "query-http"),
-		OTLPGRPC:        p.Addr("jaeger", "otlp-grpc"),
-		ToxiproxyURL:    "http://" + p.Addr("toxiproxy", "api"),
-		Services:        map[string]stack.Service{},
-		Edges:           map[string]stack.Edge{},
-		JWTKeyFile:      keyFile,
-
-		HarnessMetricsAddr: p.Addr("chaoslab", "metrics"),
+// authVars creates what the lab's load auth provider shares with the
+// services: for hs256-jwt, the key file in the run dir (a random key,
+// written once) and the key; keyFile is "" for another provider.
+func authVars(l *lab.Lab, runDir string) (vars map[string]string, keyFile string, err error) {
+	if l.Load.Auth.Provider != lab.AuthHS256 {
+		return l.Load.Auth.AuthVars("", ""), "", nil
 	}
-	for _, svc := range stack.Services() {
-		public := "grpc"
-		if svc == stack.Gateway {
-			public = "http"
-		}
-		e.Services[svc] = stack.Service{
-			Addr:       p.Addr(svc, public),
-			MetricsURL: "http://" + p.Addr(svc, "metrics"),
-			AdminURL:   "http://" + p.Addr(svc, "admin"),
-		}
+	keyFile = filepath.Join(runDir, l.Load.Auth.KeyFile)
+	key, err := stack.EnsureJWTKey(keyFile)
+	if err != nil {
+		return nil, "", err
 	}
-	for _, name := range stack.EdgeNames() {
-		to := stack.Callee(name)
-		e.Edges[name] = stack.Edge{
-			Name: name, Proxy: stack.ProxyName(name),
-			Listen: p.Addr("toxiproxy", "proxy "+name), Upstream: e.Services[to].Addr,
-		}
-	}
-	return e
-}
-
-// serviceArgs are a service's flags in the lab: its ports, its database,
-// its dependencies through their proxies, and traces to Jaeger.
-func serviceArgs(svc string, p Ports, runDir, keyFile string) []string {
-	public := "grpc"
-	if svc == stack.Gateway {
-		public = "http"
-	}
-	args := []string{
-		"-addr", p.Addr(svc, public),
-		"-metrics-addr", p.Addr(svc, "metrics"),
-		"-admin-addr", p.Addr(svc, "admin"),
-		"-otlp-endpoint", p.Addr("jaeger", "otlp-grpc"),
-	}
-	proxy := func(edge string) string { return p.Addr("toxiproxy", "proxy "+edge) }
-	switch svc {
-	case stack.Inventory, stack.Payments:
-		args = append(args, "-db", filepath.Join(runDir, "data", svc+".db"))
-	case stack.Orders:
-		args = append(args, "-db", filepath.Join(runDir, "data", svc+".db"),
-			"-inventory-addr", proxy("orders->inventory"), "-payments-addr", proxy("orders->payments"))
-	case stack.Gateway:
-		args = append(args, "-orders-addr", proxy("gateway->orders"), "-inventory-addr", proxy("gateway->inventory"),
-			"-jwt-key-file", keyFile)
-	}
-	return args
+	return l.Load.Auth.AuthVars(keyFile, key), keyFile, nil
 }
 
 func writeFile(path, content string) error {

@@ -50,20 +50,9 @@ func TestCheckFreeRecognisesAnotherLab(t *testing.T) {
 	assert.NotContains(t, err.Error(), "chaoslab metrics", "the port it names is one in use")
 }
 
-func TestDefaultPortsAreDistinctAndShift(t *testing.T) {
-	seen := map[int]string{}
-	for _, p := range DefaultPorts(0).List() {
-		who := p.Component + " " + p.Name
-		prev, dup := seen[p.Number]
-		require.False(t, dup, "port %d used by %s and %s", p.Number, prev, who)
-		seen[p.Number] = who
-	}
-	assert.Equal(t, 9090+100, DefaultPorts(100)["prometheus"]["http"])
-}
-
 func startSleep(t *testing.T, dir, name string) (Proc, func() error) {
 	t.Helper()
-	p, wait, err := spawn(name, "/bin/sleep", []string{"60"}, nil, filepath.Join(dir, name+".log"))
+	p, wait, err := spawn(name, "/bin/sleep", []string{"60"}, nil, "", filepath.Join(dir, name+".log"))
 	require.NoError(t, err)
 	t.Cleanup(func() { syscall.Kill(-p.PID, syscall.SIGKILL) })
 	return p, wait
@@ -90,7 +79,7 @@ func TestProcIdentityAndStop(t *testing.T) {
 func TestStopEscalatesToSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	// A process that ignores SIGTERM.
-	p, wait, err := spawn("stubborn", "/bin/sh", []string{"-c", "trap '' TERM; while :; do sleep 0.05; done"}, nil, filepath.Join(dir, "s.log"))
+	p, wait, err := spawn("stubborn", "/bin/sh", []string{"-c", "trap '' TERM; while :; do sleep 0.05; done"}, nil, "", filepath.Join(dir, "s.log"))
 	require.NoError(t, err)
 	go wait()
 	time.Sleep(100 * time.Millisecond) // let the shell install its trap
@@ -120,7 +109,7 @@ func TestDownStopsEverythingFromTheStateFile(t *testing.T) {
 	st := &State{StartedAt: time.Now(), RunDir: dir, Procs: []Proc{a, b}}
 	require.NoError(t, st.write())
 
-	_, err := Up(t.Context(), Config{RunDir: dir, ToolsDir: dir, BinDir: dir})
+	_, err := Up(t.Context(), Config{Lab: testLab(t), RunDir: dir, ToolsDir: dir, BinDir: dir})
 	require.ErrorIs(t, err, ErrRunning, "a second up while a lab runs says so")
 
 	require.NoError(t, Down(t.Context(), Config{RunDir: dir, StopGrace: 2 * time.Second}))
@@ -132,27 +121,25 @@ func TestDownStopsEverythingFromTheStateFile(t *testing.T) {
 
 func TestUpNamesMissingBinariesAndTheirMakeTarget(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Up(context.Background(), Config{RunDir: filepath.Join(dir, "run"), ToolsDir: filepath.Join(dir, "tools"), BinDir: filepath.Join(dir, "bin")})
+	cfg := Config{Lab: testLab(t), RunDir: filepath.Join(dir, "run"), ToolsDir: filepath.Join(dir, "tools"), BinDir: filepath.Join(dir, "bin")}
+	_, err := Up(context.Background(), cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "make tools")
-	assert.Contains(t, err.Error(), "make build")
 	assert.Contains(t, err.Error(), "jaeger")
+
+	for _, tool := range []string{"jaeger", "prometheus", "toxiproxy-server"} {
+		require.NoError(t, os.MkdirAll(cfg.ToolsDir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(cfg.ToolsDir, tool), nil, 0o755))
+	}
+	_, err = Up(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "api's command")
+	assert.Contains(t, err.Error(), "make build")
 }
 
-func TestEndpointsWireEdgesToServices(t *testing.T) {
-	p := DefaultPorts(0)
-	e := EndpointsFor(p, "/k")
-	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
-	assert.Equal(t, "127.0.0.1:50053", e.Edges["orders->payments"].Upstream)
-	assert.Equal(t, "127.0.0.1:25053", e.Edges["orders->payments"].Listen)
-	assert.Equal(t, "orders_to_payments", e.Edges["orders->payments"].Proxy)
-	assert.Equal(t, "127.0.0.1:8080", e.Edges["client->gateway"].Upstream)
-
-	args := serviceArgs("orders", p, "/run", "/k")
-	assert.Contains(t, args, "127.0.0.1:25053", "orders reaches payments through its proxy")
-	assert.Contains(t, args, "127.0.0.1:25052", "orders reaches inventory through its proxy")
-	gw := serviceArgs("gateway", p, "/run", "/k")
-	assert.Contains(t, gw, "127.0.0.1:15051")
+func TestUpNeedsALabFile(t *testing.T) {
+	_, err := Up(t.Context(), Config{RunDir: t.TempDir()})
+	require.ErrorContains(t, err, "no lab file")
 }
 
 func freePort(t *testing.T) int {

@@ -22,7 +22,7 @@ func TestPrometheusConfigPassesPromtool(t *testing.T) {
 	require.NoError(t, err, "promtool is needed (make tools, or apt-get install prometheus)")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(path, []byte(prometheusConfig(DefaultPorts(0), time.Second, nil)), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(prometheusConfig(testLab(t), PortsFor(testLab(t), 0), time.Second, []string{"/rules/slo.yml"})), 0o644))
 	out, err := exec.Command(promtool, "check", "config", path).CombinedOutput()
 	require.NoError(t, err, string(out))
 }

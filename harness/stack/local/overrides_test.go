@@ -35,47 +35,49 @@ func TestRestartRecordsOverrides(t *testing.T) {
 	t.Cleanup(ready.Close)
 	// A "service" whose extra arguments (the knobs) land in its command
 	// line as positional parameters of the shell.
-	defaults := []string{"-c", "while :; do sleep 0.1; done", "orders"}
-	p, wait, err := spawn("orders", "/bin/sh", defaults, nil, filepath.Join(dir, "logs", "orders.log"))
+	defaults := []string{"-c", "while :; do sleep 0.1; done", "ledger"}
+	p, wait, err := spawn("ledger", "/bin/sh", defaults, []string{"LEDGER_MODE=test"}, dir, filepath.Join(dir, "logs", "ledger.log"))
 	require.NoError(t, err)
 	go wait()
 	p.Ready = ready.URL
-	st := &State{StartedAt: time.Now(), RunDir: dir, Procs: []Proc{p}, ServiceArgs: map[string][]string{"orders": defaults}}
+	st := &State{StartedAt: time.Now(), RunDir: dir, Procs: []Proc{p}, ServiceArgs: map[string][]string{"ledger": defaults}}
 	require.NoError(t, st.write())
-	cfg := Config{RunDir: dir, StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second}
+	cfg := Config{Lab: testLab(t), RunDir: dir, StopGrace: 2 * time.Second, ReadyTimeout: 5 * time.Second}
 	t.Cleanup(func() { _ = Down(context.Background(), cfg) })
 
 	lab, err := Attach(cfg)
 	require.NoError(t, err)
-	assert.Nil(t, lab.Overrides("orders"), "a fresh lab runs with its defaults")
+	assert.Nil(t, lab.Overrides("ledger"), "a fresh lab runs with its defaults")
 
-	knobs := map[string]string{"retries": "false", "breaker": "false"}
-	require.NoError(t, lab.Restart(t.Context(), "orders", knobs))
-	assert.Equal(t, knobs, lab.Overrides("orders"))
-	assert.Nil(t, lab.Overrides("payments"))
+	knobs := map[string]string{"fsync": "false"}
+	require.NoError(t, lab.Restart(t.Context(), "ledger", knobs))
+	assert.Equal(t, knobs, lab.Overrides("ledger"))
+	assert.Nil(t, lab.Overrides("store"))
 	saved, err := ReadState(dir)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]map[string]string{"orders": knobs}, saved.Overrides)
-	withKnobs := latest(t, saved, "orders")
+	assert.Equal(t, map[string]map[string]string{"ledger": knobs}, saved.Overrides)
+	withKnobs := latest(t, saved, "ledger")
 	assert.NotEqual(t, p.PID, withKnobs.PID)
-	assert.Equal(t, append(append([]string(nil), defaults...), "-breaker=false", "-retries=false"), withKnobs.Args)
-	assert.Contains(t, cmdline(t, withKnobs.PID), "-breaker=false -retries=false", "the process runs with the knobs the state records")
+	assert.Equal(t, append(append([]string(nil), defaults...), "--fsync=false"), withKnobs.Args, "the lab's knob_arg")
+	assert.Contains(t, cmdline(t, withKnobs.PID), "ledger --fsync=false", "the process runs with the knobs the state records")
 
 	again, err := Attach(cfg)
 	require.NoError(t, err)
-	assert.Equal(t, knobs, again.Overrides("orders"), "another process (chaoslab clean) reads them from the state file")
-	knobs["retries"] = "true"
-	assert.Equal(t, "false", lab.Overrides("orders")["retries"], "the lab keeps its own copy")
+	assert.Equal(t, knobs, again.Overrides("ledger"), "another process (chaoslab clean) reads them from the state file")
+	knobs["fsync"] = "true"
+	assert.Equal(t, "false", lab.Overrides("ledger")["fsync"], "the lab keeps its own copy")
+	assert.Equal(t, []string{"LEDGER_MODE=test"}, withKnobs.Env, "a restart keeps the service's environment")
+	assert.Equal(t, dir, withKnobs.Dir, "and its working directory")
 
-	require.NoError(t, again.Restart(t.Context(), "orders", nil))
-	assert.Nil(t, again.Overrides("orders"))
+	require.NoError(t, again.Restart(t.Context(), "ledger", nil))
+	assert.Nil(t, again.Overrides("ledger"))
 	saved, err = ReadState(dir)
 	require.NoError(t, err)
 	assert.Empty(t, saved.Overrides)
-	withDefaults := latest(t, saved, "orders")
+	withDefaults := latest(t, saved, "ledger")
 	assert.False(t, withKnobs.Alive())
 	assert.Equal(t, defaults, withDefaults.Args)
-	assert.NotContains(t, cmdline(t, withDefaults.PID), "-retries")
+	assert.NotContains(t, cmdline(t, withDefaults.PID), "--fsync")
 	assert.Len(t, saved.Procs, 1, "one process per service")
 }
 

@@ -18,35 +18,6 @@ type Port struct {
 // Ports are the lab's ports by component and name.
 type Ports map[string]map[string]int
 
-// DefaultPorts is the lab's port plan; offset shifts every port (to run a
-// second lab, or to dodge a conflict).
-func DefaultPorts(offset int) Ports {
-	p := Ports{
-		"jaeger":     {"otlp-grpc": 4317, "otlp-http": 4318, "query-grpc": 16685, "query-http": 16686, "health": 13133, "metrics": 8888},
-		"prometheus": {"http": 9090},
-		// The harness's own metrics (fault windows), served by chaoslab run.
-		"chaoslab": {"metrics": 9099},
-		"toxiproxy": {
-			"api":                      8474,
-			"proxy client->gateway":    8000,
-			"proxy gateway->orders":    15051,
-			"proxy gateway->inventory": 15052,
-			"proxy orders->inventory":  25052,
-			"proxy orders->payments":   25053,
-		},
-		"gateway":   {"http": 8080, "metrics": 9081, "admin": 9181},
-		"orders":    {"grpc": 50051, "metrics": 9082, "admin": 9182},
-		"inventory": {"grpc": 50052, "metrics": 9083, "admin": 9183},
-		"payments":  {"grpc": 50053, "metrics": 9084, "admin": 9184},
-	}
-	for _, names := range p {
-		for n := range names {
-			names[n] += offset
-		}
-	}
-	return p
-}
-
 // Addr is 127.0.0.1:<port of component/name>.
 func (p Ports) Addr(component, name string) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p[component][name]))

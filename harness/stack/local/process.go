@@ -20,6 +20,10 @@ type Proc struct {
 	Path      string   `json:"path"`
 	Args      []string `json:"args"`
 	Log       string   `json:"log"`
+	// Env is what it got beyond the harness's environment, "NAME=value";
+	// Dir its working directory ("": the harness's). Restarts reuse both.
+	Env []string `json:"env,omitempty"`
+	Dir string   `json:"dir,omitempty"`
 	// Ready is the URL that answers 200 once the component is ready.
 	Ready string `json:"ready"`
 }
@@ -28,13 +32,14 @@ type Proc struct {
 // terminal reaches the lab runner, not the lab) with stdout and stderr
 // appended to logPath. When the caller keeps running, it must reap the
 // child: wait is that, to be run in a goroutine.
-func spawn(name, path string, args []string, env []string, logPath string) (Proc, func() error, error) {
+func spawn(name, path string, args []string, env []string, dir, logPath string) (Proc, func() error, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return Proc{}, nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -43,7 +48,7 @@ func spawn(name, path string, args []string, env []string, logPath string) (Proc
 	}
 	logf.Close() // the child holds its own descriptor
 	st, _ := startTime(cmd.Process.Pid)
-	p := Proc{Name: name, PID: cmd.Process.Pid, StartTime: st, Path: path, Args: args, Log: logPath}
+	p := Proc{Name: name, PID: cmd.Process.Pid, StartTime: st, Path: path, Args: args, Log: logPath, Env: env, Dir: dir}
 	return p, cmd.Wait, nil
 }
 

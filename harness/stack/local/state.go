@@ -16,8 +16,10 @@ import (
 // `chaoslab down` to stop everything even after `up` itself was killed -9,
 // and for `status`, `run` and `clean` to find the lab.
 type State struct {
-	StartedAt time.Time       `json:"started_at"`
-	RunDir    string          `json:"run_dir"`
+	StartedAt time.Time `json:"started_at"`
+	RunDir    string    `json:"run_dir"`
+	// LabFile is the lab file the lab was started from.
+	LabFile   string          `json:"lab_file,omitempty"`
 	Ports     Ports           `json:"ports"`
 	Endpoints stack.Endpoints `json:"endpoints"`
 	// Procs in start order.
