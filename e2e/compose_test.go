@@ -44,6 +44,7 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	buildToxiproxyImage(ctx, t, root)
 
 	cfg := compose.DefaultConfig()
+	cfg.Lab = shopLab(t)
 	cfg.Dir, cfg.Project, cfg.RunDir = root, composeProject, t.TempDir()
 	cfg.Offline, cfg.ShopOnly = true, true
 	cfg.ReadyTimeout = time.Minute

@@ -26,6 +26,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chaoslab/chaoslab/harness/lab"
+	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
@@ -47,6 +49,7 @@ func labConfig(t *testing.T, offsetDefault int) local.Config {
 	t.Helper()
 	root := repoRoot(t)
 	cfg := local.DefaultConfig()
+	cfg.Lab = shopLab(t)
 	cfg.RunDir = t.TempDir()
 	cfg.BinDir = filepath.Join(root, "bin")
 	cfg.ToolsDir = filepath.Join(root, ".tools", "bin")
@@ -62,6 +65,15 @@ func labConfig(t *testing.T, offsetDefault int) local.Config {
 		require.NoError(t, err, "the e2e tests need %s: run `make build tools` (make test-e2e does)", bin)
 	}
 	return cfg
+}
+
+// shopLab loads the shop's lab file, the system these tests run.
+func shopLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l, err := lab.Load(filepath.Join(repoRoot(t), "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
+		Invariants: scenario.Invariants(), Settle: []string{"no_pending_orders"}}))
+	require.NoError(t, err)
+	return l
 }
 
 // labArgs are the CLI flags that point chaoslab at the lab of cfg.
