@@ -103,3 +103,26 @@ func TestRestoredKnobsSaysWhoseKnobsTheyWere(t *testing.T) {
 		assert.Equal(t, tt.want, restoredKnobs(tt.k))
 	}
 }
+
+// status shows the knobs a service runs with, so that a crashed run's
+// leftovers are visible before `chaoslab clean`.
+func TestStatusShowsKnobs(t *testing.T) {
+	dir := t.TempDir()
+	ready := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(ready.Close)
+	self := local.Proc{Name: "ledger", PID: os.Getpid(), Ready: ready.URL} // this test stands for both
+	other := self
+	other.Name = "store"
+	writeState(t, local.State{StartedAt: time.Now(), RunDir: dir, LabFile: filepath.Join(dir, "lab.yaml"),
+		Procs: []local.Proc{self, other}, Overrides: map[string]map[string]string{"ledger": {"fsync": "false", "batch": "8"}}})
+
+	env, out, errOut := testEnv(nil)
+	code := Run(t.Context(), env, []string{"status", "-run-dir", dir})
+	require.Equal(t, exitcode.OK, code, errOut.String())
+	lines := strings.Split(out.String(), "\n")
+	require.GreaterOrEqual(t, len(lines), 4, out.String())
+	assert.Regexp(t, `^COMPONENT\s+PID\s+RUNNING\s+READY\s+RSS\s+KNOBS$`, lines[0])
+	assert.Regexp(t, `^ledger\s+\d+\s+true\s+yes\s+\d+ MiB\s+-batch=8 -fsync=false$`, lines[1])
+	assert.Regexp(t, `^store\s+\d+\s+true\s+yes\s+\d+ MiB\s+-$`, lines[2], "no knobs")
+	assert.Contains(t, out.String(), "from "+filepath.Join(dir, "lab.yaml"))
+}

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
@@ -108,7 +111,7 @@ func (s *localStack) Status(ctx context.Context, out io.Writer) error {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tREADY\tRSS")
+	fmt.Fprintln(w, "COMPONENT\tPID\tRUNNING\tREADY\tRSS\tKNOBS")
 	var total int64
 	unhealthy := 0
 	for _, c := range comps {
@@ -118,15 +121,29 @@ func (s *localStack) Status(ctx context.Context, out io.Writer) error {
 			unhealthy++
 		}
 		total += c.RSSBytes
-		fmt.Fprintf(w, "%s\t%d\t%t\t%s\t%s\n", c.Name, c.PID, c.Running, ready, mib(c.RSSBytes))
+		knobs := "-"
+		if flags := st.Overrides[c.Name]; len(flags) > 0 {
+			knobs = faults.Knobs{Flags: flags}.FlagString()
+		}
+		fmt.Fprintf(w, "%s\t%d\t%t\t%s\t%s\t%s\n", c.Name, c.PID, c.Running, ready, mib(c.RSSBytes), knobs)
 	}
-	fmt.Fprintf(w, "total\t\t\t\t%s\n", mib(total))
+	fmt.Fprintf(w, "total\t\t\t\t%s\t\n", mib(total))
 	w.Flush()
-	fmt.Fprintf(out, "started %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), st.RunDir)
+	fmt.Fprintf(out, "started %s from %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), relPath(st.LabFile), st.RunDir)
 	if unhealthy > 0 {
 		return &exitError{code: exitcode.Infra, err: fmt.Errorf("%d of %d components not ready", unhealthy, len(comps))}
 	}
 	return nil
+}
+
+// relPath is p relative to the working directory when it is below it.
+func relPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
