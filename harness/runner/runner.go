@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/report"

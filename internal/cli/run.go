@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/report"
