@@ -277,13 +277,15 @@ func TestHTTPInvariant(t *testing.T) {
 			outcome: journal.Inconclusive, detail: `"violations" is missing`,
 		},
 		{
-			name:    "an answer other than 200",
-			answer:  func(w http.ResponseWriter, _ lab.RunInput) { http.Error(w, "ledger down", http.StatusServiceUnavailable) },
+			name: "an answer other than 200",
+			answer: func(w http.ResponseWriter, _ lab.RunInput) {
+				http.Error(w, "ledger down", http.StatusServiceUnavailable)
+			},
 			outcome: journal.Inconclusive, detail: `answered 503 Service Unavailable, not 200 OK: "ledger down"`,
 		},
 		{
 			name: "a timeout", timeout: "1s",
-			answer: func(w http.ResponseWriter, _ lab.RunInput) { time.Sleep(3 * time.Second) },
+			answer:  func(w http.ResponseWriter, _ lab.RunInput) { time.Sleep(3 * time.Second) },
 			outcome: journal.Inconclusive, detail: "did not answer within its timeout of 1s",
 		},
 	}
