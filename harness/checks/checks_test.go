@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,13 +225,31 @@ func TestCommandInvariant(t *testing.T) {
 	}
 }
 
+// requests records the requests a test server got.
+type requests struct {
+	mu  sync.Mutex
+	got []*http.Request
+}
+
+func (r *requests) add(req *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, req)
+}
+
+func (r *requests) all() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.got...)
+}
+
 // verdictServer answers each POST with the verdict answer gives for the
 // run it decodes, and records what it got.
-func verdictServer(t *testing.T, answer func(w http.ResponseWriter, in lab.RunInput)) (*httptest.Server, *[]*http.Request) {
+func verdictServer(t *testing.T, answer func(w http.ResponseWriter, in lab.RunInput)) (*httptest.Server, *requests) {
 	t.Helper()
-	var got []*http.Request
+	got := &requests{}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = append(got, r)
+		got.add(r.Clone(context.Background()))
 		var in lab.RunInput
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -240,7 +259,7 @@ func verdictServer(t *testing.T, answer func(w http.ResponseWriter, in lab.RunIn
 	}))
 	srv.Start() // on 127.0.0.1:0
 	t.Cleanup(srv.Close)
-	return srv, &got
+	return srv, got
 }
 
 func TestHTTPInvariant(t *testing.T) {
@@ -303,8 +322,8 @@ func TestHTTPInvariant(t *testing.T) {
 			assert.Equal(t, tt.outcome, c.Outcome, c.Detail)
 			assert.Equal(t, tt.onData, c.OnData)
 			assert.Contains(t, c.Detail, tt.detail)
-			require.Len(t, *reqs, 1)
-			r := (*reqs)[0]
+			require.Len(t, reqs.all(), 1)
+			r := reqs.all()[0]
 			assert.Equal(t, http.MethodPost, r.Method)
 			assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 			assert.Equal(t, "/run/bank", r.URL.Query().Get("run"), "the URL is a harness template")
@@ -480,12 +499,12 @@ func TestSettleHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var methods []string
+			reqs := &requests{}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				methods = append(methods, r.Method)
+				reqs.add(r.Clone(context.Background()))
 				_, _ = io.Copy(io.Discard, r.Body)
 				w.WriteHeader(tt.status)
-				fmt.Fprint(w, tt.answers[min(len(methods), len(tt.answers))-1])
+				fmt.Fprint(w, tt.answers[min(len(reqs.all()), len(tt.answers))-1])
 			}))
 			t.Cleanup(srv.Close)
 			l := bankLab(t, nil, "{http: '"+srv.URL+"/pending', timeout: 1s, interval: 10ms}")
@@ -495,6 +514,10 @@ func TestSettleHTTP(t *testing.T) {
 				require.Error(t, got.Err)
 				assert.Contains(t, got.Err.Error(), tt.wantErr)
 				return
+			}
+			var methods []string
+			for _, r := range reqs.all() {
+				methods = append(methods, r.Method)
 			}
 			assert.Equal(t, []string{http.MethodGet, http.MethodGet, http.MethodGet}, methods)
 		})
