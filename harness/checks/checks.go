@@ -109,7 +109,8 @@ func New(l *lab.Lab, vars lab.HarnessVars, b Builtins, opts ...Option) (*Set, er
 // Invariants evaluates the lab's invariants names over the run in, one
 // check each in the order of names. A name the lab does not declare is
 // inconclusive. The built-in invariants are evaluated in one call, so that
-// they read the system once.
+// they read the system once, bounded by the longest of their timeouts; a
+// command or http invariant by its own.
 func (s *Set) Invariants(ctx context.Context, names []string, in lab.RunInput) []journal.Check {
 	out := make([]journal.Check, len(names))
 	var builtinAt []int

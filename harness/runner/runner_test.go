@@ -513,3 +513,30 @@ func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
 	require.Empty(t, j.Error)
 	assert.Equal(t, []string{"scraped orders", "load start"}, ev.all()[before:before+2])
 }
+
+func TestRestartOrder(t *testing.T) {
+	order := []string{"inventory", "payments", "orders", "gateway"}
+	knobs := func(services ...string) map[string]map[string]string {
+		out := map[string]map[string]string{}
+		for _, s := range services {
+			out[s] = map[string]string{"retries": "false"}
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		order []string
+		knobs map[string]map[string]string
+		want  []string
+	}{
+		{"dependencies first", order, knobs("gateway", "inventory", "orders"), []string{"inventory", "orders", "gateway"}},
+		{"none", order, knobs(), nil},
+		{"a service the order does not know goes last", order, knobs("orders", "ledger", "audit"), []string{"orders", "audit", "ledger"}},
+		{"no order: by name", nil, knobs("orders", "gateway"), []string{"gateway", "orders"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, restartOrder(tt.order, tt.knobs))
+		})
+	}
+}
