@@ -1,9 +1,10 @@
 // Package runner runs scenarios against a lab: it applies the scenario's
 // service knobs, starts the k6 load across the phase timeline, applies each
 // phase's faults at its start and removes them at its end (always: on error
-// and on Ctrl-C too), waits for the shop to settle, evaluates every check
-// (SLOs in Prometheus, recovery, traces in Jaeger, data invariants, k6's own
-// thresholds), restores the knobs, and writes the journal and reports.
+// and on Ctrl-C too), waits for the lab to settle (its settle probe),
+// evaluates every check (SLOs in Prometheus, recovery, traces in Jaeger, the
+// lab's data invariants, k6's own thresholds), restores the knobs, and
+// writes the journal and reports, with the lab's plots.
 package runner
 
 import (
@@ -17,18 +18,16 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/journal"
+	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/report"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/slo"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/tracecheck"
-	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 )
 
 // injector applies and removes faults, and restarts services with knobs
@@ -41,9 +40,14 @@ type injector interface {
 	RemoveKnobs(ctx context.Context, k faults.Knobs) error
 }
 
-// ordersLister lists orders (the orders service's gRPC client).
-type ordersLister interface {
-	ListOrders(ctx context.Context, in *ordersv1.ListOrdersRequest, opts ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error)
+// labChecks are the lab's settle probe and data invariants (checks.Set).
+type labChecks interface {
+	// Settle waits until the lab's in-flight work has finished, or its
+	// settle timeout.
+	Settle(ctx context.Context) checks.Settled
+	// Invariants evaluates the invariants names over the run in, one check
+	// each in that order.
+	Invariants(ctx context.Context, names []string, in lab.RunInput) []journal.Check
 }
 
 // Runner runs scenarios on one lab.
@@ -52,17 +56,24 @@ type Runner struct {
 	Stack stack.Stack
 	// Faults applies and removes faults, through the ledger.
 	Faults injector
-	// Prometheus, Traces and Shop are what the checks read.
+	// Prometheus and Traces are what the SLO, recovery and trace checks
+	// read.
 	Prometheus slo.Querier
 	Traces     tracecheck.Finder
-	Shop       invariants.Shop
-	// Orders lists orders, to wait until no saga is in flight.
-	Orders ordersLister
+	// Checks are the lab's settle probe and invariants; nil: no settle
+	// wait, and every invariant a scenario asks for is inconclusive.
+	Checks labChecks
+	// Plots are the series the report draws (the lab's); each scenario
+	// gets those for its script (lab.Plot.ForScript).
+	Plots []lab.Plot
+	// ServiceOrder is the lab's services, dependencies first
+	// (lab.StartOrder): the order knob restarts happen in.
+	ServiceOrder []string
 	// Load runs k6 (load.Run).
 	Load func(context.Context, load.Options) (load.Result, error)
 	// K6 is the k6 binary; LoadtestsDir holds the scripts.
 	K6, LoadtestsDir string
-	// Token authorises the load's writes at the gateway.
+	// Token is the load's bearer token (TOKEN; empty: none).
 	Token string
 	// RunID names the run; ReportDir is reports/chaos/<RunID>.
 	RunID, ReportDir string
@@ -85,9 +96,6 @@ type Runner struct {
 	// injected, and the scenario is expected to fail on data — one of its
 	// checks must notice that the fault did nothing. Knobs still apply.
 	Sensitivity bool
-	// Settle bounds the wait for the shop to finish in-flight sagas after
-	// the load stops (default 15s).
-	Settle time.Duration
 	// ScrapeInterval is Prometheus' interval; the runner waits two of them
 	// before evaluating so the last samples are in (default 1s).
 	ScrapeInterval time.Duration
@@ -141,10 +149,6 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journa
 }
 
 func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, dir string) (err error) {
-	settle := r.Settle
-	if settle <= 0 {
-		settle = 15 * time.Second
-	}
 	scrape := r.ScrapeInterval
 	if scrape <= 0 {
 		scrape = time.Second
@@ -181,7 +185,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 			r.say("  restored the defaults of %s", strings.Join(restored, ", "))
 		}
 	}()
-	for _, svc := range restartOrder(knobs) {
+	for _, svc := range restartOrder(r.ServiceOrder, knobs) {
 		k, err := r.Faults.ApplyKnobs(ctx, r.RunID, sc.Name, svc, knobs[svc])
 		if k.ID != "" {
 			applied = append(applied, k) // restarted with them, even on an error
@@ -250,20 +254,22 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	l := ld.res.Load
 	j.Load = &l
-	r.say("  load done: %d requests, %d failed, p99 %.0f ms, %d orders acknowledged", l.Requests, l.Failed, l.P99ms, l.Acked)
+	r.say("  load done: %d requests, %d failed, p99 %.0f ms, %d writes acknowledged", l.Requests, l.Failed, l.P99ms, l.Acked)
 
-	// Let in-flight sagas finish and the last samples and spans arrive.
-	pending := r.settle(ctx, settle)
-	if pending > 0 {
-		r.say("  %d orders still PENDING after %s", pending, settle)
+	// Let in-flight work finish and the last samples and spans arrive.
+	if r.Checks != nil {
+		if settled := r.Checks.Settle(ctx); !settled.Done() {
+			r.say("  %s", settled)
+		}
 	}
+	settledAt := time.Now()
 	select {
 	case <-time.After(2 * scrape):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 
-	r.evaluate(ctx, sc, j, ld.res)
+	r.evaluate(ctx, sc, j, ld.res, settledAt)
 	r.series(ctx, sc, j)
 	return nil
 }
@@ -388,34 +394,9 @@ func closePhase(p journal.Phase) journal.Phase {
 	return p
 }
 
-// settle waits until no order is PENDING, or the timeout; it returns how
-// many still are.
-func (r *Runner) settle(ctx context.Context, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	for {
-		n, err := r.pending(ctx)
-		if err == nil && n == 0 {
-			return 0
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return n
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func (r *Runner) pending(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := r.Orders.ListOrders(ctx, &ordersv1.ListOrdersRequest{Status: ordersv1.OrderStatus_ORDER_STATUS_PENDING})
-	if err != nil {
-		return -1, err
-	}
-	return len(resp.GetOrders()), nil
-}
-
-// evaluate runs every check of the scenario.
-func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result) {
+// evaluate runs every check of the scenario; the run's load and settle
+// ended at until.
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until time.Time) {
 	runEnd := time.Now()
 	add := func(c journal.Check) {
 		j.Checks = append(j.Checks, c)
@@ -432,17 +413,47 @@ func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal
 		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, startedByPhase(res)))
 	}
 	if len(sc.Checks.Invariants) > 0 {
-		acked := make([]string, 0, len(res.Acked))
-		for _, a := range res.Acked {
-			acked = append(acked, a.OrderID)
-		}
-		for _, c := range invariants.Check(ctx, r.Shop, sc.Checks.Invariants, acked, j.Started) {
+		for _, c := range r.invariants(ctx, sc, runInput(r.RunID, sc.Name, j.Started, until, res)) {
 			add(c)
 		}
 	}
 	if j.Load != nil && j.Load.ThresholdsFailed {
 		add(journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail, OnData: true,
 			Detail: "k6 reported failed thresholds (exit 99); see " + j.Load.SummaryFile})
+	}
+}
+
+// invariants evaluates the scenario's invariants with the lab's checks.
+func (r *Runner) invariants(ctx context.Context, sc *scenario.Scenario, in lab.RunInput) []journal.Check {
+	names := make([]string, len(sc.Checks.Invariants))
+	for i, inv := range sc.Checks.Invariants {
+		names[i] = string(inv)
+	}
+	if r.Checks == nil {
+		out := make([]journal.Check, len(names))
+		for i, n := range names {
+			out[i] = journal.Check{Name: n, Kind: journal.KindInvariant, Outcome: journal.Inconclusive,
+				Detail: "the runner has no checks of the lab's invariants: nothing was examined"}
+		}
+		return out
+	}
+	return r.Checks.Invariants(ctx, names, in)
+}
+
+// runInput is what the invariants are given of a run: its id and scenario,
+// from its start (since) to the end of its load and settle (until), and
+// the writes its load logged as ACK and ACCEPTED.
+func runInput(runID, scenario string, since, until time.Time, res load.Result) lab.RunInput {
+	writes := func(acks []load.Ack) []lab.Write {
+		out := make([]lab.Write, 0, len(acks))
+		for _, a := range acks {
+			out = append(out, lab.Write{ID: a.OrderID, Key: a.Key})
+		}
+		return out
+	}
+	return lab.RunInput{
+		RunID: runID, Scenario: scenario, Since: since.UTC(), Until: until.UTC(),
+		Acked: writes(res.Acked), Accepted: writes(res.Accepted),
 	}
 }
 
@@ -455,36 +466,36 @@ func startedByPhase(res load.Result) map[string]int64 {
 	return out
 }
 
-// series samples the plots of the report: checkout (or read path) latency
-// percentiles and error rate over the run.
+// series samples the lab's plots for the scenario's script over the run,
+// each every second.
 func (r *Runner) series(ctx context.Context, sc *scenario.Scenario, j *journal.Journal) {
-	route := "POST /v1/orders"
-	if strings.Contains(sc.Load.Script, "products") {
-		route = "GET /v1/products"
-	}
-	sel := fmt.Sprintf(`service="gateway",route=%q`, route)
+	script := filepath.Base(sc.Load.Script)
 	start, end := j.Started, time.Now()
-	queries := []struct{ name, unit, q string }{
-		{"p50 latency " + route, "s", fmt.Sprintf(`histogram_quantile(0.5, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{%s}[3s])))`, sel)},
-		{"p99 latency " + route, "s", fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(chaoslab_http_request_duration_seconds_bucket{%s}[3s])))`, sel)},
-		{"error rate (5xx) " + route, "ratio", fmt.Sprintf(`sum(rate(chaoslab_http_requests_total{%s,code=~"5.."}[3s])) / sum(rate(chaoslab_http_requests_total{%s}[3s]))`, sel, sel)},
-		{"throughput " + route, "req/s", fmt.Sprintf(`sum(rate(chaoslab_http_requests_total{%s}[3s]))`, sel)},
-	}
-	for _, q := range queries {
-		s, err := slo.SampleSeries(ctx, r.Prometheus, q.name, q.unit, q.q, start, end, time.Second)
+	for _, p := range r.Plots {
+		if !p.ForScript(script) {
+			continue
+		}
+		s, err := slo.SampleSeries(ctx, r.Prometheus, p.Name, p.Unit, p.Query, start, end, time.Second)
 		if err != nil {
-			r.say("  ! sampling %s: %v", q.name, err)
+			r.say("  ! sampling %s: %v", p.Name, err)
 			continue
 		}
 		j.Series = append(j.Series, s)
 	}
 }
 
-// restartOrder is the order knob restarts happen in: dependencies first.
-func restartOrder(knobs map[string]map[string]string) []string {
+// restartOrder is the order knob restarts happen in: the services of
+// order (dependencies first) that have knobs, then any other service with
+// knobs, by name.
+func restartOrder(order []string, knobs map[string]map[string]string) []string {
 	var out []string
-	for _, svc := range stack.Services() {
+	for _, svc := range order {
 		if _, ok := knobs[svc]; ok {
+			out = append(out, svc)
+		}
+	}
+	for _, svc := range slices.Sorted(maps.Keys(knobs)) {
+		if !slices.Contains(out, svc) {
 			out = append(out, svc)
 		}
 	}

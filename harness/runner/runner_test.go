@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,14 +13,14 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/journal"
+	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
-	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 )
 
 // events records what the runner did to the lab, in order.
@@ -92,12 +93,6 @@ func (f *fakeInjector) Remove(ctx context.Context, a faults.Applied) error {
 	return nil
 }
 
-type noOrders struct{}
-
-func (noOrders) ListOrders(context.Context, *ordersv1.ListOrdersRequest, ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error) {
-	return &ordersv1.ListOrdersResponse{}, nil
-}
-
 // emptyProm answers every query with no data (the plots stay empty).
 type emptyProm struct{}
 
@@ -112,9 +107,10 @@ func (emptyProm) QueryRange(context.Context, string, promv1.Range, ...promv1.Opt
 func newRunner(t *testing.T, ev *events, loadFn func(context.Context, load.Options) (load.Result, error)) *Runner {
 	t.Helper()
 	return &Runner{
-		Stack: fakeStack{ev}, Faults: &fakeInjector{ev: ev}, Prometheus: emptyProm{}, Orders: noOrders{},
-		Load: loadFn, RunID: "r1", ReportDir: t.TempDir(), StackName: "test",
-		Settle: time.Second, ScrapeInterval: 10 * time.Millisecond,
+		Stack: fakeStack{ev}, Faults: &fakeInjector{ev: ev}, Prometheus: emptyProm{},
+		ServiceOrder: []string{"inventory", "payments", "orders", "gateway"},
+		Load:         loadFn, RunID: "r1", ReportDir: t.TempDir(), StackName: "test",
+		ScrapeInterval: 10 * time.Millisecond,
 	}
 }
 
@@ -210,51 +206,156 @@ func TestRunStopsWhenTheLoadDies(t *testing.T) {
 	assert.Equal(t, "restore orders", ev.all()[len(ev.all())-1])
 }
 
-// settlingOrders has PENDING orders for the first calls, then none; it
-// answers only what a request asks for, as orders does.
-type settlingOrders struct {
-	mu           sync.Mutex
-	calls        int
-	pendingCalls int
-	askedForAll  bool
+// fakeChecks are a lab's checks: they record the settle wait and the
+// invariants' input, and answer each invariant with a check of its own.
+type fakeChecks struct {
+	ev       *events
+	settled  checks.Settled
+	settleAt time.Time
+	names    []string
+	in       lab.RunInput
 }
 
-func (s *settlingOrders) ListOrders(_ context.Context, in *ordersv1.ListOrdersRequest, _ ...grpc.CallOption) (*ordersv1.ListOrdersResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
-	if in.GetStatus() != ordersv1.OrderStatus_ORDER_STATUS_PENDING {
-		s.askedForAll = true
-		return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{{Status: ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED}}}, nil
-	}
-	if s.calls <= s.pendingCalls {
-		return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{{Status: ordersv1.OrderStatus_ORDER_STATUS_PENDING}}}, nil
-	}
-	return &ordersv1.ListOrdersResponse{}, nil
+func (f *fakeChecks) Settle(context.Context) checks.Settled {
+	f.ev.add("settle")
+	f.settleAt = time.Now()
+	return f.settled
 }
 
-// Settling waits for the PENDING orders to finish, asking orders for those
-// alone (not every order of the lab, four times a second), and gives up at
-// the timeout with how many are left.
-func TestSettleWaitsForPendingOrders(t *testing.T) {
+func (f *fakeChecks) Invariants(_ context.Context, names []string, in lab.RunInput) []journal.Check {
+	f.ev.add("invariants")
+	f.names, f.in = names, in
+	out := make([]journal.Check, len(names))
+	for i, n := range names {
+		out[i] = journal.Check{Name: n, Kind: journal.KindInvariant, Outcome: journal.Pass, OnData: true, Detail: "all 3 examined"}
+	}
+	return out
+}
+
+// loadWithAcks is a load that acknowledges two writes and accepts one.
+func loadWithAcks(ev *events) func(context.Context, load.Options) (load.Result, error) {
+	return func(ctx context.Context, o load.Options) (load.Result, error) {
+		if _, err := loadUntilDone(ev)(ctx, o); err != nil {
+			return load.Result{}, err
+		}
+		return load.Result{
+			Load:     journal.Load{Requests: 3, Acked: 2},
+			Acked:    []load.Ack{{OrderID: "o1", Key: "r1-unit-1"}, {OrderID: "o2", Key: "r1-unit-2"}},
+			Accepted: []load.Ack{{OrderID: "o3", Key: "r1-unit-3"}},
+		}, nil
+	}
+}
+
+// After the load the runner waits for the lab to settle, then gives the
+// lab's invariants the run: its writes, from its start to the settle's
+// end.
+func TestRunSettlesThenChecksTheLabsInvariants(t *testing.T) {
 	tests := []struct {
-		name         string
-		pendingCalls int
-		timeout      time.Duration
-		wantLeft     int
-		wantCalls    int
+		name     string
+		settled  checks.Settled
+		progress string
 	}{
-		{"none pending", 0, time.Second, 0, 1},
-		{"pending for two polls", 2, 5 * time.Second, 0, 3},
-		{"still pending at the timeout", 1000, 600 * time.Millisecond, 1, 4},
+		{name: "settled", settled: checks.Settled{Probed: true, Waited: time.Millisecond, Timeout: time.Second}},
+		{name: "not settled", settled: checks.Settled{Probed: true, Pending: 2, Detail: "2 orders PENDING", Timeout: time.Second},
+			progress: "not settled after 1s: 2 pending (2 orders PENDING)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			orders := &settlingOrders{pendingCalls: tt.pendingCalls}
-			r := &Runner{Orders: orders}
-			assert.Equal(t, tt.wantLeft, r.settle(t.Context(), tt.timeout))
-			assert.False(t, orders.askedForAll, "settling asks for PENDING orders only")
-			assert.InDelta(t, tt.wantCalls, orders.calls, 1, "polls every 250ms")
+			ev := &events{}
+			r := newRunner(t, ev, loadWithAcks(ev))
+			fc := &fakeChecks{ev: ev, settled: tt.settled}
+			r.Checks = fc
+			var progress strings.Builder
+			r.Progress = &progress
+			sc := twoPhases()
+			sc.Checks.Invariants = []scenario.Invariant{"no_double_charge", "no_lost_orders"}
+			j := r.Run(t.Context(), sc)
+
+			require.Empty(t, j.Error)
+			assert.Equal(t, []string{"remove fault orders->payments", "settle", "invariants", "restore orders"}, ev.all()[3:],
+				"settle after the load, the invariants after the settle, the knobs restored last")
+			assert.Equal(t, []string{"no_double_charge", "no_lost_orders"}, fc.names)
+			assert.Equal(t, lab.RunInput{
+				RunID: "r1", Scenario: "unit", Since: j.Started, Until: fc.in.Until,
+				Acked:    []lab.Write{{ID: "o1", Key: "r1-unit-1"}, {ID: "o2", Key: "r1-unit-2"}},
+				Accepted: []lab.Write{{ID: "o3", Key: "r1-unit-3"}},
+			}, fc.in)
+			assert.False(t, fc.in.Until.Before(fc.settleAt), "until is after the settle")
+			assert.True(t, fc.in.Until.Before(j.Finished))
+			require.Len(t, j.Checks, 2)
+			assert.Equal(t, "no_double_charge", j.Checks[0].Name)
+			assert.Equal(t, journal.AsExpected, j.Verdict, j.VerdictReason)
+			if tt.progress != "" {
+				assert.Contains(t, progress.String(), tt.progress)
+			} else {
+				assert.NotContains(t, progress.String(), "not settled", "a lab that settled is not mentioned")
+			}
+		})
+	}
+}
+
+// Without the lab's checks there is no settle wait, and an invariant a
+// scenario asks for examined nothing: it never passes.
+func TestRunWithoutChecksLeavesInvariantsInconclusive(t *testing.T) {
+	ev := &events{}
+	sc := twoPhases()
+	sc.Checks.Invariants = []scenario.Invariant{"no_lost_orders"}
+	j := newRunner(t, ev, loadWithAcks(ev)).Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.Len(t, j.Checks, 1)
+	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome)
+	assert.Equal(t, journal.VerdictInconclusive, j.Verdict)
+	assert.NotContains(t, ev.all(), "settle")
+}
+
+// rangeProm records the range queries (the plots) and answers each with
+// one sample.
+type rangeProm struct {
+	emptyProm
+	mu      sync.Mutex
+	queries []string
+}
+
+func (p *rangeProm) QueryRange(_ context.Context, q string, rg promv1.Range, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queries = append(p.queries, q)
+	return model.Matrix{{Values: []model.SamplePair{{Timestamp: model.TimeFromUnixNano(rg.Start.UnixNano()), Value: 0.5}}}}, nil, nil
+}
+
+// The report draws the lab's plots for the scenario's script.
+func TestRunSamplesTheLabsPlotsForItsScript(t *testing.T) {
+	plots := []lab.Plot{
+		{Name: "p99 latency POST /v1/orders", Unit: "s", Query: "q_orders_p99", Scripts: []string{"checkout.js", "baseline.js"}},
+		{Name: "p99 latency GET /v1/products", Unit: "s", Query: "q_products_p99", Scripts: []string{"products.js"}},
+		{Name: "throughput", Unit: "req/s", Query: "q_throughput"},
+	}
+	tests := []struct {
+		script      string
+		wantQueries []string
+		wantSeries  []string
+	}{
+		{"checkout.js", []string{"q_orders_p99", "q_throughput"}, []string{"p99 latency POST /v1/orders", "throughput"}},
+		{"products.js", []string{"q_products_p99", "q_throughput"}, []string{"p99 latency GET /v1/products", "throughput"}},
+		{"soak.js", []string{"q_throughput"}, []string{"throughput"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.script, func(t *testing.T) {
+			ev := &events{}
+			r := newRunner(t, ev, loadUntilDone(ev))
+			prom := &rangeProm{}
+			r.Prometheus, r.Plots = prom, plots
+			sc := twoPhases()
+			sc.Load.Script = tt.script
+			j := r.Run(t.Context(), sc)
+			require.Empty(t, j.Error)
+			assert.Equal(t, tt.wantQueries, prom.queries)
+			var names []string
+			for _, s := range j.Series {
+				names = append(names, s.Name)
+				assert.NotEmpty(t, s.Points, s.Name)
+			}
+			assert.Equal(t, tt.wantSeries, names)
 		})
 	}
 }
@@ -411,4 +512,31 @@ func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
 	j = r.Run(t.Context(), sc)
 	require.Empty(t, j.Error)
 	assert.Equal(t, []string{"scraped orders", "load start"}, ev.all()[before:before+2])
+}
+
+func TestRestartOrder(t *testing.T) {
+	order := []string{"inventory", "payments", "orders", "gateway"}
+	knobs := func(services ...string) map[string]map[string]string {
+		out := map[string]map[string]string{}
+		for _, s := range services {
+			out[s] = map[string]string{"retries": "false"}
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		order []string
+		knobs map[string]map[string]string
+		want  []string
+	}{
+		{"dependencies first", order, knobs("gateway", "inventory", "orders"), []string{"inventory", "orders", "gateway"}},
+		{"none", order, knobs(), nil},
+		{"a service the order does not know goes last", order, knobs("orders", "ledger", "audit"), []string{"orders", "audit", "ledger"}},
+		{"no order: by name", nil, knobs("orders", "gateway"), []string{"gateway", "orders"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, restartOrder(tt.order, tt.knobs))
+		})
+	}
 }

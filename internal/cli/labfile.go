@@ -3,11 +3,18 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"path/filepath"
+	"strconv"
 
+	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/diag"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/labs/shop"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 )
 
 // defaultLabFile is the shop's lab file, the default of -lab.
@@ -21,10 +28,77 @@ func registerLabFile(fs *flag.FlagSet, path *string) {
 		"the lab file (docs/lab.md): the system the stacks run and scenarios are checked against")
 }
 
-// shopBuiltins are the built-in checkers a lab file may name: the shop's
-// invariants (harness/invariants) and its settle probe.
-func shopBuiltins() labfile.Builtins {
-	return labfile.Builtins{Invariants: scenario.Invariants(), Settle: []string{"no_pending_orders"}}
+// shopBuiltins are the names of the built-in checkers a lab file may name:
+// the shop's (package labs/shop), its invariants and its settle probe.
+func shopBuiltins() labfile.Builtins { return shop.Builtins(invariants.Shop{}).Names() }
+
+// namesBuiltins reports whether l's settle probe or an invariant is a
+// builtin.
+func namesBuiltins(l *labfile.Lab) bool {
+	if l.Settle != nil && l.Settle.Builtin != "" {
+		return true
+	}
+	for _, inv := range l.Invariants {
+		if inv.Builtin != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// labChecks returns the checks of lab file l (its settle probe and
+// invariants) on the running lab e, their templates rendered with vars,
+// and a func that releases them. A lab that names builtins gets the
+// shop's, reading the shop's services at their addresses in e.
+func labChecks(l *labfile.Lab, e stack.Endpoints, vars labfile.HarnessVars) (*checks.Set, func(), error) {
+	var builtins checks.Builtins
+	release := func() {}
+	if namesBuiltins(l) {
+		addrs := map[string]string{}
+		for name, svc := range e.Services {
+			addrs[name] = svc.Addr
+		}
+		conn, err := shop.Dial(addrs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lab %s names the shop's built-in checkers: %w", l.Name, err)
+		}
+		builtins = shop.Builtins(conn.Shop)
+		release = func() { _ = conn.Close() }
+	}
+	set, err := checks.New(l, vars, builtins)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return set, release, nil
+}
+
+// harnessVars are what the harness's templates of l (the auth command, a
+// settle probe's or an invariant's command or URL) see of the running lab
+// e, whose run directory is runDir: the services on 127.0.0.1, shifted by
+// the lab's port offset.
+func harnessVars(l *labfile.Lab, e stack.Endpoints, runDir string) labfile.HarnessVars {
+	return l.HarnessVarsFor(l.LocalPlacement(portOffset(l, e), runDir, "", nil), e.PrometheusURL)
+}
+
+// portOffset is how far the running lab e shifted l's port plan: where the
+// proxy of an edge listens against the proxy port the lab file gives it (0
+// when e has none of the lab's edges).
+func portOffset(l *labfile.Lab, e stack.Endpoints) int {
+	for _, edge := range l.Edges {
+		got, ok := e.Edges[edge.Name]
+		if !ok {
+			continue
+		}
+		_, port, err := net.SplitHostPort(got.Listen)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(port); err == nil {
+			return n - edge.ProxyPort
+		}
+	}
+	return 0
 }
 
 // loadLabFile loads and checks the lab file at path; an invalid one is a

@@ -10,6 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	"github.com/chaoslab/chaoslab/harness/journal"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
+	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
 // libraryLab is the shop's lab file, which the library's scenarios are
@@ -94,4 +98,61 @@ func TestLabFlagDefault(t *testing.T) {
 	assert.Equal(t, "labs/shop/lab.yaml", filepath.ToSlash(defaultLabFile))
 	_, err := os.Stat(filepath.Join("..", "..", defaultLabFile))
 	require.NoError(t, err)
+}
+
+// The harness's templates see the running lab's addresses: the lab file's
+// port plan shifted by the offset the stack runs it with.
+func TestHarnessVarsFollowThePortOffset(t *testing.T) {
+	l, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	tests := []struct {
+		name       string
+		offset     int
+		wantOffset int
+	}{
+		{"the default plan", 0, 0},
+		{"shifted", 100, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := local.EndpointsFor(local.DefaultPorts(tt.offset), "/run/jwt.key")
+			assert.Equal(t, tt.wantOffset, portOffset(l, e))
+			h := harnessVars(l, e, "/run")
+			addr, err := h.Addr("orders", "public")
+			require.NoError(t, err)
+			assert.Equal(t, e.Services["orders"].Addr, addr)
+			assert.Equal(t, "/run", h.RunDir)
+			assert.Equal(t, e.PrometheusURL, h.PrometheusURL)
+		})
+	}
+	assert.Equal(t, 0, portOffset(l, stack.Endpoints{}), "no edge of the lab running: no offset")
+}
+
+func TestLabChecks(t *testing.T) {
+	shopLab, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	other, err := loadLabFile(otherLab(t))
+	require.NoError(t, err)
+	e := local.EndpointsFor(local.DefaultPorts(0), "/run/jwt.key")
+
+	t.Run("the shop's lab gets the shop's builtins", func(t *testing.T) {
+		set, release, err := labChecks(shopLab, e, harnessVars(shopLab, e, "/run"))
+		require.NoError(t, err)
+		defer release()
+		got := set.Invariants(t.Context(), []string{"no_lost_orders"}, labfile.RunInput{})
+		require.Len(t, got, 1)
+		assert.Equal(t, journal.Inconclusive, got[0].Outcome)
+		assert.Equal(t, "no order was acknowledged (201) during the run: nothing to check", got[0].Detail, "the shop's own check answered")
+	})
+	t.Run("a lab without builtins dials nothing", func(t *testing.T) {
+		set, release, err := labChecks(other, stack.Endpoints{}, harnessVars(other, stack.Endpoints{}, "/run"))
+		require.NoError(t, err)
+		defer release()
+		assert.False(t, set.Settle(t.Context()).Probed, "no settle probe: no wait")
+	})
+	t.Run("the shop's builtins need the shop's services", func(t *testing.T) {
+		_, _, err := labChecks(shopLab, stack.Endpoints{}, harnessVars(shopLab, stack.Endpoints{}, "/run"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "lab shop names the shop's built-in checkers: the shop's checkers read service orders: the lab has no address for it")
+	})
 }

@@ -13,22 +13,15 @@ import (
 
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/chaoslab/chaoslab/harness/invariants"
+	"github.com/chaoslab/chaoslab/harness/auth"
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/report"
 	"github.com/chaoslab/chaoslab/harness/runner"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/slodef"
-	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/traces"
-	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
-	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
-	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
-	"github.com/chaoslab/chaoslab/services/gateway"
 )
 
 // suiteFlags are the flags of run and chaos.
@@ -193,9 +186,15 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 }
 
 // runSuite runs the scenarios on lab one after the other, writes the suite
-// report and maps the verdicts to the exit code.
+// report and maps the verdicts to the exit code. The lab file sf.labFile
+// gives the settle probe, the invariants, the plots, the restart order and
+// the load's token.
 func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
 	e := lab.Endpoints()
+	lf, err := loadLabFile(sf.labFile)
+	if err != nil {
+		return err
+	}
 	runID := time.Now().UTC().Format("20060102-150405")
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
@@ -207,6 +206,16 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		return &exitError{code: exitcode.Infra, err: err}
 	}
 	loadtests, err := filepath.Abs(sf.loadtests)
+	if err != nil {
+		return &exitError{code: exitcode.Infra, err: err}
+	}
+	vars := harnessVars(lf, e, lab.RunDir())
+	checks, releaseChecks, err := labChecks(lf, e, vars)
+	if err != nil {
+		return &exitError{code: exitcode.Infra, err: err}
+	}
+	defer releaseChecks()
+	token, err := auth.Token(ctx, lf, lab.RunDir(), vars, time.Now())
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
@@ -238,21 +247,6 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer jc.Close()
-	conns := map[string]*grpc.ClientConn{}
-	for _, svc := range []string{stack.Orders, stack.Inventory, stack.Payments} {
-		cc, err := grpc.NewClient(e.Services[svc].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20))) // the List calls return every order of the lab
-		if err != nil {
-			return &exitError{code: exitcode.Infra, err: err}
-		}
-		defer cc.Close()
-		conns[svc] = cc
-	}
-	orders := ordersv1.NewOrdersServiceClient(conns[stack.Orders])
-	token, err := labToken(e)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
 	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
@@ -260,16 +254,13 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 	defer stopWindows()
 
 	r := &runner.Runner{
-		Stack:      lab,
-		Faults:     windows,
-		Prometheus: promv1.NewAPI(pc),
-		Traces:     jc,
-		Shop: invariants.Shop{
-			Orders:    orders,
-			Payments:  paymentsv1.NewPaymentsServiceClient(conns[stack.Payments]),
-			Inventory: inventoryv1.NewInventoryServiceClient(conns[stack.Inventory]),
-		},
-		Orders:         orders,
+		Stack:          lab,
+		Faults:         windows,
+		Prometheus:     promv1.NewAPI(pc),
+		Traces:         jc,
+		Checks:         checks,
+		Plots:          lf.Plots,
+		ServiceOrder:   lf.StartOrder(),
 		ResolveSLO:     defs.Resolve,
 		Load:           load.Run,
 		K6:             k6,
@@ -277,7 +268,7 @@ func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlag
 		Token:          token,
 		StackName:      o.stack,
 		Progress:       env.Stdout,
-		ScrapeInterval: time.Second,
+		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
 		Sensitivity:    sf.sensitivity,
 		Targets:        promv1.NewAPI(pc),
 	}
@@ -348,13 +339,4 @@ func forStack(env Env, scs []*scenario.Scenario, stackName string) ([]*scenario.
 		return nil, usageErr("none of the %d scenarios runs on the %s stack", len(scs), stackName)
 	}
 	return out, nil
-}
-
-// labToken mints a bearer token with the lab gateway's key.
-func labToken(e stack.Endpoints) (string, error) {
-	key, err := gateway.LoadJWTKey(e.JWTKeyFile, func(string) string { return "" })
-	if err != nil {
-		return "", err
-	}
-	return gateway.MintToken(key, "chaoslab", 24*time.Hour, time.Now())
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/chaoslab/chaoslab/services/gateway"
 )
 
 func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
@@ -32,11 +34,13 @@ func TestToken(t *testing.T) {
 		args     []string
 		wantCode exitcode.Code
 		wantKey  string
+		wantSub  string
 		wantErr  string
 	}{
-		{name: "key from env", env: map[string]string{"CHAOSLAB_JWT_KEY": "env-secret"}, wantKey: "env-secret"},
-		{name: "key from file", args: []string{"-key-file", keyFile, "-subject", "alice"}, wantKey: "file-secret"},
+		{name: "key from env", env: map[string]string{"CHAOSLAB_JWT_KEY": "env-secret"}, wantKey: "env-secret", wantSub: "dev"},
+		{name: "key from file", args: []string{"-key-file", keyFile, "-subject", "alice"}, wantKey: "file-secret", wantSub: "alice"},
 		{name: "no key", wantCode: exitcode.Usage, wantErr: "CHAOSLAB_JWT_KEY"},
+		{name: "a key file that does not exist", args: []string{"-key-file", filepath.Join(t.TempDir(), "none")}, wantCode: exitcode.Usage, wantErr: "reading the JWT key"},
 		{name: "bad ttl", env: map[string]string{"CHAOSLAB_JWT_KEY": "k"}, args: []string{"-ttl", "-1s"}, wantCode: exitcode.Usage, wantErr: "-ttl"},
 		{name: "unknown flag", args: []string{"-nope"}, wantCode: exitcode.Usage},
 	}
@@ -54,8 +58,14 @@ func TestToken(t *testing.T) {
 			_, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(tt.wantKey), nil },
 				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
 			require.NoError(t, err)
+			assert.Equal(t, tt.wantSub, claims["sub"])
 		})
 	}
+}
+
+// The key variable is the one the shop's gateway reads.
+func TestTokenKeyEnvIsTheGateways(t *testing.T) {
+	assert.Equal(t, gateway.JWTKeyEnv, tokenKeyEnv)
 }
 
 func TestHelpAndUnknownCommand(t *testing.T) {

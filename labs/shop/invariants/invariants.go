@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chaoslab/chaoslab/harness/journal"
-	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/lab"
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
@@ -57,13 +57,31 @@ type Shop struct {
 	Inventory ReservationLister
 }
 
+// The shop's invariants, as its lab file and scenarios name them.
+const (
+	// NoLostOrders: every order the gateway acknowledged (201) exists,
+	// CONFIRMED.
+	NoLostOrders = "no_lost_orders"
+	// NoDoubleCharge: no order has more than one captured charge.
+	NoDoubleCharge = "no_double_charge"
+	// FailedOrdersCompensated: every FAILED order holds neither money nor
+	// stock.
+	FailedOrdersCompensated = "failed_orders_compensated"
+)
+
+// Names returns the shop's invariants in the order the lab file lists
+// them.
+func Names() []string { return []string{NoLostOrders, NoDoubleCharge, FailedOrdersCompensated} }
+
 // callTimeout bounds each List call.
 const callTimeout = 30 * time.Second
 
 // maxIDs is how many offending ids a detail lists.
 const maxIDs = 5
 
-// Check evaluates the invariants in want, one check each in that order.
+// Check evaluates the invariants in want over the run in, one check each in
+// that order, reading each list of the shop at most once for all of them.
+// The orders acknowledged are in.Acked (their IDs); since is in.Since.
 //
 // A check that examined nothing never passes: no acknowledged order, no
 // order since since, no FAILED order — each is inconclusive, with what was
@@ -85,23 +103,28 @@ const maxIDs = 5
 //
 // A failing List call makes the checks that need it inconclusive. Details
 // count the offenders and name up to five.
-func Check(ctx context.Context, shop Shop, want []scenario.Invariant, acked []string, since time.Time) []journal.Check {
+func Check(ctx context.Context, shop Shop, want []string, in lab.RunInput) []journal.Check {
 	d := &data{shop: shop}
+	acked := make([]string, 0, len(in.Acked))
+	for _, w := range in.Acked {
+		acked = append(acked, w.ID)
+	}
+	since := in.Since
 	out := make([]journal.Check, 0, len(want))
 	for _, inv := range want {
 		var c journal.Check
 		switch inv {
-		case scenario.NoLostOrders:
+		case NoLostOrders:
 			c = noLostOrders(ctx, d, acked)
-		case scenario.NoDoubleCharge:
+		case NoDoubleCharge:
 			c = noDoubleCharge(ctx, d, since)
-		case scenario.FailedOrdersCompensated:
+		case FailedOrdersCompensated:
 			c = failedOrdersCompensated(ctx, d, since)
 		default:
 			c = journal.Check{Outcome: journal.Inconclusive,
-				Detail: fmt.Sprintf("unknown invariant %q; known: %s", inv, strings.Join(scenario.Invariants(), ", "))}
+				Detail: fmt.Sprintf("unknown invariant %q; known: %s", inv, strings.Join(Names(), ", "))}
 		}
-		c.Name, c.Kind = string(inv), journal.KindInvariant
+		c.Name, c.Kind = inv, journal.KindInvariant
 		out = append(out, c)
 	}
 	return out

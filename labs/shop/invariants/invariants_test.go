@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chaoslab/chaoslab/harness/journal"
-	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/lab"
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
@@ -110,11 +110,20 @@ func confirmedOrders(n int) []*ordersv1.Order {
 	return out
 }
 
+// run is a run from since on whose load acknowledged the orders acked.
+func run(acked ...string) lab.RunInput {
+	in := lab.RunInput{RunID: "r1", Scenario: "unit", Since: since, Until: since.Add(time.Minute)}
+	for i, id := range acked {
+		in.Acked = append(in.Acked, lab.Write{ID: id, Key: fmt.Sprintf("r1-unit-%d", i)})
+	}
+	return in
+}
+
 func TestCheck(t *testing.T) {
 	boom := errors.New("rpc error: code = Unavailable desc = connection refused")
 	tests := []struct {
 		name    string
-		inv     scenario.Invariant
+		inv     string
 		shop    fakeShop
 		acked   []string
 		outcome string
@@ -123,13 +132,13 @@ func TestCheck(t *testing.T) {
 	}{
 		// no_lost_orders
 		{
-			name: "no_lost_orders pass, repeated acks counted once", inv: scenario.NoLostOrders,
+			name: "no_lost_orders pass, repeated acks counted once", inv: NoLostOrders,
 			shop:    fakeShop{orders: confirmedOrders(2)},
 			acked:   []string{"o1", "o2", "o1"},
 			outcome: journal.Pass, detail: "all 2 acknowledged orders exist, CONFIRMED → pass",
 		},
 		{
-			name: "no_lost_orders fail: missing, PENDING, FAILED", inv: scenario.NoLostOrders,
+			name: "no_lost_orders fail: missing, PENDING, FAILED", inv: NoLostOrders,
 			shop: fakeShop{orders: []*ordersv1.Order{
 				order("b", failed, during), order("c", pending, during), order("d", confirmed, during),
 			}},
@@ -138,25 +147,25 @@ func TestCheck(t *testing.T) {
 			detail: "3 of 4 acknowledged orders lost or not CONFIRMED: 1 missing (a); 1 PENDING (c); 1 FAILED (b) → fail",
 		},
 		{
-			name: "no_lost_orders lists five ids", inv: scenario.NoLostOrders,
+			name: "no_lost_orders lists five ids", inv: NoLostOrders,
 			shop:    fakeShop{orders: confirmedOrders(1)},
 			acked:   []string{"o1", "x1", "x2", "x3", "x4", "x5", "x6", "x7"},
 			outcome: journal.Fail, value: 7,
 			detail: "7 of 8 acknowledged orders lost or not CONFIRMED: 7 missing (x1, x2, x3, x4, x5 and 2 more) → fail",
 		},
 		{
-			name: "no_lost_orders without acks", inv: scenario.NoLostOrders,
+			name: "no_lost_orders without acks", inv: NoLostOrders,
 			shop:    fakeShop{orders: confirmedOrders(3)},
 			outcome: journal.Inconclusive, detail: "no order was acknowledged (201) during the run: nothing to check",
 		},
 		{
-			name: "no_lost_orders, orders unreachable", inv: scenario.NoLostOrders,
+			name: "no_lost_orders, orders unreachable", inv: NoLostOrders,
 			shop: fakeShop{ordersErr: boom}, acked: []string{"o1"},
 			outcome: journal.Inconclusive, detail: "listing orders: " + boom.Error(),
 		},
 		// no_double_charge
 		{
-			name: "no_double_charge pass", inv: scenario.NoDoubleCharge,
+			name: "no_double_charge pass", inv: NoDoubleCharge,
 			shop: fakeShop{
 				orders: append(confirmedOrders(2), order("old", confirmed, before), order("f", failed, during)),
 				charges: []*paymentsv1.Charge{
@@ -172,7 +181,7 @@ func TestCheck(t *testing.T) {
 			detail:  "none of 3 orders since the start has more than one captured charge; no captured charge without an order → pass",
 		},
 		{
-			name: "no_double_charge fail: charged twice", inv: scenario.NoDoubleCharge,
+			name: "no_double_charge fail: charged twice", inv: NoDoubleCharge,
 			shop: fakeShop{
 				orders: confirmedOrders(3),
 				charges: []*paymentsv1.Charge{
@@ -184,7 +193,7 @@ func TestCheck(t *testing.T) {
 			detail: "1 of 3 orders charged more than once (o2 ×2) → fail",
 		},
 		{
-			name: "no_double_charge fail: charge without an order", inv: scenario.NoDoubleCharge,
+			name: "no_double_charge fail: charge without an order", inv: NoDoubleCharge,
 			shop: fakeShop{
 				orders: confirmedOrders(1),
 				charges: []*paymentsv1.Charge{
@@ -196,13 +205,13 @@ func TestCheck(t *testing.T) {
 			detail: `1 captured charge for orders that do not exist (c2 for "ghost") → fail`,
 		},
 		{
-			name: "no_double_charge, payments unreachable", inv: scenario.NoDoubleCharge,
+			name: "no_double_charge, payments unreachable", inv: NoDoubleCharge,
 			shop:    fakeShop{orders: confirmedOrders(1), chargesErr: boom},
 			outcome: journal.Inconclusive, detail: "listing charges: " + boom.Error(),
 		},
 		// failed_orders_compensated
 		{
-			name: "failed_orders_compensated pass", inv: scenario.FailedOrdersCompensated,
+			name: "failed_orders_compensated pass", inv: FailedOrdersCompensated,
 			shop: fakeShop{
 				orders: append(confirmedOrders(1),
 					order("f1", failed, during), order("f2", failed, during), order("f3", failed, during),
@@ -219,7 +228,7 @@ func TestCheck(t *testing.T) {
 			outcome: journal.Pass, detail: "3 FAILED orders since the start, all compensated → pass",
 		},
 		{
-			name: "failed_orders_compensated fail: money or stock held", inv: scenario.FailedOrdersCompensated,
+			name: "failed_orders_compensated fail: money or stock held", inv: FailedOrdersCompensated,
 			shop: fakeShop{
 				orders: []*ordersv1.Order{
 					order("f1", failed, during), order("f2", failed, during.Add(time.Millisecond)),
@@ -236,7 +245,7 @@ func TestCheck(t *testing.T) {
 				"2 still holding stock: f2 (RESERVED), f3 (COMMITTED); 1 order still PENDING, not compensated yet (p1) → fail",
 		},
 		{
-			name: "failed_orders_compensated: only PENDING orders is inconclusive", inv: scenario.FailedOrdersCompensated,
+			name: "failed_orders_compensated: only PENDING orders is inconclusive", inv: FailedOrdersCompensated,
 			shop: fakeShop{
 				orders:       []*ordersv1.Order{order("f1", failed, during), order("p1", pending, during), order("p2", pending, during)},
 				reservations: []*inventoryv1.Reservation{reservation("f1", released), reservation("p1", reserved)},
@@ -245,12 +254,12 @@ func TestCheck(t *testing.T) {
 			detail:  "1 FAILED order since the start, all compensated; 2 orders still PENDING, not compensated yet (p1, p2) → inconclusive",
 		},
 		{
-			name: "no_double_charge over no order since the start examined nothing", inv: scenario.NoDoubleCharge,
+			name: "no_double_charge over no order since the start examined nothing", inv: NoDoubleCharge,
 			shop:    fakeShop{orders: []*ordersv1.Order{order("old", confirmed, before)}, charges: []*paymentsv1.Charge{charge("c1", "old", captured, before)}},
 			outcome: journal.Inconclusive, detail: "no order since the start to examine: nothing to check",
 		},
 		{
-			name: "failed_orders_compensated without a FAILED order examined nothing", inv: scenario.FailedOrdersCompensated,
+			name: "failed_orders_compensated without a FAILED order examined nothing", inv: FailedOrdersCompensated,
 			shop: fakeShop{
 				orders:  append(confirmedOrders(2), order("old", failed, before)),
 				charges: []*paymentsv1.Charge{charge("c1", "o1", captured, during), charge("c2", "o2", captured, during)},
@@ -259,7 +268,7 @@ func TestCheck(t *testing.T) {
 			detail:  "no FAILED order since the start to examine: nothing to check (list this invariant only in scenarios whose fault makes orders fail) → inconclusive",
 		},
 		{
-			name: "failed_orders_compensated, inventory unreachable", inv: scenario.FailedOrdersCompensated,
+			name: "failed_orders_compensated, inventory unreachable", inv: FailedOrdersCompensated,
 			shop:    fakeShop{orders: confirmedOrders(1), resvErr: boom},
 			outcome: journal.Inconclusive, detail: "listing reservations: " + boom.Error(),
 		},
@@ -272,12 +281,12 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &tt.shop
-			got := Check(t.Context(), Shop{Orders: f, Payments: f, Inventory: f}, []scenario.Invariant{tt.inv}, tt.acked, since)
+			got := Check(t.Context(), Shop{Orders: f, Payments: f, Inventory: f}, []string{tt.inv}, run(tt.acked...))
 			require.Len(t, got, 1)
 			c := got[0]
 			assert.Equal(t, tt.outcome, c.Outcome, c.Detail)
 			assert.Equal(t, tt.detail, c.Detail)
-			assert.Equal(t, string(tt.inv), c.Name)
+			assert.Equal(t, tt.inv, c.Name)
 			assert.Equal(t, journal.KindInvariant, c.Kind)
 			assert.Equal(t, tt.outcome != journal.Inconclusive, c.OnData, "on data: decided over the records examined")
 			if tt.outcome != journal.Inconclusive {
@@ -294,11 +303,11 @@ func TestCheckReadsEachListOnce(t *testing.T) {
 		charges:      []*paymentsv1.Charge{charge("c1", "o1", captured, during), charge("c2", "o2", captured, during)},
 		reservations: []*inventoryv1.Reservation{reservation("o1", committed), reservation("o2", committed), reservation("f1", released)},
 	}
-	want := []scenario.Invariant{scenario.FailedOrdersCompensated, scenario.NoLostOrders, scenario.NoDoubleCharge}
-	got := Check(t.Context(), Shop{Orders: f, Payments: f, Inventory: f}, want, []string{"o1", "o2"}, since)
+	want := []string{FailedOrdersCompensated, NoLostOrders, NoDoubleCharge}
+	got := Check(t.Context(), Shop{Orders: f, Payments: f, Inventory: f}, want, run("o1", "o2"))
 	require.Len(t, got, 3)
 	for i, c := range got {
-		assert.Equal(t, string(want[i]), c.Name)
+		assert.Equal(t, want[i], c.Name)
 		assert.Equal(t, journal.Pass, c.Outcome, c.Detail)
 	}
 	assert.Equal(t, map[string]int{"orders": 1, "charges": 1, "reservations": 1}, f.calls)
@@ -306,11 +315,11 @@ func TestCheckReadsEachListOnce(t *testing.T) {
 
 func TestCheckOnlyCallsWhatItNeeds(t *testing.T) {
 	f := &fakeShop{orders: confirmedOrders(1)}
-	got := Check(t.Context(), Shop{Orders: f}, []scenario.Invariant{scenario.NoLostOrders}, []string{"o1"}, since)
+	got := Check(t.Context(), Shop{Orders: f}, []string{NoLostOrders}, run("o1"))
 	assert.Equal(t, journal.Pass, got[0].Outcome, got[0].Detail)
 	assert.Equal(t, map[string]int{"orders": 1}, f.calls)
 
-	got = Check(t.Context(), Shop{Orders: f}, []scenario.Invariant{scenario.NoDoubleCharge}, nil, since)
+	got = Check(t.Context(), Shop{Orders: f}, []string{NoDoubleCharge}, run())
 	assert.Equal(t, journal.Inconclusive, got[0].Outcome)
 	assert.Equal(t, "listing charges: no client for them in the Shop", got[0].Detail)
 }
