@@ -59,6 +59,8 @@ type Edge struct {
 type Endpoints struct {
 	// Lab is the lab's name (its lab file's name field).
 	Lab string `json:"lab,omitempty"`
+	// PortOffset is how far the stack shifted the lab file's port plan.
+	PortOffset int `json:"port_offset,omitempty"`
 	// GatewayURL is the system's entry point for load: http:// and the
 	// proxy of the lab's load entry edge, so that client-side faults apply.
 	GatewayURL string `json:"gateway_url"`

@@ -53,5 +53,5 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "chaos run took %s\n", time.Since(start).Round(time.Second))
 	}()
-	return runSuite(ctx, env, lab, o, sf, scs, defs)
+	return runSuite(ctx, env, lab, lf, o, sf, scs, defs)
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"path/filepath"
-	"strconv"
 
 	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/diag"
@@ -78,27 +76,7 @@ func labChecks(l *labfile.Lab, e stack.Endpoints, vars labfile.HarnessVars) (*ch
 // e, whose run directory is runDir: the services on 127.0.0.1, shifted by
 // the lab's port offset.
 func harnessVars(l *labfile.Lab, e stack.Endpoints, runDir string) labfile.HarnessVars {
-	return l.HarnessVarsFor(l.LocalPlacement(portOffset(l, e), runDir, "", nil), e.PrometheusURL)
-}
-
-// portOffset is how far the running lab e shifted l's port plan: where the
-// proxy of an edge listens against the proxy port the lab file gives it (0
-// when e has none of the lab's edges).
-func portOffset(l *labfile.Lab, e stack.Endpoints) int {
-	for _, edge := range l.Edges {
-		got, ok := e.Edges[edge.Name]
-		if !ok {
-			continue
-		}
-		_, port, err := net.SplitHostPort(got.Listen)
-		if err != nil {
-			continue
-		}
-		if n, err := strconv.Atoi(port); err == nil {
-			return n - edge.ProxyPort
-		}
-	}
-	return 0
+	return l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, "", nil), e.PrometheusURL)
 }
 
 // loadLabFile loads and checks the lab file at path; an invalid one is a

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/journal"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
-	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
 // libraryLab is the shop's lab file, which the library's scenarios are
@@ -115,17 +115,15 @@ func TestHarnessVarsFollowThePortOffset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := local.EndpointsFor(local.DefaultPorts(tt.offset), "/run/jwt.key")
-			assert.Equal(t, tt.wantOffset, portOffset(l, e))
+			e := stack.Endpoints{PortOffset: tt.offset, PrometheusURL: "http://127.0.0.1:9090"}
 			h := harnessVars(l, e, "/run")
 			addr, err := h.Addr("orders", "public")
 			require.NoError(t, err)
-			assert.Equal(t, e.Services["orders"].Addr, addr)
+			assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", 50051+tt.wantOffset), addr)
 			assert.Equal(t, "/run", h.RunDir)
 			assert.Equal(t, e.PrometheusURL, h.PrometheusURL)
 		})
 	}
-	assert.Equal(t, 0, portOffset(l, stack.Endpoints{}), "no edge of the lab running: no offset")
 }
 
 func TestLabChecks(t *testing.T) {
@@ -133,7 +131,10 @@ func TestLabChecks(t *testing.T) {
 	require.NoError(t, err)
 	other, err := loadLabFile(otherLab(t))
 	require.NoError(t, err)
-	e := local.EndpointsFor(local.DefaultPorts(0), "/run/jwt.key")
+	e := stack.Endpoints{Services: map[string]stack.Service{}}
+	for _, svc := range shopLab.Services {
+		e.Services[svc.Name] = stack.Service{Addr: fmt.Sprintf("127.0.0.1:%d", svc.Port("public"))}
+	}
 
 	t.Run("the shop's lab gets the shop's builtins", func(t *testing.T) {
 		set, release, err := labChecks(shopLab, e, harnessVars(shopLab, e, "/run"))

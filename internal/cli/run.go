@@ -16,6 +16,7 @@ import (
 
 	"github.com/chaoslab/chaoslab/harness/auth"
 	"github.com/chaoslab/chaoslab/harness/journal"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/report"
 	"github.com/chaoslab/chaoslab/harness/runner"
@@ -182,19 +183,15 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
-	return runSuite(ctx, env, lab, o, sf, scs, defs)
+	return runSuite(ctx, env, lab, lf, o, sf, scs, defs)
 }
 
 // runSuite runs the scenarios on lab one after the other, writes the suite
-// report and maps the verdicts to the exit code. The lab file sf.labFile
-// gives the settle probe, the invariants, the plots, the restart order and
-// the load's token.
-func runSuite(ctx context.Context, env Env, lab lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
+// report and maps the verdicts to the exit code. The lab file lf gives the
+// settle probe, the invariants, the plots, the restart order and the load's
+// token.
+func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
 	e := lab.Endpoints()
-	lf, err := loadLabFile(sf.labFile)
-	if err != nil {
-		return err
-	}
 	runID := time.Now().UTC().Format("20060102-150405")
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
