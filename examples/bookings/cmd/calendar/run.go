@@ -115,8 +115,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler:           serve.OpsHandler(metrics.Handler(), func(context.Context) error { return nil }),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
+	adminAddr := ""
+	if adminLis != nil {
+		adminAddr = adminLis.Addr().String()
+	}
 	logger.Info("serving", "addr", lis.Addr().String(), "metrics_addr", opsLis.Addr().String(),
-		"admin_addr", cfg.AdminAddr, "data", cfg.Data, "fsync", cfg.Fsync, "bookings", store.Len())
+		"admin_addr", adminAddr, "data", cfg.Data, "fsync", cfg.Fsync, "bookings", store.Len())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve.GRPC(gctx, faults.Listener(lis), srv) })
