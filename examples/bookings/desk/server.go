@@ -181,4 +181,3 @@ func writeProblem(w http.ResponseWriter, code int, title, detail string) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": code, "detail": detail})
 }
-

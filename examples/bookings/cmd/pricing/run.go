@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return serve.HTTP(gctx, opsLis, ops) })
 	g.Go(func() error {
 		<-gctx.Done()
-		stop() // a second signal ends the process at once
+		stop()        // a second signal ends the process at once
 		hs.Shutdown() // NOT_SERVING while draining
 		return nil
 	})
