@@ -16,8 +16,19 @@ import (
 	pricingv1 "example.com/bookings/api/pricing/v1"
 )
 
-// RatesCents is the rate card: the price of one night, by room type.
-var RatesCents = map[string]int64{"single": 8000, "double": 12000, "suite": 25000}
+// NightlyRateCents is the rate card: the price of one night in a room
+// type, and whether there is such a room type.
+func NightlyRateCents(room string) (int64, bool) {
+	switch room {
+	case "single":
+		return 8000, true
+	case "double":
+		return 12000, true
+	case "suite":
+		return 25000, true
+	}
+	return 0, false
+}
 
 // MaxNights is the longest stay quoted.
 const MaxNights = 30
@@ -48,7 +59,7 @@ func NewServer(reg prometheus.Registerer, delay time.Duration) *Server {
 
 // Quote prices a stay.
 func (s *Server) Quote(ctx context.Context, req *pricingv1.QuoteRequest) (*pricingv1.QuoteResponse, error) {
-	rate, ok := RatesCents[req.GetRoom()]
+	rate, ok := NightlyRateCents(req.GetRoom())
 	if !ok {
 		s.quotes.WithLabelValues("unknown", "invalid").Inc()
 		return nil, status.Errorf(codes.InvalidArgument, "room %q is not a room type: want single, double or suite", req.GetRoom())
