@@ -1,0 +1,12 @@
+// Command desk serves the bookings HTTP API, the system's entry point. Its
+// flags are listed by -help; each can also be set as BOOKINGS_DESK_<FLAG>.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+func main() {
+	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr), os.Stderr))
+}
