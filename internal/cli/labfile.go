@@ -4,12 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/diag"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
-	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/labs/shop"
 	"github.com/chaoslab/chaoslab/labs/shop/invariants"
@@ -79,6 +80,37 @@ func harnessVars(l *labfile.Lab, e stack.Endpoints, runDir string) labfile.Harne
 	return l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, "", nil), e.PrometheusURL)
 }
 
+// labPaths are where a lab file's scenarios, k6 scripts and SLO
+// definitions are: the defaults of -scenarios, -loadtests and -slos.
+type labPaths struct{ scenarios, loadtests, slos string }
+
+// labDefaults returns lf's paths, relative to the working directory when
+// they are below it: scenarios/ in the lab's root, load.scripts and slos
+// ("" when the lab has none).
+func labDefaults(lf *labfile.Lab) labPaths {
+	p := labPaths{scenarios: shortPath(lf.Path("scenarios")), loadtests: shortPath(lf.Path(lf.Load.Scripts))}
+	if lf.SLOs != "" {
+		p.slos = shortPath(lf.Path(lf.SLOs))
+	}
+	return p
+}
+
+// shortPath is p relative to the working directory when it is below it.
+func shortPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
 // loadLabFile loads and checks the lab file at path; an invalid one is a
 // usage error listing its problems (file:line:col), like an invalid scenario.
 func loadLabFile(path string) (*labfile.Lab, error) {
@@ -91,14 +123,4 @@ func loadLabFile(path string) (*labfile.Lab, error) {
 		return nil, usageErr("-lab: %v", err)
 	}
 	return l, nil
-}
-
-// labOption returns the scenario option that checks scenarios against the
-// lab file at path.
-func labOption(path string) (scenario.Option, error) {
-	l, err := loadLabFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return scenario.WithLab(l), nil
 }

@@ -39,11 +39,11 @@ type suiteFlags struct {
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.scenarios, "scenarios", "scenarios", "directory of scenario files (used when no file is given)")
+	fs.StringVar(&s.scenarios, "scenarios", "", "directory of scenario files, used when no file is given (default: scenarios/ in the lab file's root)")
 	fs.StringVar(&s.name, "scenario", "", "run only the scenario with this name (e.g. latency-payments)")
-	fs.StringVar(&s.loadtests, "loadtests", "loadtests", "directory of the k6 scripts")
+	fs.StringVar(&s.loadtests, "loadtests", "", "directory of the k6 scripts (default: the lab file's load.scripts)")
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
-	fs.StringVar(&s.slos, "slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks refer to by name")
+	fs.StringVar(&s.slos, "slos", "", "SLO definitions that scenario checks refer to by name (default: the lab file's slos)")
 	registerLabFile(fs, &s.labFile)
 	fs.IntVar(&s.repeat, "repeat", 1, "run the selection this many rounds on the same lab, a report directory per round, and end with how steady each scenario's verdict was")
 	fs.BoolVar(&s.sensitivity, "sensitivity", false, "sensitivity run: run every expect-pass scenario that has faults with its faults replaced by no-ops (nothing injected) and require that a check then fails on data; exit 1 when a scenario does not notice its fault missing")
@@ -77,10 +77,15 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	if s.repeat < 1 || s.repeat > 100 {
 		return nil, nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
 	}
+	lf, err := loadLabFile(s.labFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.fromLab(lf)
 	if len(args) == 0 {
 		args = []string{s.scenarios}
 	}
-	opt, defs, err := scenarioChecks(s.loadtests, s.slos, s.labFile)
+	opt, defs, err := scenarioChecks(s.loadtests, s.slos, lf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,21 +133,34 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	return out, defs, nil
 }
 
-// scenarioChecks loads the lab file labFile and the SLO definitions in slos
-// and returns the options that make scenario files name only the lab's
-// services, edges and knobs, k6 scripts in loadtests and SLOs that the
-// definitions define.
-func scenarioChecks(loadtests, slos, labFile string) ([]scenario.Option, *slodef.Set, error) {
-	withLab, err := labOption(labFile)
-	if err != nil {
-		return nil, nil, err
+// fromLab fills the paths the flags left empty from the lab file lf.
+func (s *suiteFlags) fromLab(lf *labfile.Lab) {
+	defaults := labDefaults(lf)
+	if s.scenarios == "" {
+		s.scenarios = defaults.scenarios
 	}
-	defs, err := slodef.Load(slos)
-	if err != nil {
-		return nil, nil, usageErr("%v", err)
+	if s.loadtests == "" {
+		s.loadtests = defaults.loadtests
+	}
+	if s.slos == "" {
+		s.slos = defaults.slos
+	}
+}
+
+// scenarioChecks loads the SLO definitions in slos ("": none) and returns
+// the options that make scenario files name only the services, edges and
+// knobs of lab file lf, k6 scripts in loadtests and SLOs that the
+// definitions define.
+func scenarioChecks(loadtests, slos string, lf *labfile.Lab) ([]scenario.Option, *slodef.Set, error) {
+	defs := &slodef.Set{File: "the lab file's slos (none)"}
+	if slos != "" {
+		var err error
+		if defs, err = slodef.Load(slos); err != nil {
+			return nil, nil, usageErr("%v", err)
+		}
 	}
 	return []scenario.Option{
-		withLab,
+		scenario.WithLab(lf),
 		scenario.WithScriptCheck(scenario.ScriptsIn(loadtests)),
 		scenario.WithSLOCheck(func(name string) error {
 			_, err := defs.SLO(name)

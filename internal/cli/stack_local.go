@@ -7,16 +7,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/slodef"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
@@ -29,6 +31,8 @@ type localStack struct {
 	cfg local.Config
 	// toolsDir is the shared -tools-dir, read when the lab is used.
 	toolsDir *string
+	// rulesSet says -rules was given: the lab's SLO rules are not generated.
+	rulesSet bool
 }
 
 var (
@@ -45,19 +49,20 @@ func (s *localStack) Summary() string { return "processes on 127.0.0.1" }
 
 // Flags registers the local lab's flags; CHAOSLAB_PORT_OFFSET is
 // -port-offset's fallback. Prometheus loads the rule files matching -rules
-// (the SLO rules generated from slo/slos.yaml) when the lab starts.
+// when the lab starts; by default, the recording and alerting rules of the
+// lab file's SLOs, generated into the run dir.
 func (s *localStack) Flags(fs *flag.FlagSet, env Env) {
 	if v, err := strconv.Atoi(env.Getenv("CHAOSLAB_PORT_OFFSET")); err == nil {
 		s.cfg.PortOffset = v
 	}
 	fs.StringVar(&s.cfg.RunDir, "run-dir", s.cfg.RunDir, "local: where the lab keeps its state, logs, configs and data")
-	fs.StringVar(&s.cfg.BinDir, "bin-dir", s.cfg.BinDir, "local: the lab file's {{.BinDir}}, where its service binaries are (the shop's: make build)")
+	fs.StringVar(&s.cfg.BinDir, "bin-dir", s.cfg.BinDir, "local: the lab file's {{.BinDir}}, where its service binaries are (the shop's: make build); relative to the lab's root")
 	fs.IntVar(&s.cfg.PortOffset, "port-offset", s.cfg.PortOffset, "local: shift every lab port by N (default $CHAOSLAB_PORT_OFFSET or 0)")
 	fs.DurationVar(&s.cfg.StopGrace, "stop-grace", s.cfg.StopGrace, "local: how long a component may take to exit after SIGTERM before SIGKILL")
-	fs.Func("rules", "local: glob of Prometheus rule files the lab loads (default slo/rules/*.yml; \"\" for none)", func(glob string) error {
+	fs.Func("rules", "local: glob of Prometheus rule files the lab loads (default: the rules of the lab file's slos, generated into the run dir; \"\" for none)", func(glob string) error {
+		s.rulesSet = true
 		return setRules(&s.cfg, glob)
 	})
-	_ = setRules(&s.cfg, filepath.Join("slo", "rules", "*.yml"))
 }
 
 // ChaosFlags keeps the lab that `chaos` starts in .run/chaos, apart from
@@ -80,6 +85,13 @@ func (s *localStack) config(progress io.Writer) local.Config {
 func (s *localStack) Up(ctx context.Context, lf *labfile.Lab, progress io.Writer) (lab, error) {
 	cfg := s.config(progress)
 	cfg.Lab = lf
+	if !s.rulesSet {
+		files, err := writeSLORules(lf, filepath.Join(cfg.RunDir, "rules"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.RuleFiles = files
+	}
 	l, err := local.Up(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -129,21 +141,11 @@ func (s *localStack) Status(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(w, "total\t\t\t\t%s\t\n", mib(total))
 	w.Flush()
-	fmt.Fprintf(out, "started %s from %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), relPath(st.LabFile), st.RunDir)
+	fmt.Fprintf(out, "started %s from %s, run dir %s\n", st.StartedAt.Local().Format("15:04:05"), shortPath(st.LabFile), st.RunDir)
 	if unhealthy > 0 {
 		return &exitError{code: exitcode.Infra, err: fmt.Errorf("%d of %d components not ready", unhealthy, len(comps))}
 	}
 	return nil
-}
-
-// relPath is p relative to the working directory when it is below it.
-func relPath(p string) string {
-	if wd, err := os.Getwd(); err == nil {
-		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-	}
-	return p
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
@@ -153,6 +155,37 @@ func (s *localStack) Hints(w io.Writer, e stack.Endpoints) {
 		fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s", e.JWTKeyFile)
 	}
 	fmt.Fprintf(w, "\nlogs:   %s/logs/\nstop:   chaoslab down\n", s.cfg.RunDir)
+}
+
+// writeSLORules writes the Prometheus rules of lf's SLOs (none without
+// slos) into dir, afresh, and returns their paths.
+func writeSLORules(lf *labfile.Lab, dir string) ([]string, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if lf.SLOs == "" {
+		return nil, nil
+	}
+	defs, err := slodef.Load(lf.Path(lf.SLOs))
+	if err != nil {
+		return nil, err
+	}
+	files, err := defs.Files()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		p := filepath.Join(dir, filepath.Base(name))
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
 }
 
 func setRules(cfg *local.Config, glob string) error {

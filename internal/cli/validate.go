@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/chaoslab/chaoslab/harness/scenario"
 )
@@ -16,21 +15,32 @@ import (
 // but has no check that can be seen to notice its faults missing gets a
 // warning (not an error: the sensitivity run decides).
 func runValidate(_ context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "validate", "validate [-lab FILE] [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: scenarios/)")
-	loadtests := fs.String("loadtests", "loadtests", "directory of the k6 scripts that scenarios name")
-	slos := fs.String("slos", filepath.Join("slo", "slos.yaml"), "SLO definitions that scenario checks name")
+	fs := newFlagSet(env, "validate", "validate [-lab FILE] [-loadtests DIR] [-slos FILE] [file|dir ...]   (default: the lab's scenarios/)")
+	loadtests := fs.String("loadtests", "", "directory of the k6 scripts that scenarios name (default: the lab file's load.scripts)")
+	slos := fs.String("slos", "", "SLO definitions that scenario checks name (default: the lab file's slos)")
 	var labFile string
 	registerLabFile(fs, &labFile)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	checks, _, err := scenarioChecks(*loadtests, *slos, labFile)
+	lf, err := loadLabFile(labFile)
+	if err != nil {
+		return err
+	}
+	defaults := labDefaults(lf)
+	if *loadtests == "" {
+		*loadtests = defaults.loadtests
+	}
+	if *slos == "" {
+		*slos = defaults.slos
+	}
+	checks, _, err := scenarioChecks(*loadtests, *slos, lf)
 	if err != nil {
 		return err
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
-		paths = []string{"scenarios"}
+		paths = []string{defaults.scenarios}
 	}
 	var files []string
 	for _, p := range paths {

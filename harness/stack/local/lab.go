@@ -33,7 +33,8 @@ type Config struct {
 	// RunDir holds the state file, logs, generated configs and data.
 	RunDir string
 	// BinDir is the lab templates' {{.BinDir}}: where its service binaries
-	// are built (the shop's: make build).
+	// are built (the shop's: make build). A relative one is relative to the
+	// lab's root.
 	BinDir string
 	// ToolsDir holds jaeger, prometheus and toxiproxy-server (make tools).
 	ToolsDir string
@@ -115,7 +116,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	binDir, err := filepath.Abs(cfg.BinDir)
+	binDir, err := filepath.Abs(l.Path(cfg.BinDir))
 	if err != nil {
 		return nil, err
 	}
