@@ -109,6 +109,15 @@ type Service struct {
 	// the service has no request faults, and a scenario that asks for one
 	// is an error.
 	Faults *Endpoint
+	// Descriptors are a gRPC service's protobuf descriptors, which Load
+	// reads into Methods; nil: none.
+	Descriptors *Descriptors
+	// Methods are what a request fault on the service may name besides
+	// "*": a gRPC service's full methods ("/store.v1.StoreService/Get"),
+	// read from its Descriptors by Load (Parse reads no file: none); an
+	// HTTP service's routes ("GET /v1/items/{id}"), from the file's
+	// methods.
+	Methods []string
 	// Knobs are the flags scenarios may set, in file order.
 	Knobs []*Knob
 }

@@ -27,7 +27,11 @@ const (
 	maxMinTraces       = 10_000
 )
 
-// Invariants returns the invariants a scenario may check.
+// Invariants returns the shop's invariants, which harness/invariants
+// implements and registers as the lab file's built-in checkers.
+//
+// Deprecated: a scenario may check the invariants its lab declares
+// (lab.Lab.InvariantNames); the parser does not use this list.
 func Invariants() []string {
 	return []string{string(NoLostOrders), string(NoDoubleCharge), string(FailedOrdersCompensated)}
 }
@@ -401,8 +405,15 @@ func (r checkReader) invariants(n *yaml.Node, path string) {
 	if !ok {
 		return
 	}
+	declared := r.lab.InvariantNames()
 	for i, it := range items {
-		name, ok := r.enum(it, index(path, i), Invariants())
+		if len(declared) == 0 {
+			if name, ok := r.str(it, index(path, i)); ok {
+				r.errorf(resolve(it), index(path, i), nil, "the lab (%s) declares no invariants, so there is no %q: declare it under invariants: in the lab file", labName(r.lab), name)
+			}
+			continue
+		}
+		name, ok := r.enum(it, index(path, i), declared)
 		if !ok {
 			continue
 		}

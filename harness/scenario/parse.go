@@ -24,7 +24,7 @@ type Option func(*config)
 type config struct {
 	scriptCheck func(script string) error
 	sloCheck    func(name string) error
-	// lab is WithLab's; nil: builtinLab.
+	// lab is WithLab's; Parse refuses to work without one.
 	lab *lab.Lab
 }
 
@@ -167,10 +167,10 @@ func atLeastFirstLine(p Problem) Problem {
 // messages and for the scenario's name.
 func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
 	cfg := newConfig(opts)
-	d := &decoder{file: name, lab: cfg.lab}
-	if d.lab == nil {
-		d.lab = builtinLab()
+	if cfg.lab == nil {
+		return nil, errNoLab
 	}
+	d := &decoder{file: name, lab: cfg.lab, topology: cfg.lab.FaultTopology()}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// The problems of the file as a whole are at 1:1, or at the line the

@@ -60,18 +60,25 @@ const (
 // lists them; a scenario without `stacks:` runs on all of them.
 func Stacks() []string { return []string{StackLocal, StackCompose} }
 
-// Invariant names a check on the shop's data after the run.
+// Invariant names a data check after the run: one of the invariants the
+// lab declares (lab.Lab.InvariantNames).
 type Invariant string
 
-// The invariants.
+// The shop's invariants, which harness/invariants implements.
 const (
-	// NoLostOrders: every order the gateway acknowledged (201) exists,
+	// NoLostOrders: every order the shop acknowledged (201) exists,
 	// CONFIRMED, after the run.
+	//
+	// Deprecated: the lab file names the invariants (lab.Lab.InvariantNames).
 	NoLostOrders Invariant = "no_lost_orders"
 	// NoDoubleCharge: no order is charged more than once.
+	//
+	// Deprecated: the lab file names the invariants (lab.Lab.InvariantNames).
 	NoDoubleCharge Invariant = "no_double_charge"
 	// FailedOrdersCompensated: every FAILED order has its stock released
 	// and its payment, if any, refunded.
+	//
+	// Deprecated: the lab file names the invariants (lab.Lab.InvariantNames).
 	FailedOrdersCompensated Invariant = "failed_orders_compensated"
 )
 

@@ -21,6 +21,7 @@ import (
 func FaultEnv(s Stack, hc *http.Client) faults.Env {
 	ep := s.Endpoints()
 	env := faults.Env{
+		Services:  Services(),
 		Toxiproxy: FaultProxies(toxiproxy.New(ep.ToxiproxyURL)),
 		Processes: s,
 		AdminURL: func(service string) (string, error) {
