@@ -88,7 +88,7 @@ func (r checkReader) each(o object, key string, read func(*yaml.Node, string)) {
 
 // name reads a check's name, unique among the scenario's checks.
 func (r checkReader) name(o object) string {
-	v, ok := r.need(o, "name", `the check's name, like "checkout-availability"`)
+	v, ok := r.need(o, "name", `the check's name, like "write-availability"`)
 	if !ok {
 		return ""
 	}

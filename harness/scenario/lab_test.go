@@ -65,6 +65,18 @@ func TestParseNeedsALab(t *testing.T) {
 	require.ErrorIs(t, err, errNoLab)
 }
 
+// TestScriptsOfTheLab checks that without WithScriptCheck a scenario's
+// script is looked for in the lab's scripts directory.
+func TestScriptsOfTheLab(t *testing.T) {
+	doc := strings.Replace(base, "script: checkout.js", "script: nope.js", 1)
+	require.NotEqual(t, base, doc)
+	_, err := Parse("t.yaml", []byte(doc), WithLab(testLab(t)))
+	require.EqualError(t, err, `t.yaml:5:11: load.script: no k6 script "nope.js" in `+filepath.Join("testdata", "lab", "..", "loadtests")+
+		"; allowed: checkout.js, products.js")
+	_, err = Parse("t.yaml", []byte(base), WithLab(testLab(t)))
+	require.NoError(t, err)
+}
+
 // TestShopLibrary checks that the scenario library is valid against the
 // shop's lab file, and only against it: the shop's names are not the
 // parser's.
@@ -170,6 +182,8 @@ func TestWithLab(t *testing.T) {
 			want: []string{"services.api.retries: unknown field; allowed: pool"}},
 		{name: "a shop service has no knobs", old: "load:", new: "services:\n  orders: {retries: false}\nload:",
 			want: []string{"services.orders: unknown field; allowed: web, api, store"}},
+		{name: "a lab without invariants", old: "checks:\n", new: "checks:\n  invariants: [no_lost_items]\n",
+			want: []string{`checks.invariants[0]: the lab (small.yaml) declares no invariants, so there is no "no_lost_items": declare it under invariants: in the lab file`}},
 		{name: "trace checks name the lab's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [web, store]}\n"},
 		{name: "trace checks refuse the shop's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [gateway]}\n",
 			want: []string{`checks.traces[0].require_services[0]: unknown value "gateway"; allowed: web, api, store`}},

@@ -30,7 +30,8 @@ type config struct {
 
 // WithScriptCheck replaces the check that a load script exists: check
 // returns an error saying what is wrong when script (a file name like
-// "checkout.js") cannot be used. The default is ScriptsIn("loadtests").
+// "load.js") cannot be used. The default is ScriptsIn of the lab's scripts
+// directory (lab.Lab.Load.Scripts, resolved against the lab's root).
 func WithScriptCheck(check func(script string) error) Option {
 	return func(c *config) { c.scriptCheck = check }
 }
@@ -67,9 +68,12 @@ func ScriptsIn(dir string) func(string) error {
 
 // newConfig applies opts to the defaults.
 func newConfig(opts []Option) config {
-	c := config{scriptCheck: ScriptsIn("loadtests")}
+	var c config
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.scriptCheck == nil && c.lab != nil {
+		c.scriptCheck = ScriptsIn(c.lab.Path(c.lab.Load.Scripts))
 	}
 	return c
 }

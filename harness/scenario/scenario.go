@@ -121,7 +121,8 @@ type Knob struct {
 // LoadProfile is the k6 load of a scenario: an open model (arrival rate), so that
 // a slow system does not slow the load down.
 type LoadProfile struct {
-	// Script is a k6 script's file name in loadtests/: "checkout.js".
+	// Script is a k6 script's file name in the lab's scripts directory:
+	// "load.js".
 	Script string
 	// Executor is ConstantArrivalRate or RampingArrivalRate.
 	Executor string
@@ -253,7 +254,7 @@ type TraceCheck struct {
 	Name    string
 	Phase   string
 	Service string
-	// Operation is the root span's name ("POST /v1/orders"); empty: any.
+	// Operation is the root span's name ("POST /v1/items"); empty: any.
 	Operation string
 	// MinTraces is the fewest traces that decide; fewer is inconclusive.
 	MinTraces int

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -312,11 +313,11 @@ func (d *decoder) load(n *yaml.Node, s *Scenario, cfg config) {
 		return
 	}
 	l := &s.Load
-	if v, ok := d.need(o, "script", `a k6 script in loadtests/, like "checkout.js"`); ok {
+	if v, ok := d.need(o, "script", fmt.Sprintf(`a k6 script in the lab's scripts directory (%s), like "load.js"`, d.lab.Load.Scripts)); ok {
 		if script, ok := d.str(v, o.field("script")); ok {
 			switch {
 			case !scriptRE.MatchString(script):
-				d.errorf(v, o.field("script"), nil, "%q: name a k6 script by its file name in loadtests/, like \"checkout.js\"", script)
+				d.errorf(v, o.field("script"), nil, "%q: name a k6 script by its file name in the lab's scripts directory (%s), like \"load.js\"", script, d.lab.Load.Scripts)
 			default:
 				if err := cfg.scriptCheck(script); err != nil {
 					d.errorf(v, o.field("script"), nil, "%v", err)
