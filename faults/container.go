@@ -156,7 +156,7 @@ func (f ContainerFault) apply(ctx context.Context, in *Injector, _ Applied) erro
 // intent and the action), changes nothing. disconnect: the container is
 // connected, which does nothing to a connected one (ConnectContainer's
 // contract), without inspecting it first: every second the container stays
-// off the network delays the shop's recovery. The others go by the
+// off the network delays the system's recovery. The others go by the
 // container's state: stop and kill start it unless it runs (or is paused);
 // pause unpauses it if it is paused.
 func (f ContainerFault) undo(ctx context.Context, in *Injector, _ Applied) error {

@@ -13,9 +13,12 @@
 // problem with the field it concerns, so that a scenario file can point at
 // the line at fault.
 //
-// The package imports nothing of the harness: Env holds the small
-// interfaces it needs of a lab (Proxies, Processes, Containers, the admin
-// APIs), and the harness builds one from a running lab.
+// The package imports nothing of the harness and knows no system under
+// test: a Topology (the services, their protocols and request-fault
+// methods, the edges) is what faults are validated against, and Env holds
+// the lab's services and the small interfaces the injectors need of it
+// (Proxies, Processes, Containers, the admin APIs). The harness builds
+// both from the lab (lab.Lab.FaultTopology, stack.FaultEnv).
 package faults
 
 import (
