@@ -51,7 +51,8 @@ func instance(t *testing.T, data []byte) any {
 
 func TestSchemaAcceptsTheLabs(t *testing.T) {
 	s := compileSchema(t)
-	files := []string{shopLab}
+	// The shop, and the lab the scenario parser's tests run against.
+	files := []string{shopLab, "../scenario/testdata/lab/lab.yaml"}
 	good, err := filepath.Glob("testdata/good/*.yaml")
 	require.NoError(t, err)
 	files = append(files, good...)

@@ -28,7 +28,7 @@ func WithLab(l *lab.Lab) Option {
 var errNoLab = errors.New("scenario: no lab to check the scenario against: give one with WithLab (chaoslab -lab)")
 
 // where names the place in the lab file that declares what is at pos, for
-// messages: "labs/shop/lab.yaml:37".
+// messages: "labs/store/lab.yaml:37".
 func where(l *lab.Lab, pos lab.Pos) string {
 	if l.File == "" {
 		return "line " + strconv.Itoa(pos.Line)
