@@ -1,5 +1,5 @@
 package faults
 
-// FixtureTopology is the topology the tests run against (testTopology),
-// for the tests of package faults_test.
-var FixtureTopology = testTopology
+// FixtureTopology returns the topology the tests run against
+// (testTopology), for the tests of package faults_test.
+func FixtureTopology() Topology { return testTopology() }
