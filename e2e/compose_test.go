@@ -77,7 +77,7 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	assert.Equal(t, o.OrderID, got.OrderID)
 
 	// Each service runs as the unprivileged user, in a FROM scratch image.
-	for _, svc := range stack.Services() {
+	for _, svc := range lab.Endpoints().ServiceOrder {
 		id, err := run(ctx, root, nil, "docker-compose", "-p", composeProject, "ps", "-q", svc)
 		require.NoError(t, err)
 		user, err := run(ctx, root, nil, "docker", "inspect", "--format", "{{.Config.User}}", strings.TrimSpace(id))
@@ -92,10 +92,10 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	defer ledger.Close()
 	inj := faults.NewInjector(stack.FaultEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
 	for _, f := range []faults.ContainerFault{
-		{Service: stack.Payments, Action: faults.ContainerDisconnect},
-		{Service: stack.Payments, Action: faults.ContainerPause},
-		{Service: stack.Inventory, Action: faults.ContainerStop},
-		{Service: stack.Orders, Action: faults.ContainerKill},
+		{Service: "payments", Action: faults.ContainerDisconnect},
+		{Service: "payments", Action: faults.ContainerPause},
+		{Service: "inventory", Action: faults.ContainerStop},
+		{Service: "orders", Action: faults.ContainerKill},
 	} {
 		t.Run(f.String(), func(t *testing.T) {
 			a, err := inj.Apply(ctx, "e2e", "compose-smoke", "fault", faults.Spec{Container: &f})
@@ -117,7 +117,7 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 
 	// A knob recreates the container with the flag set through its
 	// environment, and nil restores the defaults.
-	require.NoError(t, lab.Restart(ctx, stack.Gateway, map[string]string{"rate-limit": "1", "rate-burst": "1"}))
+	require.NoError(t, lab.Restart(ctx, "gateway", map[string]string{"rate-limit": "1", "rate-burst": "1"}))
 	limited := 0
 	for range 5 {
 		if _, err := checkout(); err != nil && strings.Contains(err.Error(), "429") {
@@ -125,7 +125,7 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 		}
 	}
 	assert.Positive(t, limited, "the rate-limit knob is in force")
-	require.NoError(t, lab.Restart(ctx, stack.Gateway, nil))
+	require.NoError(t, lab.Restart(ctx, "gateway", nil))
 	_, err = checkout()
 	require.NoError(t, err)
 }

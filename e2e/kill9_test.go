@@ -26,7 +26,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/services/faultinject"
@@ -66,11 +65,11 @@ func TestKill9AtEveryStageThenClean(t *testing.T) {
 			name: "right after its knobs were applied",
 			killAt: func(t *testing.T, _ *lineWatch) bool {
 				return slices.ContainsFunc(readLedger(t, ledgerPath).knobs, func(k faults.Knobs) bool {
-					return k.Service == stack.Orders && !k.AppliedAt.IsZero()
+					return k.Service == "orders" && !k.AppliedAt.IsZero()
 				})
 			},
 			left: func(t *testing.T, _ string) {
-				assert.Equal(t, knobs, st(t, cfg).Overrides[stack.Orders], "orders runs with the knobs")
+				assert.Equal(t, knobs, st(t, cfg).Overrides["orders"], "orders runs with the knobs")
 				assert.Empty(t, readLedger(t, ledgerPath).faults, "no fault yet")
 			},
 		},
@@ -86,9 +85,9 @@ func TestKill9AtEveryStageThenClean(t *testing.T) {
 				return n == 2
 			},
 			left: func(t *testing.T, reports string) {
-				assert.Equal(t, knobs, st(t, cfg).Overrides[stack.Orders], "orders runs with the knobs")
+				assert.Equal(t, knobs, st(t, cfg).Overrides["orders"], "orders runs with the knobs")
 				assert.Equal(t, 1, chaoslabToxics(t, tp), "the latency toxic outlived the runner")
-				list, err := faultinject.NewClient(e.Services[stack.Payments].AdminURL, http.DefaultClient).List(t.Context())
+				list, err := faultinject.NewClient(e.Services["payments"].AdminURL, http.DefaultClient).List(t.Context())
 				require.NoError(t, err)
 				assert.Len(t, list, 1, "the in-service fault outlived the runner")
 			},
@@ -97,7 +96,7 @@ func TestKill9AtEveryStageThenClean(t *testing.T) {
 			name:   "during the settle after the load",
 			killAt: func(t *testing.T, out *lineWatch) bool { return out.saw("load done:") },
 			left: func(t *testing.T, reports string) {
-				assert.Equal(t, knobs, st(t, cfg).Overrides[stack.Orders], "orders still runs with the knobs")
+				assert.Equal(t, knobs, st(t, cfg).Overrides["orders"], "orders still runs with the knobs")
 				assert.Empty(t, readLedger(t, ledgerPath).faults, "the runner removed its faults at the end of their phase")
 				assert.Zero(t, chaoslabToxics(t, tp))
 			},
@@ -167,7 +166,7 @@ func assertLabClean(t *testing.T, cfg local.Config, reports string) {
 	s := st(t, cfg)
 	e := s.Endpoints
 	assert.Zero(t, chaoslabToxics(t, toxiproxy.New(e.ToxiproxyURL)), "no chaoslab toxic left")
-	for _, svc := range stack.Services() {
+	for _, svc := range e.ServiceOrder {
 		list, err := faultinject.NewClient(e.Services[svc].AdminURL, http.DefaultClient).List(t.Context())
 		require.NoError(t, err)
 		assert.Empty(t, list, "no in-service fault left on %s", svc)
@@ -177,7 +176,7 @@ func assertLabClean(t *testing.T, cfg local.Config, reports string) {
 	assert.Empty(t, l.knobs, "no knobs pending in the ledger")
 
 	assert.Empty(t, s.Overrides, "the state records no service running with overrides")
-	for _, svc := range stack.Services() {
+	for _, svc := range e.ServiceOrder {
 		p := procOf(t, cfg, svc)
 		require.True(t, p.Alive(), "%s runs", svc)
 		args := cmdlineOf(t, p.PID)

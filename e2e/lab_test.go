@@ -10,6 +10,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"net"
 	"os"
 	"os/exec"
@@ -27,7 +28,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/harness/lab"
-	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
@@ -71,7 +71,7 @@ func labConfig(t *testing.T, offsetDefault int) local.Config {
 func shopLab(t *testing.T) *lab.Lab {
 	t.Helper()
 	l, err := lab.Load(filepath.Join(repoRoot(t), "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
-		Invariants: scenario.Invariants(), Settle: []string{"no_pending_orders"}}))
+		Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}))
 	require.NoError(t, err)
 	return l
 }
@@ -168,8 +168,9 @@ func TestLocalLabIsWiredForReal(t *testing.T) {
 		tp := toxiproxy.New(e.ToxiproxyURL)
 		proxies, err := tp.Proxies(ctx)
 		require.NoError(t, err)
-		for _, name := range stack.EdgeNames() {
-			require.Contains(t, proxies, stack.ProxyName(name))
+		require.Len(t, e.Edges, 5)
+		for _, edge := range e.Edges {
+			require.Contains(t, proxies, edge.Proxy)
 		}
 
 		const window = 4 * time.Second

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 )
 
@@ -41,7 +40,9 @@ func TestUpWaitsUntilObserved(t *testing.T) {
 	require.NoError(t, err)
 	prom := promv1.NewAPI(pc)
 	at := time.Now()
-	for _, svc := range stack.Services() {
+	services := lab.Endpoints().ServiceOrder
+	require.Len(t, services, 4)
+	for _, svc := range services {
 		q := fmt.Sprintf("up{job=%q}", svc)
 		v, _, err := prom.Query(ctx, q, at)
 		require.NoError(t, err, q)
@@ -53,7 +54,7 @@ func TestUpWaitsUntilObserved(t *testing.T) {
 	}
 
 	out := progress.String()
-	for _, svc := range stack.Services() {
+	for _, svc := range services {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^  `+svc+` +ready at [0-9.]+s, first scraped [0-9.]+s later$`), out)
 	}
 	m := regexp.MustCompile(`lab ready in ([0-9.]+)s, observed by Prometheus in ([0-9.]+)s`).FindStringSubmatch(out)

@@ -89,9 +89,9 @@ func (f ContainerFault) handle(string) map[string]string {
 }
 
 // problems returns everything wrong with f.
-func (f ContainerFault) problems() []FieldError {
+func (f ContainerFault) problems(t *Topology) []FieldError {
 	p := problems{prefix: KindContainer}
-	checkService(&p, f.Service)
+	checkService(&p, t, f.Service)
 	switch {
 	case f.Action == "":
 		p.add("action", ContainerActions(), "action is missing: say what happens to the container")
@@ -103,7 +103,7 @@ func (f ContainerFault) problems() []FieldError {
 
 // Containers controls the containers of a lab's services, for container
 // faults: the compose stack implements it. Every method names the service
-// ("payments"), not the container.
+// ("store"), not the container.
 type Containers interface {
 	// StopContainer stops the container; it stays down.
 	StopContainer(ctx context.Context, service string) error
@@ -156,7 +156,7 @@ func (f ContainerFault) apply(ctx context.Context, in *Injector, _ Applied) erro
 // intent and the action), changes nothing. disconnect: the container is
 // connected, which does nothing to a connected one (ConnectContainer's
 // contract), without inspecting it first: every second the container stays
-// off the network delays the shop's recovery. The others go by the
+// off the network delays the system's recovery. The others go by the
 // container's state: stop and kill start it unless it runs (or is paused);
 // pause unpauses it if it is paused.
 func (f ContainerFault) undo(ctx context.Context, in *Injector, _ Applied) error {
@@ -202,7 +202,7 @@ func (ContainerFault) sweep(ctx context.Context, in *Injector) error {
 		return nil
 	}
 	var errs []error
-	for _, svc := range Services() {
+	for _, svc := range in.env.Services {
 		status, connected, err := c.ContainerState(ctx, svc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("inspecting the container of %s: %w", svc, err))

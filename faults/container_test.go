@@ -34,7 +34,7 @@ type container struct {
 // fakeContainers behaves like docker on the shop's containers: killing,
 // pausing or disconnecting a container that is not in the state for it
 // fails, starting a running one and connecting a connected one do nothing.
-// It logs every call that changes something ("kill payments") apart from
+// It logs every call that changes something ("kill ledger") apart from
 // the state queries, which it counts.
 type fakeContainers struct {
 	mu     sync.Mutex
@@ -47,7 +47,7 @@ type fakeContainers struct {
 
 func newFakeContainers() *fakeContainers {
 	c := &fakeContainers{state: map[string]*container{}, fail: map[string]error{}}
-	for _, s := range faults.Services() {
+	for _, s := range startOrder() {
 		c.state[s] = &container{status: "running", connected: true}
 	}
 	return c
@@ -173,7 +173,7 @@ func (c *fakeContainers) set(service, status string, connected bool) {
 
 // healthy reports whether every container runs, connected.
 func (c *fakeContainers) healthy() bool {
-	for _, s := range faults.Services() {
+	for _, s := range startOrder() {
 		if c.get(s) != (container{status: "running", connected: true}) {
 			return false
 		}
@@ -191,29 +191,29 @@ func TestContainerApplyRemove(t *testing.T) {
 		applyCalls, removeCalls, undoneCalls []string
 	}{
 		{action: faults.ContainerStop, during: container{status: "exited", connected: true},
-			applyCalls: []string{"stop payments"}, removeCalls: []string{"start payments"}},
+			applyCalls: []string{"stop ledger"}, removeCalls: []string{"start ledger"}},
 		{action: faults.ContainerKill, during: container{status: "exited", connected: true},
-			applyCalls: []string{"kill payments"}, removeCalls: []string{"start payments"}},
+			applyCalls: []string{"kill ledger"}, removeCalls: []string{"start ledger"}},
 		{action: faults.ContainerPause, during: container{status: "paused", connected: true},
-			applyCalls: []string{"pause payments"}, removeCalls: []string{"unpause payments"}},
+			applyCalls: []string{"pause ledger"}, removeCalls: []string{"unpause ledger"}},
 		{action: faults.ContainerDisconnect, during: container{status: "running", connected: false},
-			applyCalls: []string{"disconnect payments"}, removeCalls: []string{"connect payments"},
-			undoneCalls: []string{"connect payments"}}, // connecting a connected container does nothing
+			applyCalls: []string{"disconnect ledger"}, removeCalls: []string{"connect ledger"},
+			undoneCalls: []string{"connect ledger"}}, // connecting a connected container does nothing
 	}
 	require.Len(t, tests, len(faults.ContainerActions()), "a test per action")
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
 			cs := newFakeContainers()
-			in, ledger := newInjector(t, faults.Env{Containers: cs})
-			a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, tt.action))
+			in, ledger := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
+			a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcLedger, tt.action))
 			require.NoError(t, err)
-			assert.Equal(t, map[string]string{faults.HandleService: faults.Payments, faults.HandleAction: tt.action}, a.Handle)
-			assert.Equal(t, tt.during, cs.get(faults.Payments))
+			assert.Equal(t, map[string]string{faults.HandleService: svcLedger, faults.HandleAction: tt.action}, a.Handle)
+			assert.Equal(t, tt.during, cs.get(svcLedger))
 			assert.Equal(t, tt.applyCalls, cs.log())
 			assert.Equal(t, []string{a.ID}, pendingIDs(t, ledger))
 
 			require.NoError(t, in.Remove(t.Context(), a))
-			assert.Equal(t, container{status: "running", connected: true}, cs.get(faults.Payments))
+			assert.Equal(t, container{status: "running", connected: true}, cs.get(svcLedger))
 			assert.Equal(t, append(tt.applyCalls, tt.removeCalls...), cs.log())
 			assert.Empty(t, pendingIDs(t, ledger))
 
@@ -223,7 +223,7 @@ func TestContainerApplyRemove(t *testing.T) {
 			// Another Injector (a run that crashed after removing the
 			// fault, before recording it) finds the container as it should
 			// be and changes nothing.
-			other, _ := newInjector(t, faults.Env{Containers: cs})
+			other, _ := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
 			require.NoError(t, other.Remove(t.Context(), a))
 			assert.Equal(t, append(append(tt.applyCalls, tt.removeCalls...), tt.undoneCalls...), cs.log(), "undone already")
 			assert.True(t, cs.healthy())
@@ -236,16 +236,16 @@ func TestContainerApplyRemove(t *testing.T) {
 // anything), and rolls back from a new ledger on the same file.
 func TestContainerRollbackAfterCrash(t *testing.T) {
 	cs := newFakeContainers()
-	env := faults.Env{Containers: cs}
+	env := faults.Env{Services: startOrder(), Containers: cs}
 	path := faults.LedgerPath(t.TempDir())
 	l1, err := faults.OpenLedger(path)
 	require.NoError(t, err)
 	in1 := faults.NewInjector(env, l1)
 	specs := []faults.Spec{
-		contFault(faults.Payments, faults.ContainerDisconnect),
-		contFault(faults.Orders, faults.ContainerKill),
-		contFault(faults.Inventory, faults.ContainerPause),
-		contFault(faults.Gateway, faults.ContainerStop),
+		contFault(svcLedger, faults.ContainerDisconnect),
+		contFault(svcStore, faults.ContainerKill),
+		contFault(svcCache, faults.ContainerPause),
+		contFault(svcAPI, faults.ContainerStop),
 	}
 	var applied []faults.Applied
 	for _, s := range specs {
@@ -273,8 +273,8 @@ func TestContainerRollbackAfterCrash(t *testing.T) {
 	}
 	assert.True(t, cs.healthy(), "every container runs, connected")
 	assert.Equal(t, []string{
-		"disconnect payments", "kill orders", "pause inventory", "stop gateway",
-		"start gateway", "unpause inventory", "start orders", "connect payments",
+		"disconnect ledger", "kill store", "pause cache", "stop api",
+		"start api", "unpause cache", "start store", "connect ledger",
 	}, cs.log(), "rolled back newest first; the sweep finds nothing left to do")
 	assert.Empty(t, pendingIDs(t, l2))
 
@@ -294,7 +294,7 @@ func TestContainerRollbackIntentOnly(t *testing.T) {
 	for i, action := range faults.ContainerActions() {
 		id := fmt.Sprintf("f-1-%d", i)
 		a := faults.Applied{ID: id, RunID: "run-crashed", Scenario: "sc", Phase: "fault",
-			Spec: contFault(faults.Payments, action), Handle: map[string]string{}}
+			Spec: contFault(svcLedger, action), Handle: map[string]string{}}
 		b, err := json.Marshal(faults.Record{Event: faults.EventIntent, At: time.Now(), ID: id, Fault: &a})
 		require.NoError(t, err)
 		lines = append(lines, string(b))
@@ -304,11 +304,11 @@ func TestContainerRollbackIntentOnly(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 
-	done, err := faults.NewInjector(faults.Env{Containers: cs}, l).RollbackPending(t.Context())
+	done, err := faults.NewInjector(faults.Env{Services: startOrder(), Containers: cs}, l).RollbackPending(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, done.Faults, len(faults.ContainerActions()))
 	assert.Empty(t, pendingIDs(t, l))
-	assert.Equal(t, []string{"connect payments"}, cs.log(),
+	assert.Equal(t, []string{"connect ledger"}, cs.log(),
 		"the containers were never touched: nothing to undo (connecting a connected container does nothing)")
 	assert.True(t, cs.healthy())
 }
@@ -318,22 +318,23 @@ func TestContainerRollbackIntentOnly(t *testing.T) {
 // alone.
 func TestContainerSweep(t *testing.T) {
 	cs := newFakeContainers()
-	cs.set(faults.Orders, "paused", true)
-	cs.set(faults.Inventory, "exited", false)
-	cs.set(faults.Payments, "running", false)
-	in, _ := newInjector(t, faults.Env{Containers: cs})
+	cs.set(svcStore, "paused", true)
+	cs.set(svcCache, "exited", false)
+	cs.set(svcLedger, "running", false)
+	in, _ := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
 	done, err := in.RollbackPending(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, faults.Rollback{}, done, "the ledger was empty")
 	assert.True(t, cs.healthy())
-	assert.Equal(t, []string{"unpause orders", "connect inventory", "start inventory", "connect payments"}, cs.log())
+	assert.Equal(t, []string{"connect cache", "start cache", "connect ledger", "unpause store"}, cs.log(),
+		"in the Env's order, dependencies first")
 
 	t.Run("a container that cannot be inspected is an error", func(t *testing.T) {
 		cs := newFakeContainers()
 		cs.fail["state"] = errors.New("docker: not running")
-		in, _ := newInjector(t, faults.Env{Containers: cs})
+		in, _ := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
 		_, err := in.RollbackPending(t.Context())
-		require.ErrorContains(t, err, "inspecting the container of payments: docker: not running")
+		require.ErrorContains(t, err, "inspecting the container of ledger: docker: not running")
 	})
 	t.Run("no sweep without Containers", func(t *testing.T) {
 		in, _ := newInjector(t, faults.Env{})
@@ -346,9 +347,9 @@ func TestContainerApplyFailure(t *testing.T) {
 	t.Run("without Containers: a clear error, nothing recorded", func(t *testing.T) {
 		lab, env := newTestLab(t, true) // the local stack: processes, no containers
 		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerDisconnect))
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcLedger, faults.ContainerDisconnect))
 		require.ErrorIs(t, err, faults.ErrNoContainers)
-		assert.EqualError(t, err, "applying container payments disconnect: container faults need the compose stack (-stack compose)")
+		assert.EqualError(t, err, "applying container ledger disconnect: container faults need the compose stack (-stack compose)")
 		recs, err := ledger.Records()
 		require.NoError(t, err)
 		assert.Empty(t, recs, "a fault this lab cannot remove is never recorded")
@@ -357,18 +358,18 @@ func TestContainerApplyFailure(t *testing.T) {
 	t.Run("the action fails: undone and not pending", func(t *testing.T) {
 		cs := newFakeContainers()
 		cs.fail["kill"] = errors.New("permission denied")
-		in, ledger := newInjector(t, faults.Env{Containers: cs})
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Orders, faults.ContainerKill))
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcStore, faults.ContainerKill))
 		require.ErrorContains(t, err, "permission denied")
 		assert.Empty(t, pendingIDs(t, ledger))
-		assert.Equal(t, []string{"kill orders"}, cs.log(), "the container still runs: nothing to start")
+		assert.Equal(t, []string{"kill store"}, cs.log(), "the container still runs: nothing to start")
 	})
 	t.Run("the undo fails too: stays pending", func(t *testing.T) {
 		cs := newFakeContainers()
 		cs.fail["disconnect"] = errors.New("daemon timeout")
 		cs.fail["connect"] = errors.New("daemon timeout")
-		in, ledger := newInjector(t, faults.Env{Containers: cs})
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Payments, faults.ContainerDisconnect))
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcLedger, faults.ContainerDisconnect))
 		require.ErrorContains(t, err, "chaoslab clean")
 		assert.Len(t, pendingIDs(t, ledger), 1)
 	})
@@ -376,19 +377,19 @@ func TestContainerApplyFailure(t *testing.T) {
 		cs := newFakeContainers()
 		cs.fail["pause"] = errors.New("daemon timeout")
 		cs.fail["state"] = errors.New("daemon timeout")
-		in, ledger := newInjector(t, faults.Env{Containers: cs})
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Inventory, faults.ContainerPause))
-		require.ErrorContains(t, err, "inspecting the container of inventory: daemon timeout")
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcCache, faults.ContainerPause))
+		require.ErrorContains(t, err, "inspecting the container of cache: daemon timeout")
 		assert.Len(t, pendingIDs(t, ledger), 1)
 	})
 	t.Run("the container of a paused service is not started", func(t *testing.T) {
 		cs := newFakeContainers()
-		in, ledger := newInjector(t, faults.Env{Containers: cs})
-		a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(faults.Orders, faults.ContainerStop))
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Containers: cs})
+		a, err := in.Apply(t.Context(), "r", "sc", "fault", contFault(svcStore, faults.ContainerStop))
 		require.NoError(t, err)
-		cs.set(faults.Orders, "paused", true) // paused by someone else meanwhile
+		cs.set(svcStore, "paused", true) // paused by someone else meanwhile
 		require.NoError(t, in.Remove(t.Context(), a))
-		assert.Equal(t, []string{"stop orders"}, cs.log())
+		assert.Equal(t, []string{"stop store"}, cs.log())
 		assert.Empty(t, pendingIDs(t, ledger))
 	})
 }

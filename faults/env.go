@@ -3,7 +3,10 @@ package faults
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -13,6 +16,10 @@ import (
 // defines what it needs of a lab and nothing else; the harness builds an
 // Env from a running lab (stack.FaultEnv).
 type Env struct {
+	// Services are the lab's services, dependencies first (the lab's start
+	// order, lab.Lab.StartOrder): the services faults and knobs may be
+	// applied to, and those rollback's sweep goes over.
+	Services []string
 	// Toxiproxy carries network faults.
 	Toxiproxy Proxies
 	// Processes kills, pauses and restarts services, and restarts them
@@ -22,7 +29,9 @@ type Env struct {
 	// service that runs with overrides the ledger does not know of.
 	Processes Processes
 	// AdminURL returns the base URL of a service's admin API
-	// (faultinject), which takes request faults.
+	// (faultinject), which takes request faults. For a service without
+	// one it returns an error wrapping ErrNoAdminAPI, which rollback's
+	// sweep skips.
 	AdminURL func(service string) (string, error)
 	// HTTP is the client of the admin APIs (nil: a client with a 10s
 	// timeout).
@@ -48,6 +57,17 @@ type Processes interface {
 // service's process is running (a paused process is running).
 type ProcessStatus interface {
 	Running(service string) bool
+}
+
+// knownService returns an error unless service is one of the Env's.
+func (in *Injector) knownService(service string) error {
+	if !slices.Contains(in.env.Services, service) {
+		if len(in.env.Services) == 0 {
+			return fmt.Errorf("unknown service %q: the lab names no services (faults.Env.Services)", service)
+		}
+		return fmt.Errorf("unknown service %q (one of %s)", service, strings.Join(in.env.Services, ", "))
+	}
+	return nil
 }
 
 // processes returns the Env's Processes, or why there are none.

@@ -50,11 +50,20 @@ func (in *Injector) newID() string {
 // A kill with RestartAfter restarts the service in a goroutine after that
 // delay, bounded by ctx; Remove restarts it at once if that has not
 // happened yet (and waits for a restart under way).
+//
+// Apply checks the fault's own values (Spec.Validate with the lab's
+// topology is the scenario parser's job) and that a service fault names
+// one of the Env's Services; Toxiproxy refuses an unknown edge.
 func (in *Injector) Apply(ctx context.Context, runID, scenario, phase string, s Spec) (Applied, error) {
-	if err := s.Validate(); err != nil {
+	if err := joinProblems(s.problems(nil)); err != nil {
 		return Applied{}, fmt.Errorf("applying %s: %w", s, err)
 	}
 	f := s.Fault()
+	if f.Kind() != KindNetwork {
+		if err := in.knownService(f.Target()); err != nil {
+			return Applied{}, fmt.Errorf("applying %s: %w", s, err)
+		}
+	}
 	// A fault that this Env could not remove would fail every rollback:
 	// it is never recorded.
 	if err := f.capable(in); err != nil {

@@ -62,9 +62,9 @@ func TestApplyRemove(t *testing.T) {
 	}{
 		{
 			name: "latency with jitter",
-			spec: netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 150, "jitter": 10}),
+			spec: netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 150, "jitter": 10}),
 			applied: func(t *testing.T, lab *testLab, a faults.Applied) {
-				p := lab.proxy(t, "orders->payments")
+				p := lab.proxy(t, "store->ledger")
 				require.Len(t, p.Toxics, 1)
 				x := p.Toxics[0]
 				assert.Equal(t, "chaoslab-"+a.ID, x.Name)
@@ -73,53 +73,53 @@ func TestApplyRemove(t *testing.T) {
 				assert.InDelta(t, 1, x.Toxicity, 1e-6)
 				assert.EqualValues(t, 150, x.Attributes["latency"])
 				assert.EqualValues(t, 10, x.Attributes["jitter"])
-				rtt, err := lab.roundTrip(t.Context(), t, "orders->payments")
+				rtt, err := lab.roundTrip(t.Context(), t, "store->ledger")
 				require.NoError(t, err)
 				assert.GreaterOrEqual(t, rtt, 140*time.Millisecond, "the toxic delays the traffic")
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) {
 				assert.Empty(t, lab.toxics(t))
-				rtt, err := lab.roundTrip(t.Context(), t, "orders->payments")
+				rtt, err := lab.roundTrip(t.Context(), t, "store->ledger")
 				require.NoError(t, err)
 				assert.Less(t, rtt, 140*time.Millisecond)
 			},
 		},
 		{
 			name: "slicer upstream on half the connections",
-			spec: faults.Spec{Network: &faults.NetworkFault{Edge: "gateway->inventory", Toxic: faults.ToxicSlicer,
+			spec: faults.Spec{Network: &faults.NetworkFault{Edge: "api->cache", Toxic: faults.ToxicSlicer,
 				Stream: faults.Upstream, Toxicity: 0.5, Attributes: map[string]int64{"average_size": 64, "size_variation": 8}}},
 			applied: func(t *testing.T, lab *testLab, a faults.Applied) {
-				p := lab.proxy(t, "gateway->inventory")
+				p := lab.proxy(t, "api->cache")
 				require.Len(t, p.Toxics, 1)
 				assert.Equal(t, "upstream", p.Toxics[0].Stream)
 				assert.InDelta(t, 0.5, p.Toxics[0].Toxicity, 1e-6)
 				assert.EqualValues(t, 64, p.Toxics[0].Attributes["average_size"])
-				assert.Equal(t, map[string]string{"proxy": "gateway_to_inventory", "toxic": "chaoslab-" + a.ID}, a.Handle)
+				assert.Equal(t, map[string]string{"proxy": "api_to_cache", "toxic": "chaoslab-" + a.ID}, a.Handle)
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) { assert.Empty(t, lab.toxics(t)) },
 		},
 		{
 			name: "proxy down",
-			spec: netFault("orders->inventory", faults.ToxicDown, nil),
+			spec: netFault("store->cache", faults.ToxicDown, nil),
 			applied: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"orders_to_inventory"}, lab.disabled(t))
-				_, err := lab.roundTrip(t.Context(), t, "orders->inventory")
+				assert.Equal(t, []string{"store_to_cache"}, lab.disabled(t))
+				_, err := lab.roundTrip(t.Context(), t, "store->cache")
 				assert.Error(t, err, "a disabled proxy refuses connections")
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) {
 				assert.Empty(t, lab.disabled(t))
-				_, err := lab.roundTrip(t.Context(), t, "orders->inventory")
+				_, err := lab.roundTrip(t.Context(), t, "store->cache")
 				assert.NoError(t, err)
 			},
 		},
 		{
 			name: "request fault",
-			spec: reqFault(faults.Payments, "/payments.v1.PaymentsService/Charge"),
+			spec: reqFault(svcLedger, "/ledger.v1.LedgerService/Debit"),
 			applied: func(t *testing.T, lab *testLab, a faults.Applied) {
-				got := lab.services[faults.Payments].List()
+				got := lab.services[svcLedger].List()
 				require.Len(t, got, 1)
 				assert.Equal(t, "chaoslab-"+a.ID, got[0].ID)
-				assert.Equal(t, "/payments.v1.PaymentsService/Charge", got[0].Method)
+				assert.Equal(t, "/ledger.v1.LedgerService/Debit", got[0].Method)
 				assert.Equal(t, "UNAVAILABLE", got[0].GRPCCode)
 				assert.InDelta(t, 0.1, got[0].Probability, 1e-9)
 			},
@@ -127,40 +127,40 @@ func TestApplyRemove(t *testing.T) {
 		},
 		{
 			name: "pause",
-			spec: procFault(faults.Payments, faults.ActionPause, 0),
+			spec: procFault(svcLedger, faults.ActionPause, 0),
 			applied: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"signal payments stopped (signal)"}, lab.procs.log())
-				_, paused := lab.procs.state(faults.Payments)
+				assert.Equal(t, []string{"signal ledger stopped (signal)"}, lab.procs.log())
+				_, paused := lab.procs.state(svcLedger)
 				assert.True(t, paused)
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"signal payments stopped (signal)", "signal payments continued"}, lab.procs.log())
-				_, paused := lab.procs.state(faults.Payments)
+				assert.Equal(t, []string{"signal ledger stopped (signal)", "signal ledger continued"}, lab.procs.log())
+				_, paused := lab.procs.state(svcLedger)
 				assert.False(t, paused)
 			},
 		},
 		{
 			name: "kill, restarted at the end of the phase",
-			spec: procFault(faults.Orders, faults.ActionKill, 0),
+			spec: procFault(svcStore, faults.ActionKill, 0),
 			applied: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"signal orders killed"}, lab.procs.log())
-				running, _ := lab.procs.state(faults.Orders)
+				assert.Equal(t, []string{"signal store killed"}, lab.procs.log())
+				running, _ := lab.procs.state(svcStore)
 				assert.False(t, running)
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"signal orders killed", "restart orders"}, lab.procs.log())
-				running, _ := lab.procs.state(faults.Orders)
+				assert.Equal(t, []string{"signal store killed", "restart store"}, lab.procs.log())
+				running, _ := lab.procs.state(svcStore)
 				assert.True(t, running)
 			},
 		},
 		{
 			name: "restart",
-			spec: procFault(faults.Inventory, faults.ActionRestart, 0),
+			spec: procFault(svcCache, faults.ActionRestart, 0),
 			applied: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"restart inventory"}, lab.procs.log())
+				assert.Equal(t, []string{"restart cache"}, lab.procs.log())
 			},
 			removed: func(t *testing.T, lab *testLab, _ faults.Applied) {
-				assert.Equal(t, []string{"restart inventory"}, lab.procs.log(), "removing a restart does nothing")
+				assert.Equal(t, []string{"restart cache"}, lab.procs.log(), "removing a restart does nothing")
 			},
 		},
 	}
@@ -220,10 +220,10 @@ func TestEveryToxic(t *testing.T) {
 		t.Run(toxic, func(t *testing.T) {
 			require.Contains(t, attrs, toxic, "the test misses the new toxic %s", toxic)
 			for _, stream := range faults.Streams() {
-				s := faults.Spec{Network: &faults.NetworkFault{Edge: "gateway->orders", Toxic: toxic, Stream: stream, Toxicity: 1, Attributes: attrs[toxic]}}
+				s := faults.Spec{Network: &faults.NetworkFault{Edge: "api->store", Toxic: toxic, Stream: stream, Toxicity: 1, Attributes: attrs[toxic]}}
 				a, err := in.Apply(t.Context(), "run", "sc", "p", s)
 				require.NoError(t, err)
-				p := lab.proxy(t, "gateway->orders")
+				p := lab.proxy(t, "api->store")
 				require.Len(t, p.Toxics, 1)
 				assert.Equal(t, toxic, p.Toxics[0].Type)
 				assert.Equal(t, stream, p.Toxics[0].Stream)
@@ -248,11 +248,11 @@ func TestRollbackAfterCrash(t *testing.T) {
 	require.NoError(t, err)
 	in1 := faults.NewInjector(env, l1)
 	specs := []faults.Spec{
-		netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 200}),
-		netFault("gateway->inventory", faults.ToxicDown, nil),
-		reqFault(faults.Payments, "*"),
-		procFault(faults.Inventory, faults.ActionPause, 0),
-		procFault(faults.Orders, faults.ActionKill, time.Hour),
+		netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 200}),
+		netFault("api->cache", faults.ToxicDown, nil),
+		reqFault(svcLedger, "*"),
+		procFault(svcCache, faults.ActionPause, 0),
+		procFault(svcStore, faults.ActionKill, time.Hour),
 	}
 	var applied []faults.Applied
 	for _, s := range specs {
@@ -283,11 +283,11 @@ func TestRollbackAfterCrash(t *testing.T) {
 	assert.Empty(t, lab.toxics(t))
 	assert.Empty(t, lab.disabled(t))
 	assert.Empty(t, lab.requestFaults())
-	running, _ := lab.procs.state(faults.Orders)
+	running, _ := lab.procs.state(svcStore)
 	assert.True(t, running, "the killed service runs again")
-	_, paused := lab.procs.state(faults.Inventory)
+	_, paused := lab.procs.state(svcCache)
 	assert.False(t, paused, "the paused service runs again")
-	assert.Len(t, lab.procs.restarts(faults.Orders), 1)
+	assert.Len(t, lab.procs.restarts(svcStore), 1)
 	assert.Empty(t, pendingIDs(t, l2))
 
 	again, err := in2.RollbackPending(t.Context())
@@ -309,12 +309,12 @@ func normalize(as []faults.Applied) []faults.Applied {
 // rolling them back is harmless.
 func TestRollbackIntentOnly(t *testing.T) {
 	specs := []faults.Spec{
-		netFault("orders->payments", faults.ToxicTimeout, map[string]int64{"timeout": 0}),
-		netFault("client->gateway", faults.ToxicDown, nil),
-		reqFault(faults.Orders, "/orders.v1.OrdersService/PlaceOrder"),
-		procFault(faults.Payments, faults.ActionPause, 0),
-		procFault(faults.Orders, faults.ActionKill, 0),
-		procFault(faults.Inventory, faults.ActionRestart, 0),
+		netFault("store->ledger", faults.ToxicTimeout, map[string]int64{"timeout": 0}),
+		netFault("client->api", faults.ToxicDown, nil),
+		reqFault(svcStore, "/store.v1.StoreService/Put"),
+		procFault(svcLedger, faults.ActionPause, 0),
+		procFault(svcStore, faults.ActionKill, 0),
+		procFault(svcCache, faults.ActionRestart, 0),
 	}
 	lab, env := newTestLab(t, true)
 	path := faults.LedgerPath(t.TempDir())
@@ -339,7 +339,7 @@ func TestRollbackIntentOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, done.Faults, len(specs))
 	assert.Empty(t, pendingIDs(t, ledger))
-	assert.Equal(t, []string{"signal payments continued"}, lab.procs.log(),
+	assert.Equal(t, []string{"signal ledger continued"}, lab.procs.log(),
 		"services that run are not restarted; a SIGCONT to a running process is harmless")
 	assert.Empty(t, lab.toxics(t))
 	assert.Empty(t, lab.disabled(t))
@@ -350,10 +350,10 @@ func TestRollbackIntentOnly(t *testing.T) {
 func TestRollbackSweeps(t *testing.T) {
 	lab, env := newTestLab(t, true)
 	ctx := t.Context()
-	require.NoError(t, lab.tp.AddToxic(ctx, "orders_to_payments", toxiproxy.Toxic{Name: "chaoslab-stray", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 10}}))
-	require.NoError(t, lab.tp.AddToxic(ctx, "orders_to_payments", toxiproxy.Toxic{Name: "someone-else", Type: "latency", Stream: "upstream", Toxicity: 1, Attributes: map[string]any{"latency": 10}}))
-	require.NoError(t, lab.tp.SetEnabled(ctx, "gateway_to_orders", false))
-	admin := faultinject.NewClient(lab.admin[faults.Gateway], nil)
+	require.NoError(t, lab.tp.AddToxic(ctx, "store_to_ledger", toxiproxy.Toxic{Name: "chaoslab-stray", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 10}}))
+	require.NoError(t, lab.tp.AddToxic(ctx, "store_to_ledger", toxiproxy.Toxic{Name: "someone-else", Type: "latency", Stream: "upstream", Toxicity: 1, Attributes: map[string]any{"latency": 10}}))
+	require.NoError(t, lab.tp.SetEnabled(ctx, "api_to_store", false))
+	admin := faultinject.NewClient(lab.admin[svcAPI], nil)
 	_, err := admin.Set(ctx, faultinject.Fault{ID: "chaoslab-f-1-1", Method: "*", HTTPStatus: 503})
 	require.NoError(t, err)
 	_, err = admin.Set(ctx, faultinject.Fault{ID: "manual", Method: "*", HTTPStatus: 500})
@@ -363,9 +363,9 @@ func TestRollbackSweeps(t *testing.T) {
 	done, err := in.RollbackPending(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, faults.Rollback{}, done, "the ledger was empty")
-	assert.Equal(t, []string{"orders_to_payments/someone-else"}, lab.toxics(t))
+	assert.Equal(t, []string{"store_to_ledger/someone-else"}, lab.toxics(t))
 	assert.Empty(t, lab.disabled(t))
-	assert.Equal(t, []string{"gateway/manual"}, lab.requestFaults())
+	assert.Equal(t, []string{"api/manual"}, lab.requestFaults())
 }
 
 func TestKillRestartAfter(t *testing.T) {
@@ -373,27 +373,27 @@ func TestKillRestartAfter(t *testing.T) {
 		lab, env := newTestLab(t, false)
 		in, _ := newInjector(t, env)
 		const delay = 150 * time.Millisecond
-		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Orders, faults.ActionKill, delay))
+		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcStore, faults.ActionKill, delay))
 		require.NoError(t, err)
 		killedAt := time.Now()
-		running, _ := lab.procs.state(faults.Orders)
+		running, _ := lab.procs.state(svcStore)
 		assert.False(t, running)
-		waitFor(t, "the restart", func() bool { return len(lab.procs.restarts(faults.Orders)) == 1 })
-		restarts := lab.procs.restarts(faults.Orders)
+		waitFor(t, "the restart", func() bool { return len(lab.procs.restarts(svcStore)) == 1 })
+		restarts := lab.procs.restarts(svcStore)
 		assert.GreaterOrEqual(t, restarts[0].Sub(killedAt), delay-10*time.Millisecond, "not before restart_after")
 		require.NoError(t, in.Remove(t.Context(), a))
-		assert.Len(t, lab.procs.restarts(faults.Orders), 1, "Remove does not restart again")
+		assert.Len(t, lab.procs.restarts(svcStore), 1, "Remove does not restart again")
 	})
 	t.Run("Remove restarts at once when the delay has not passed", func(t *testing.T) {
 		lab, env := newTestLab(t, false)
 		in, _ := newInjector(t, env)
-		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Orders, faults.ActionKill, time.Hour))
+		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcStore, faults.ActionKill, time.Hour))
 		require.NoError(t, err)
 		start := time.Now()
 		require.NoError(t, in.Remove(t.Context(), a))
 		assert.Less(t, time.Since(start), 5*time.Second)
-		assert.Len(t, lab.procs.restarts(faults.Orders), 1)
-		running, _ := lab.procs.state(faults.Orders)
+		assert.Len(t, lab.procs.restarts(svcStore), 1)
+		running, _ := lab.procs.state(svcStore)
 		assert.True(t, running)
 	})
 	t.Run("Remove waits for a restart under way", func(t *testing.T) {
@@ -401,7 +401,7 @@ func TestKillRestartAfter(t *testing.T) {
 		gate, started := make(chan struct{}), make(chan struct{}, 1)
 		lab.procs.gate, lab.procs.started = gate, started
 		in, _ := newInjector(t, env)
-		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Orders, faults.ActionKill, 10*time.Millisecond))
+		a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcStore, faults.ActionKill, 10*time.Millisecond))
 		require.NoError(t, err)
 		select {
 		case <-started:
@@ -422,19 +422,19 @@ func TestKillRestartAfter(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("Remove did not return after the restart")
 		}
-		assert.Len(t, lab.procs.restarts(faults.Orders), 1, "one restart: the delayed one")
-		running, _ := lab.procs.state(faults.Orders)
+		assert.Len(t, lab.procs.restarts(svcStore), 1, "one restart: the delayed one")
+		running, _ := lab.procs.state(svcStore)
 		assert.True(t, running)
 	})
 	t.Run("a cancelled run leaves the restart to Remove", func(t *testing.T) {
 		lab, env := newTestLab(t, false)
 		in, _ := newInjector(t, env)
 		ctx, cancel := context.WithCancel(t.Context())
-		a, err := in.Apply(ctx, "r", "sc", "fault", procFault(faults.Orders, faults.ActionKill, time.Hour))
+		a, err := in.Apply(ctx, "r", "sc", "fault", procFault(svcStore, faults.ActionKill, time.Hour))
 		require.NoError(t, err)
 		cancel()
 		require.NoError(t, in.Remove(t.Context(), a))
-		assert.Len(t, lab.procs.restarts(faults.Orders), 1)
+		assert.Len(t, lab.procs.restarts(svcStore), 1)
 	})
 }
 
@@ -443,16 +443,16 @@ func TestApplyFailure(t *testing.T) {
 		lab, env := newTestLab(t, true)
 		lab.procs.signalErr = errors.New("operation not permitted")
 		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Payments, faults.ActionKill, 0))
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcLedger, faults.ActionKill, 0))
 		require.ErrorContains(t, err, "operation not permitted")
 		assert.Empty(t, pendingIDs(t, ledger))
-		assert.Empty(t, lab.procs.restarts(faults.Payments), "the service still runs: no restart")
+		assert.Empty(t, lab.procs.restarts(svcLedger), "the service still runs: no restart")
 	})
 	t.Run("missing proxy", func(t *testing.T) {
 		lab, env := newTestLab(t, false)
-		require.NoError(t, lab.srv.Collection.Remove("orders_to_payments"))
+		require.NoError(t, lab.srv.Collection.Remove("store_to_ledger"))
 		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}))
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 1}))
 		require.Error(t, err)
 		assert.Empty(t, pendingIDs(t, ledger), "removing a toxic from a missing proxy is harmless")
 	})
@@ -460,7 +460,7 @@ func TestApplyFailure(t *testing.T) {
 		lab, env := newTestLab(t, false)
 		env.Toxiproxy = stack.FaultProxies(toxiproxy.New(lab.tp.URL() + "/nowhere"))
 		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}))
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 1}))
 		require.ErrorContains(t, err, "chaoslab clean")
 		assert.Len(t, pendingIDs(t, ledger), 1)
 	})
@@ -468,28 +468,45 @@ func TestApplyFailure(t *testing.T) {
 		_, env := newTestLab(t, false)
 		env.AdminURL = func(string) (string, error) { return "http://127.0.0.1:1", nil }
 		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", reqFault(faults.Payments, "*"))
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", reqFault(svcLedger, "*"))
 		require.ErrorContains(t, err, "chaoslab clean")
 		assert.Len(t, pendingIDs(t, ledger), 1)
 	})
-	t.Run("invalid spec: nothing recorded", func(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		spec faults.Spec
+		want string
+	}{
+		{"invalid spec", netFault("a->b", faults.ToxicLatency, nil), "network.attributes: latency needs attribute latency (ms)"},
+		{"unknown service", procFault("catalog", faults.ActionPause, 0), `unknown service "catalog" (one of cache, ledger, store, api)`},
+		{"a service without an admin API", reqFault(svcCache, "*"), "finding the admin API of cache: no admin API in this lab"},
+	} {
+		t.Run(tt.name+": nothing recorded", func(t *testing.T) {
+			_, env := newTestLab(t, false)
+			in, ledger := newInjector(t, env)
+			_, err := in.Apply(t.Context(), "r", "sc", "fault", tt.spec)
+			require.ErrorContains(t, err, tt.want)
+			recs, err := ledger.Records()
+			require.NoError(t, err)
+			assert.Empty(t, recs)
+		})
+	}
+	t.Run("an Env without services", func(t *testing.T) {
 		_, env := newTestLab(t, false)
-		in, ledger := newInjector(t, env)
-		_, err := in.Apply(t.Context(), "r", "sc", "fault", netFault("a->b", faults.ToxicLatency, nil))
-		require.ErrorContains(t, err, "unknown edge")
-		recs, err := ledger.Records()
-		require.NoError(t, err)
-		assert.Empty(t, recs)
+		env.Services = nil
+		in, _ := newInjector(t, env)
+		_, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcStore, faults.ActionPause, 0))
+		require.ErrorContains(t, err, `unknown service "store": the lab names no services (faults.Env.Services)`)
 	})
 }
 
 func TestPauseOfDeadService(t *testing.T) {
 	lab, env := newTestLab(t, true)
 	in, ledger := newInjector(t, env)
-	a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Payments, faults.ActionPause, 0))
+	a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcLedger, faults.ActionPause, 0))
 	require.NoError(t, err)
 	lab.procs.mu.Lock()
-	lab.procs.running[faults.Payments] = false // died while paused
+	lab.procs.running[svcLedger] = false // died while paused
 	lab.procs.mu.Unlock()
 	require.NoError(t, in.Remove(t.Context(), a), "nothing to resume")
 	assert.Empty(t, pendingIDs(t, ledger))
@@ -498,7 +515,7 @@ func TestPauseOfDeadService(t *testing.T) {
 func TestLedger(t *testing.T) {
 	t.Run("torn last line", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "ledger.jsonl")
-		a := faults.Applied{ID: "f-1-1", Spec: netFault("orders->payments", faults.ToxicDown, nil)}
+		a := faults.Applied{ID: "f-1-1", Spec: netFault("store->ledger", faults.ToxicDown, nil)}
 		b, err := json.Marshal(faults.Record{Event: faults.EventIntent, ID: a.ID, Fault: &a})
 		require.NoError(t, err)
 		torn := `{"event":"intent","id":"f-1-2","fault":{"id":"f-1-2","spec":{"netw`
@@ -511,7 +528,7 @@ func TestLedger(t *testing.T) {
 
 		_, env := newTestLab(t, false)
 		in := faults.NewInjector(env, l)
-		c, err := in.Apply(t.Context(), "r", "sc", "p", netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}))
+		c, err := in.Apply(t.Context(), "r", "sc", "p", netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 1}))
 		require.NoError(t, err)
 		assert.Equal(t, []string{"f-1-1", c.ID}, pendingIDs(t, l), "the next record starts on a line of its own")
 	})
@@ -524,7 +541,7 @@ func TestLedger(t *testing.T) {
 		require.NoError(t, err)
 		defer l2.Close()
 		_, env := newTestLab(t, false)
-		a, err := faults.NewInjector(env, l1).Apply(t.Context(), "r", "sc", "p", netFault("orders->payments", faults.ToxicDown, nil))
+		a, err := faults.NewInjector(env, l1).Apply(t.Context(), "r", "sc", "p", netFault("store->ledger", faults.ToxicDown, nil))
 		require.NoError(t, err)
 		assert.Equal(t, []string{a.ID}, pendingIDs(t, l2))
 		require.NoError(t, faults.NewInjector(env, l2).Remove(t.Context(), a))
@@ -535,7 +552,7 @@ func TestLedger(t *testing.T) {
 		in, _ := newInjector(t, env)
 		seen := map[string]bool{}
 		for range 20 {
-			a, err := in.Apply(t.Context(), "r", "sc", "p", netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}))
+			a, err := in.Apply(t.Context(), "r", "sc", "p", netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 1}))
 			require.NoError(t, err)
 			assert.False(t, seen[a.ID], a.ID)
 			seen[a.ID] = true
@@ -549,10 +566,10 @@ func TestSummary(t *testing.T) {
 		spec faults.Spec
 		want string
 	}{
-		{netFault("orders->payments", faults.ToxicLatency, map[string]int64{"latency": 1}), "network latency on orders->payments"},
-		{procFault(faults.Orders, faults.ActionKill, 0), "process kill on orders"},
-		{reqFault(faults.Payments, "*"), "request fault * on payments"},
-		{faults.Spec{Container: &faults.ContainerFault{Service: faults.Payments, Action: faults.ContainerDisconnect}}, "container disconnect on payments"},
+		{netFault("store->ledger", faults.ToxicLatency, map[string]int64{"latency": 1}), "network latency on store->ledger"},
+		{procFault(svcStore, faults.ActionKill, 0), "process kill on store"},
+		{reqFault(svcLedger, "*"), "request fault * on ledger"},
+		{faults.Spec{Container: &faults.ContainerFault{Service: svcLedger, Action: faults.ContainerDisconnect}}, "container disconnect on ledger"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

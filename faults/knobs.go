@@ -42,7 +42,7 @@ func (k Knobs) FlagString() string {
 	return strings.Join(parts, " ")
 }
 
-// Summary describes the knobs for a person: "orders with -breaker=false
+// Summary describes the knobs for a person: "store with -breaker=false
 // -retries=false".
 func (k Knobs) Summary() string { return k.Service + " with " + k.FlagString() }
 
@@ -62,7 +62,7 @@ type KnobStatus interface {
 // flags) fail before anything is recorded.
 func (in *Injector) ApplyKnobs(ctx context.Context, runID, scenario, service string, flags map[string]string) (Knobs, error) {
 	k := Knobs{RunID: runID, Scenario: scenario, Service: service, Flags: maps.Clone(flags)}
-	if err := validKnobs(k); err != nil {
+	if err := in.validKnobs(k); err != nil {
 		return Knobs{}, fmt.Errorf("applying knobs to %s: %w", service, err)
 	}
 	procs, err := in.processes()
@@ -92,9 +92,9 @@ func (in *Injector) ApplyKnobs(ctx context.Context, runID, scenario, service str
 }
 
 // validKnobs checks what ApplyKnobs needs of k.
-func validKnobs(k Knobs) error {
-	if !slices.Contains(dependenciesFirst(), k.Service) {
-		return fmt.Errorf("unknown service %q (one of %s)", k.Service, strings.Join(dependenciesFirst(), ", "))
+func (in *Injector) validKnobs(k Knobs) error {
+	if err := in.knownService(k.Service); err != nil {
+		return err
 	}
 	if len(k.Flags) == 0 {
 		return errors.New("no flags: a service without knobs runs with the lab's defaults")
@@ -173,9 +173,9 @@ func (in *Injector) rollbackKnobs(ctx context.Context, pending []Knobs) ([]Knobs
 	return done, errors.Join(errs...)
 }
 
-// sweepKnobs restarts with its defaults every service that Processes says
-// runs with overrides (when it can tell: KnobStatus), dependencies first,
-// and returns what each ran with.
+// sweepKnobs restarts with its defaults every service of the Env that
+// Processes says runs with overrides (when it can tell: KnobStatus), in the
+// Env's order (dependencies first), and returns what each ran with.
 func (in *Injector) sweepKnobs(ctx context.Context) ([]Knobs, error) {
 	status, ok := in.env.Processes.(KnobStatus)
 	if !ok {
@@ -183,7 +183,7 @@ func (in *Injector) sweepKnobs(ctx context.Context) ([]Knobs, error) {
 	}
 	var found []Knobs
 	var errs []error
-	for _, svc := range dependenciesFirst() {
+	for _, svc := range in.env.Services {
 		flags := status.Overrides(svc)
 		if len(flags) == 0 {
 			continue

@@ -35,7 +35,7 @@ type knobProcs struct {
 
 func newKnobProcs() *knobProcs {
 	p := &knobProcs{overrides: map[string]map[string]string{}, running: map[string]bool{}}
-	for _, s := range faults.Services() {
+	for _, s := range startOrder() {
 		p.running[s] = true
 	}
 	return p
@@ -140,29 +140,29 @@ func events(t *testing.T, l *faults.Ledger) []string {
 // restart, applied after it, removed once the defaults are back.
 func TestApplyRemoveKnobs(t *testing.T) {
 	procs := newKnobProcs()
-	in, ledger := newInjector(t, faults.Env{Processes: procs})
+	in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
 	before := time.Now()
-	k, err := in.ApplyKnobs(t.Context(), "run-1", "sc", faults.Orders, noRetries)
+	k, err := in.ApplyKnobs(t.Context(), "run-1", "sc", svcStore, noRetries)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(k.ID, "k-"), k.ID)
 	assert.Equal(t, "run-1", k.RunID)
 	assert.Equal(t, "sc", k.Scenario)
 	assert.Equal(t, noRetries, k.Flags)
 	assert.False(t, k.AppliedAt.Before(before.Truncate(time.Microsecond)))
-	assert.Equal(t, "orders with -breaker=false -retries=false", k.Summary())
-	assert.Equal(t, []string{"orders with -breaker=false -retries=false"}, pendingKnobs(t, ledger))
+	assert.Equal(t, "store with -breaker=false -retries=false", k.Summary())
+	assert.Equal(t, []string{"store with -breaker=false -retries=false"}, pendingKnobs(t, ledger))
 	assert.Empty(t, pendingIDs(t, ledger), "knobs are no pending fault")
-	assert.Equal(t, noRetries, procs.Overrides(faults.Orders))
+	assert.Equal(t, noRetries, procs.Overrides(svcStore))
 
 	require.NoError(t, in.RemoveKnobs(t.Context(), k))
 	assert.Empty(t, pendingKnobs(t, ledger))
-	assert.Empty(t, procs.Overrides(faults.Orders))
+	assert.Empty(t, procs.Overrides(svcStore))
 	require.NoError(t, in.RemoveKnobs(t.Context(), k), "removing again")
-	assert.Equal(t, []string{"restart orders -breaker=false -retries=false", "restart orders (defaults)"}, procs.calls(),
+	assert.Equal(t, []string{"restart store -breaker=false -retries=false", "restart store (defaults)"}, procs.calls(),
 		"removing again restarts nothing")
 	assert.Equal(t, []string{
-		"intent k- knobs orders with -breaker=false -retries=false",
-		"applied k- knobs orders with -breaker=false -retries=false",
+		"intent k- knobs store with -breaker=false -retries=false",
+		"applied k- knobs store with -breaker=false -retries=false",
 		"removed k-",
 	}, events(t, ledger))
 
@@ -176,22 +176,22 @@ func TestApplyKnobsFailure(t *testing.T) {
 	t.Run("the restart fails: defaults restored, not pending", func(t *testing.T) {
 		procs := newKnobProcs()
 		procs.restartErr = errors.New("flag provided but not defined: -retries")
-		in, ledger := newInjector(t, faults.Env{Processes: procs})
-		_, err := in.ApplyKnobs(t.Context(), "r", "sc", faults.Orders, noRetries)
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+		_, err := in.ApplyKnobs(t.Context(), "r", "sc", svcStore, noRetries)
 		require.ErrorContains(t, err, "flag provided but not defined")
 		assert.Empty(t, pendingKnobs(t, ledger))
-		assert.Equal(t, []string{"restart orders -breaker=false -retries=false", "restart orders (defaults)"}, procs.calls())
-		assert.True(t, procs.Running(faults.Orders))
-		assert.Empty(t, procs.Overrides(faults.Orders))
+		assert.Equal(t, []string{"restart store -breaker=false -retries=false", "restart store (defaults)"}, procs.calls())
+		assert.True(t, procs.Running(svcStore))
+		assert.Empty(t, procs.Overrides(svcStore))
 	})
 	t.Run("the defaults cannot be restored either: stays pending", func(t *testing.T) {
 		procs := newKnobProcs()
 		procs.restartErr = errors.New("not ready")
 		procs.defaultsErr = errors.New("not ready either")
-		in, ledger := newInjector(t, faults.Env{Processes: procs})
-		_, err := in.ApplyKnobs(t.Context(), "r", "sc", faults.Orders, noRetries)
+		in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+		_, err := in.ApplyKnobs(t.Context(), "r", "sc", svcStore, noRetries)
 		require.ErrorContains(t, err, "chaoslab clean")
-		assert.Equal(t, []string{"orders with -breaker=false -retries=false"}, pendingKnobs(t, ledger))
+		assert.Equal(t, []string{"store with -breaker=false -retries=false"}, pendingKnobs(t, ledger))
 	})
 	for _, tt := range []struct {
 		name    string
@@ -200,10 +200,10 @@ func TestApplyKnobsFailure(t *testing.T) {
 		flags   map[string]string
 		want    string
 	}{
-		{"unknown service", faults.Env{Processes: newKnobProcs()}, "shipping", noRetries, `unknown service "shipping"`},
-		{"no flags", faults.Env{Processes: newKnobProcs()}, faults.Orders, nil, "no flags"},
-		{"a dash in the name", faults.Env{Processes: newKnobProcs()}, faults.Orders, map[string]string{"-retries": "false"}, "invalid flag name"},
-		{"no process control", faults.Env{}, faults.Orders, noRetries, "no process control"},
+		{"unknown service", faults.Env{Services: startOrder(), Processes: newKnobProcs()}, "shipping", noRetries, `unknown service "shipping"`},
+		{"no flags", faults.Env{Services: startOrder(), Processes: newKnobProcs()}, svcStore, nil, "no flags"},
+		{"a dash in the name", faults.Env{Services: startOrder(), Processes: newKnobProcs()}, svcStore, map[string]string{"-retries": "false"}, "invalid flag name"},
+		{"no process control", faults.Env{Services: startOrder()}, svcStore, noRetries, "no process control"},
 	} {
 		t.Run(tt.name+": nothing recorded", func(t *testing.T) {
 			in, ledger := newInjector(t, tt.env)
@@ -221,16 +221,16 @@ func TestApplyKnobsFailure(t *testing.T) {
 // service's defaults, and says whose knobs they were.
 func TestRollbackRestoresKnobs(t *testing.T) {
 	procs := newKnobProcs()
-	env := faults.Env{Processes: procs}
+	env := faults.Env{Services: startOrder(), Processes: procs}
 	path := faults.LedgerPath(t.TempDir())
 	l1, err := faults.OpenLedger(path)
 	require.NoError(t, err)
 	in1 := faults.NewInjector(env, l1)
-	ko, err := in1.ApplyKnobs(t.Context(), "run-crashed", "no-retries", faults.Orders, noRetries)
+	ko, err := in1.ApplyKnobs(t.Context(), "run-crashed", "no-retries", svcStore, noRetries)
 	require.NoError(t, err)
-	kg, err := in1.ApplyKnobs(t.Context(), "run-crashed", "no-retries", faults.Gateway, map[string]string{"rate-limit": "5"})
+	kg, err := in1.ApplyKnobs(t.Context(), "run-crashed", "no-retries", svcAPI, map[string]string{"rate-limit": "5"})
 	require.NoError(t, err)
-	a, err := in1.Apply(t.Context(), "run-crashed", "no-retries", "fault", procFault(faults.Orders, faults.ActionPause, 0))
+	a, err := in1.Apply(t.Context(), "run-crashed", "no-retries", "fault", procFault(svcStore, faults.ActionPause, 0))
 	require.NoError(t, err)
 	require.NoError(t, l1.Close())
 
@@ -256,9 +256,9 @@ func TestRollbackRestoresKnobs(t *testing.T) {
 	assert.Equal(t, "no-retries", rb.Knobs[1].Scenario)
 	assert.Equal(t, noRetries, rb.Knobs[1].Flags)
 	assert.Equal(t, []string{
-		"signal orders continued",
-		"restart gateway (defaults)",
-		"restart orders (defaults)",
+		"signal store continued",
+		"restart api (defaults)",
+		"restart store (defaults)",
 	}, procs.calls()[start:], "the fault first (a paused service is resumed before its restart), then the knobs; the sweep finds nothing left")
 	assert.Empty(t, pendingKnobs(t, l2))
 	assert.Empty(t, pendingIDs(t, l2))
@@ -282,9 +282,9 @@ func TestRollbackKnobsCrashBeforeRestart(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			procs := newKnobProcs()
-			procs.running[faults.Orders] = tt.running
+			procs.running[svcStore] = tt.running
 			path := faults.LedgerPath(t.TempDir())
-			k := faults.Knobs{ID: "k-1-1", RunID: "run-crashed", Scenario: "sc", Service: faults.Orders, Flags: noRetries}
+			k := faults.Knobs{ID: "k-1-1", RunID: "run-crashed", Scenario: "sc", Service: svcStore, Flags: noRetries}
 			b, err := json.Marshal(faults.Record{Event: faults.EventIntent, At: time.Now(), ID: k.ID, Knobs: &k})
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(path, append(b, '\n'), 0o644))
@@ -292,14 +292,14 @@ func TestRollbackKnobsCrashBeforeRestart(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { l.Close() })
 
-			rb, err := faults.NewInjector(faults.Env{Processes: procs}, l).RollbackPending(t.Context())
+			rb, err := faults.NewInjector(faults.Env{Services: startOrder(), Processes: procs}, l).RollbackPending(t.Context())
 			require.NoError(t, err)
 			assert.Empty(t, rb.Faults)
 			require.Len(t, rb.Knobs, 1)
 			assert.Equal(t, k, rb.Knobs[0])
 			assert.True(t, rb.Knobs[0].AppliedAt.IsZero(), "only intended")
-			assert.Equal(t, []string{"restart orders (defaults)"}, procs.calls())
-			assert.True(t, procs.Running(faults.Orders))
+			assert.Equal(t, []string{"restart store (defaults)"}, procs.calls())
+			assert.True(t, procs.Running(svcStore))
 			assert.Empty(t, pendingKnobs(t, l))
 		})
 	}
@@ -309,36 +309,36 @@ func TestRollbackKnobsCrashBeforeRestart(t *testing.T) {
 // second restart.
 func TestRollbackKnobsOneRestartPerService(t *testing.T) {
 	procs := newKnobProcs()
-	in, ledger := newInjector(t, faults.Env{Processes: procs})
-	_, err := in.ApplyKnobs(t.Context(), "run-1", "a", faults.Orders, map[string]string{"retries": "false"})
+	in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+	_, err := in.ApplyKnobs(t.Context(), "run-1", "a", svcStore, map[string]string{"retries": "false"})
 	require.NoError(t, err)
-	_, err = in.ApplyKnobs(t.Context(), "run-1", "b", faults.Orders, noRetries)
+	_, err = in.ApplyKnobs(t.Context(), "run-1", "b", svcStore, noRetries)
 	require.NoError(t, err)
 	start := len(procs.calls())
 
-	rb, err := faults.NewInjector(faults.Env{Processes: procs}, ledger).RollbackPending(t.Context())
+	rb, err := faults.NewInjector(faults.Env{Services: startOrder(), Processes: procs}, ledger).RollbackPending(t.Context())
 	require.NoError(t, err)
 	require.Len(t, rb.Knobs, 2)
 	assert.Equal(t, "b", rb.Knobs[0].Scenario)
 	assert.Equal(t, "a", rb.Knobs[1].Scenario)
-	assert.Equal(t, []string{"restart orders (defaults)"}, procs.calls()[start:])
+	assert.Equal(t, []string{"restart store (defaults)"}, procs.calls()[start:])
 	assert.Empty(t, pendingKnobs(t, ledger))
 }
 
 func TestRollbackKnobsFailure(t *testing.T) {
 	procs := newKnobProcs()
-	in, ledger := newInjector(t, faults.Env{Processes: procs})
-	_, err := in.ApplyKnobs(t.Context(), "run-1", "sc", faults.Orders, noRetries)
+	in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+	_, err := in.ApplyKnobs(t.Context(), "run-1", "sc", svcStore, noRetries)
 	require.NoError(t, err)
-	procs.defaultsErr = errors.New("orders: not ready after 30s")
+	procs.defaultsErr = errors.New("store: not ready after 30s")
 
-	rb, err := faults.NewInjector(faults.Env{Processes: procs}, ledger).RollbackPending(t.Context())
-	require.ErrorContains(t, err, "restoring the defaults of orders: orders: not ready after 30s")
+	rb, err := faults.NewInjector(faults.Env{Services: startOrder(), Processes: procs}, ledger).RollbackPending(t.Context())
+	require.ErrorContains(t, err, "restoring the defaults of store: store: not ready after 30s")
 	assert.Empty(t, rb.Knobs)
-	assert.Equal(t, []string{"orders with -breaker=false -retries=false"}, pendingKnobs(t, ledger), "stays pending: clean again")
+	assert.Equal(t, []string{"store with -breaker=false -retries=false"}, pendingKnobs(t, ledger), "stays pending: clean again")
 
 	procs.defaultsErr = nil
-	rb, err = faults.NewInjector(faults.Env{Processes: procs}, ledger).RollbackPending(t.Context())
+	rb, err = faults.NewInjector(faults.Env{Services: startOrder(), Processes: procs}, ledger).RollbackPending(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, rb.Knobs, 1)
 	assert.Empty(t, pendingKnobs(t, ledger))
@@ -350,21 +350,21 @@ func TestRollbackKnobsFailure(t *testing.T) {
 // alone, and so is a lab that cannot tell.
 func TestRollbackSweepsKnobs(t *testing.T) {
 	procs := newKnobProcs()
-	procs.overrides[faults.Orders] = maps.Clone(noRetries)
-	in, ledger := newInjector(t, faults.Env{Processes: procs})
+	procs.overrides[svcStore] = maps.Clone(noRetries)
+	in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
 	rb, err := in.RollbackPending(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, faults.Rollback{Knobs: []faults.Knobs{{Service: faults.Orders, Flags: noRetries}}}, rb)
-	assert.Equal(t, []string{"restart orders (defaults)"}, procs.calls())
-	assert.Empty(t, procs.Overrides(faults.Orders))
+	assert.Equal(t, faults.Rollback{Knobs: []faults.Knobs{{Service: svcStore, Flags: noRetries}}}, rb)
+	assert.Equal(t, []string{"restart store (defaults)"}, procs.calls())
+	assert.Empty(t, procs.Overrides(svcStore))
 	recs, err := ledger.Records()
 	require.NoError(t, err)
 	assert.Empty(t, recs, "the sweep records nothing")
 
 	t.Run("a lab that cannot tell", func(t *testing.T) {
 		procs := newKnobProcs()
-		procs.overrides[faults.Orders] = maps.Clone(noRetries)
-		in, _ := newInjector(t, faults.Env{Processes: plainProcs{procs}})
+		procs.overrides[svcStore] = maps.Clone(noRetries)
+		in, _ := newInjector(t, faults.Env{Services: startOrder(), Processes: plainProcs{procs}})
 		rb, err := in.RollbackPending(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, faults.Rollback{}, rb)
@@ -372,11 +372,11 @@ func TestRollbackSweepsKnobs(t *testing.T) {
 	})
 	t.Run("a restart that fails is an error", func(t *testing.T) {
 		procs := newKnobProcs()
-		procs.overrides[faults.Payments] = map[string]string{"fail-rate": "0.5"}
+		procs.overrides[svcLedger] = map[string]string{"fail-rate": "0.5"}
 		procs.defaultsErr = errors.New("exited during start")
-		in, _ := newInjector(t, faults.Env{Processes: procs})
+		in, _ := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
 		_, err := in.RollbackPending(t.Context())
-		require.ErrorContains(t, err, "restoring the defaults of payments (it runs with -fail-rate=0.5): exited during start")
+		require.ErrorContains(t, err, "restoring the defaults of ledger (it runs with -fail-rate=0.5): exited during start")
 	})
 }
 
@@ -384,10 +384,10 @@ func TestRollbackSweepsKnobs(t *testing.T) {
 // ledger (faults only) reads the same, and a knob record is no fault.
 func TestLedgerKeepsKnobsApartFromFaults(t *testing.T) {
 	procs := newKnobProcs()
-	in, ledger := newInjector(t, faults.Env{Processes: procs})
-	a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(faults.Payments, faults.ActionPause, 0))
+	in, ledger := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+	a, err := in.Apply(t.Context(), "r", "sc", "fault", procFault(svcLedger, faults.ActionPause, 0))
 	require.NoError(t, err)
-	k, err := in.ApplyKnobs(t.Context(), "r", "sc", faults.Orders, noRetries)
+	k, err := in.ApplyKnobs(t.Context(), "r", "sc", svcStore, noRetries)
 	require.NoError(t, err)
 	assert.Equal(t, []string{a.ID}, pendingIDs(t, ledger))
 	assert.Equal(t, []string{k.Summary()}, pendingKnobs(t, ledger))
@@ -395,10 +395,10 @@ func TestLedgerKeepsKnobsApartFromFaults(t *testing.T) {
 	assert.Empty(t, pendingIDs(t, ledger))
 	assert.Equal(t, []string{k.Summary()}, pendingKnobs(t, ledger))
 	assert.Equal(t, []string{
-		"intent f- fault process pause on payments",
-		"applied f- fault process pause on payments",
-		"intent k- knobs orders with -breaker=false -retries=false",
-		"applied k- knobs orders with -breaker=false -retries=false",
+		"intent f- fault process pause on ledger",
+		"applied f- fault process pause on ledger",
+		"intent k- knobs store with -breaker=false -retries=false",
+		"applied k- knobs store with -breaker=false -retries=false",
 		"removed f-",
 	}, events(t, ledger))
 }
@@ -410,15 +410,15 @@ func TestProcessFaultsKeepTheKnobs(t *testing.T) {
 		name  string
 		fault faults.ProcessFault
 	}{
-		{"kill, restarted after a delay", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionKill, RestartAfter: 10 * time.Millisecond}},
-		{"kill, restarted at the end of the phase", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionKill}},
-		{"restart", faults.ProcessFault{Service: faults.Orders, Action: faults.ActionRestart}},
+		{"kill, restarted after a delay", faults.ProcessFault{Service: svcStore, Action: faults.ActionKill, RestartAfter: 10 * time.Millisecond}},
+		{"kill, restarted at the end of the phase", faults.ProcessFault{Service: svcStore, Action: faults.ActionKill}},
+		{"restart", faults.ProcessFault{Service: svcStore, Action: faults.ActionRestart}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			procs := newKnobProcs()
-			in, _ := newInjector(t, faults.Env{Processes: procs})
-			_, err := in.ApplyKnobs(t.Context(), "run-1", "sc", faults.Orders, noRetries)
+			in, _ := newInjector(t, faults.Env{Services: startOrder(), Processes: procs})
+			_, err := in.ApplyKnobs(t.Context(), "run-1", "sc", svcStore, noRetries)
 			require.NoError(t, err)
 			f := tt.fault
 			a, err := in.Apply(t.Context(), "run-1", "sc", "kill", faults.Spec{Process: &f})
@@ -426,8 +426,8 @@ func TestProcessFaultsKeepTheKnobs(t *testing.T) {
 			time.Sleep(30 * time.Millisecond)
 			require.NoError(t, in.Remove(t.Context(), a))
 			calls := procs.calls()
-			assert.Equal(t, "restart orders -breaker=false -retries=false", calls[len(calls)-1], "%v", calls)
-			assert.Equal(t, noRetries, procs.Overrides(faults.Orders))
+			assert.Equal(t, "restart store -breaker=false -retries=false", calls[len(calls)-1], "%v", calls)
+			assert.Equal(t, noRetries, procs.Overrides(svcStore))
 		})
 	}
 }

@@ -24,6 +24,20 @@ import (
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
 
+// The services of the tests' lab (faults.FixtureTopology), which is not
+// the shop: api (HTTP) calls store and cache, store calls cache and ledger;
+// cache has no fault admin API.
+const (
+	svcAPI    = "api"
+	svcStore  = "store"
+	svcCache  = "cache"
+	svcLedger = "ledger"
+)
+
+// startOrder returns the tests' services, dependencies first, as
+// faults.Env.Services has them.
+func startOrder() []string { return []string{svcCache, svcLedger, svcStore, svcAPI} }
+
 // testLab is a lab in memory: the real Toxiproxy server with a proxy per
 // edge in front of one echo server, the real faultinject admin API of each
 // service, and fake process control.
@@ -53,13 +67,14 @@ func newTestLab(t *testing.T, withStatus bool) (*testLab, faults.Env) {
 		_ = srv.Collection.Clear()
 	})
 	lab.srv, lab.tp = srv, toxiproxy.New(api.URL)
-	specs := make([]toxiproxy.ProxySpec, 0, len(faults.Edges()))
-	for _, e := range faults.Edges() {
+	top := faults.FixtureTopology()
+	specs := make([]toxiproxy.ProxySpec, 0, len(top.Edges))
+	for _, e := range top.Edges {
 		specs = append(specs, toxiproxy.ProxySpec{Name: faults.ProxyName(e), Listen: "127.0.0.1:0", Upstream: lab.echo})
 	}
 	require.NoError(t, lab.tp.Populate(t.Context(), specs))
 
-	for _, svc := range faults.Services() {
+	for _, svc := range top.WithRequestFaults() {
 		in := faultinject.NewInjector(nil, nil)
 		s := httptest.NewServer(in.AdminHandler())
 		t.Cleanup(s.Close)
@@ -67,12 +82,13 @@ func newTestLab(t *testing.T, withStatus bool) (*testLab, faults.Env) {
 		lab.admin[svc] = s.URL
 	}
 	env := faults.Env{
+		Services:  startOrder(),
 		Toxiproxy: stack.FaultProxies(lab.tp),
 		Processes: lab.procs,
 		AdminURL: func(service string) (string, error) {
 			u, ok := lab.admin[service]
 			if !ok {
-				return "", fmt.Errorf("no service %q", service)
+				return "", fmt.Errorf("%w: %s has none", faults.ErrNoAdminAPI, service)
 			}
 			return u, nil
 		},
@@ -218,7 +234,7 @@ type fakeProcs struct {
 
 func newFakeProcs() *fakeProcs {
 	p := &fakeProcs{running: map[string]bool{}, paused: map[string]bool{}}
-	for _, s := range faults.Services() {
+	for _, s := range startOrder() {
 		p.running[s] = true
 	}
 	return p
@@ -270,7 +286,7 @@ func (p *fakeProcs) Restart(ctx context.Context, service string, flags map[strin
 	return nil
 }
 
-// log returns the calls so far as "signal orders killed", "restart orders".
+// log returns the calls so far as "signal store killed", "restart store".
 func (p *fakeProcs) log() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

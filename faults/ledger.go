@@ -64,9 +64,9 @@ const (
 )
 
 // Summary describes the fault for a person in a few words: "network latency
-// on orders->payments", "process kill on orders", "request fault
-// /payments.v1.PaymentsService/Charge on payments", "container disconnect
-// on payments".
+// on api->store", "process kill on store", "request fault
+// /ledger.v1.LedgerService/Debit on ledger", "container disconnect on
+// ledger".
 func (a Applied) Summary() string {
 	if f := a.Spec.Fault(); f != nil {
 		return f.summary()

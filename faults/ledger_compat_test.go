@@ -37,7 +37,7 @@ func TestLedgerV1RecordsKeepTheirBytes(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, sc.Text(), string(out), "line %d", n)
 		if r.Fault != nil {
-			require.NoError(t, r.Fault.Spec.Validate(), "line %d", n)
+			require.NoError(t, r.Fault.Spec.Validate(faults.FixtureTopology()), "line %d", n)
 		}
 	}
 	require.NoError(t, sc.Err())
@@ -52,17 +52,17 @@ func TestLedgerV1RollsBack(t *testing.T) {
 	ctx := t.Context()
 
 	// The lab as the crashed runner left it.
-	require.NoError(t, lab.tp.AddToxic(ctx, "orders_to_payments", toxiproxy.Toxic{Name: "chaoslab-f-1764511323123456789-1",
+	require.NoError(t, lab.tp.AddToxic(ctx, "store_to_ledger", toxiproxy.Toxic{Name: "chaoslab-f-1764511323123456789-1",
 		Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 200, "jitter": 50}}))
-	require.NoError(t, lab.procs.Signal(ctx, faults.Orders, syscall.SIGKILL))
-	require.NoError(t, lab.procs.Signal(ctx, faults.Inventory, syscall.SIGSTOP))
-	_, err := faultinject.NewClient(lab.admin[faults.Payments], nil).Set(ctx, faultinject.Fault{ID: "chaoslab-f-1764511323123456789-5",
-		Method: "/payments.v1.PaymentsService/Charge", GRPCCode: "UNAVAILABLE", Probability: 0.1})
+	require.NoError(t, lab.procs.Signal(ctx, svcStore, syscall.SIGKILL))
+	require.NoError(t, lab.procs.Signal(ctx, svcCache, syscall.SIGSTOP))
+	_, err := faultinject.NewClient(lab.admin[svcLedger], nil).Set(ctx, faultinject.Fault{ID: "chaoslab-f-1764511323123456789-5",
+		Method: "/ledger.v1.LedgerService/Debit", GRPCCode: "UNAVAILABLE", Probability: 0.1})
 	require.NoError(t, err)
-	_, err = faultinject.NewClient(lab.admin[faults.Gateway], nil).Set(ctx, faultinject.Fault{ID: "chaoslab-f-1764511323123456789-6",
+	_, err = faultinject.NewClient(lab.admin[svcAPI], nil).Set(ctx, faultinject.Fault{ID: "chaoslab-f-1764511323123456789-6",
 		Method: "*", HTTPStatus: 503, Probability: 1})
 	require.NoError(t, err)
-	cs.set(faults.Payments, "running", false)
+	cs.set(svcLedger, "running", false)
 
 	b, err := os.ReadFile(ledgerV1)
 	require.NoError(t, err)
@@ -79,19 +79,19 @@ func TestLedgerV1RollsBack(t *testing.T) {
 		got = append(got, a.ID+" "+a.Spec.String())
 	}
 	assert.Equal(t, []string{
-		"f-1764511323123456789-7 container payments disconnect",
-		"f-1764511323123456789-6 request gateway * http_status=503 probability=1",
-		"f-1764511323123456789-5 request payments /payments.v1.PaymentsService/Charge latency=20ms grpc_code=UNAVAILABLE probability=0.1",
-		"f-1764511323123456789-4 process inventory pause",
-		"f-1764511323123456789-3 process orders kill restart_after=3s",
-		"f-1764511323123456789-1 network orders->payments latency stream=downstream toxicity=1 jitter=50 latency=200",
+		"f-1764511323123456789-7 container ledger disconnect",
+		"f-1764511323123456789-6 request api * http_status=503 probability=1",
+		"f-1764511323123456789-5 request ledger /ledger.v1.LedgerService/Debit latency=20ms grpc_code=UNAVAILABLE probability=0.1",
+		"f-1764511323123456789-4 process cache pause",
+		"f-1764511323123456789-3 process store kill restart_after=3s",
+		"f-1764511323123456789-1 network store->ledger latency stream=downstream toxicity=1 jitter=50 latency=200",
 	}, got, "every pending fault, newest first")
 	assert.Empty(t, rb.Knobs)
 
 	assert.Empty(t, lab.toxics(t))
 	assert.Empty(t, lab.disabled(t))
 	assert.Empty(t, lab.requestFaults())
-	for _, svc := range faults.Services() {
+	for _, svc := range startOrder() {
 		running, paused := lab.procs.state(svc)
 		assert.True(t, running, svc)
 		assert.False(t, paused, svc)

@@ -47,7 +47,8 @@ func Streams() []string { return []string{Downstream, Upstream} }
 // NetworkFault is a Toxiproxy toxic on one edge of the lab, or the edge's
 // proxy disabled (ToxicDown).
 type NetworkFault struct {
-	// Edge is the edge the fault is on, one of Edges: "orders->payments".
+	// Edge is the edge the fault is on, one of the lab's (Topology.Edges):
+	// "api->store".
 	Edge string `json:"edge"`
 	// Toxic is one of Toxics.
 	Toxic string `json:"toxic"`
@@ -162,13 +163,17 @@ func (n NetworkFault) String() string {
 }
 
 // problems returns everything wrong with n.
-func (n NetworkFault) problems() []FieldError {
+func (n NetworkFault) problems(t *Topology) []FieldError {
 	p := problems{prefix: KindNetwork}
+	var edges []string
+	if t != nil {
+		edges = t.Edges
+	}
 	switch {
 	case n.Edge == "":
-		p.add("edge", Edges(), "edge is missing: name the edge the fault is on")
-	case !slices.Contains(Edges(), n.Edge):
-		p.add("edge", Edges(), "unknown edge %q", n.Edge)
+		p.add("edge", edges, "edge is missing: name the edge the fault is on")
+	case t != nil && !slices.Contains(edges, n.Edge):
+		p.add("edge", edges, "unknown edge %q", n.Edge)
 	}
 	switch {
 	case n.Toxic == "":

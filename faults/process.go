@@ -66,9 +66,9 @@ func (f ProcessFault) Occupies() (slot, what string) {
 func (f ProcessFault) summary() string { return fmt.Sprintf("process %s on %s", f.Action, f.Service) }
 
 // problems returns everything wrong with f.
-func (f ProcessFault) problems() []FieldError {
+func (f ProcessFault) problems(t *Topology) []FieldError {
 	p := problems{prefix: KindProcess}
-	checkService(&p, f.Service)
+	checkService(&p, t, f.Service)
 	switch {
 	case f.Action == "":
 		p.add("action", Actions(), "action is missing: say what happens to the process")
@@ -85,14 +85,23 @@ func (f ProcessFault) problems() []FieldError {
 	return p.list
 }
 
-// checkService records a problem when service is not one of Services.
-func checkService(p *problems, service string) {
+// checkService records a problem when service is missing, or is not one
+// of t's services (a nil t knows every service), and reports whether it
+// found one.
+func checkService(p *problems, t *Topology, service string) bool {
+	var names []string
+	if t != nil {
+		names = t.ServiceNames()
+	}
 	switch {
 	case service == "":
-		p.add("service", Services(), "service is missing: name the service the fault is on")
-	case !slices.Contains(Services(), service):
-		p.add("service", Services(), "unknown service %q", service)
+		p.add("service", names, "service is missing: name the service the fault is on")
+	case t != nil && !slices.Contains(names, service):
+		p.add("service", names, "unknown service %q", service)
+	default:
+		return true
 	}
+	return false
 }
 
 // capable checks that the lab has process control.

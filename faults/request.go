@@ -21,18 +21,19 @@ const KindRequest = "request"
 // HTTPStatus) or an aborted connection (Abort). It mirrors
 // faultinject.Fault, plus the Service it is set on.
 type RequestFault struct {
-	// Service is one of Services: the service whose admin API takes the
-	// fault.
+	// Service is the service whose admin API takes the fault, one of the
+	// lab's services that take request faults (Service.RequestFaults).
 	Service string `json:"service"`
-	// Method is one of Methods(Service), or "*" for every request.
+	// Method is one of the service's methods (Service.Methods), or "*"
+	// for every request.
 	Method string `json:"method"`
 	// Latency delays the matching requests.
 	Latency time.Duration `json:"latency,omitempty"`
 	// GRPCCode is the canonical name of the gRPC status the requests fail
 	// with ("UNAVAILABLE"); gRPC services only.
 	GRPCCode string `json:"grpc_code,omitempty"`
-	// HTTPStatus is the 4xx or 5xx status the requests fail with; the
-	// gateway only.
+	// HTTPStatus is the 4xx or 5xx status the requests fail with; HTTP
+	// services only.
 	HTTPStatus int `json:"http_status,omitempty"`
 	// Abort closes the connection without a response.
 	Abort bool `json:"abort,omitempty"`
@@ -86,25 +87,36 @@ func (r RequestFault) summary() string {
 	return fmt.Sprintf("request fault %s on %s", r.Method, r.Service)
 }
 
-// problems returns everything wrong with r: the service and method must
-// exist in the lab, and faultinject.Fault.Validate must accept the rest.
-func (r RequestFault) problems() []FieldError {
+// problems returns everything wrong with r: the service must be one of
+// t's that take request faults, the method one of its methods, the status
+// of its protocol (grpc_code for gRPC, http_status for HTTP), and
+// faultinject.Fault.Validate must accept the rest. A nil t checks r's own
+// values only.
+func (r RequestFault) problems(t *Topology) []FieldError {
 	p := problems{prefix: KindRequest}
-	checkService(&p, r.Service)
-	if methods := Methods(r.Service); methods != nil {
-		allowed := append([]string{faultinject.Wildcard}, methods...)
+	known := checkService(&p, t, r.Service)
+	var svc Service
+	if t != nil && known {
+		svc, _ = t.Service(r.Service)
+		if !svc.RequestFaults {
+			p.add("service", t.WithRequestFaults(), "%s takes no request faults: it has no fault admin API", r.Service)
+			known = false
+		}
+	}
+	if t != nil && known {
+		allowed := append([]string{faultinject.Wildcard}, svc.Methods...)
 		switch {
 		case r.Method == "":
 			p.add("method", allowed, "method is missing: name the method or route to hit, or \"*\" for all")
 		case !slices.Contains(allowed, r.Method):
 			p.add("method", allowed, "%s has no method %q", r.Service, r.Method)
 		}
-	}
-	switch {
-	case r.Service == Gateway && r.GRPCCode != "":
-		p.add("grpc_code", nil, "grpc_code applies to gRPC services; the gateway serves HTTP: use http_status")
-	case r.Service != Gateway && Methods(r.Service) != nil && r.HTTPStatus != 0:
-		p.add("http_status", nil, "http_status applies to the gateway's HTTP routes; %s serves gRPC: use grpc_code", r.Service)
+		switch {
+		case svc.Protocol == ProtocolHTTP && r.GRPCCode != "":
+			p.add("grpc_code", nil, "grpc_code applies to gRPC services; %s serves HTTP: use http_status", r.Service)
+		case svc.Protocol == ProtocolGRPC && r.HTTPStatus != 0:
+			p.add("http_status", nil, "http_status applies to HTTP services; %s serves gRPC: use grpc_code", r.Service)
+		}
 	}
 	if !(r.Probability > 0 && r.Probability <= 1) {
 		p.add("probability", nil, "probability %s: must be in (0, 1], the fraction of matching requests hit (1 for all)",
@@ -115,8 +127,10 @@ func (r RequestFault) problems() []FieldError {
 		reported[e.Field] = true
 	}
 	fi := r.ToFaultinject()
-	if reported[KindRequest+".method"] {
-		fi.Method = faultinject.Wildcard // the method is wrong already: check the rest alone
+	if reported[KindRequest+".method"] || t != nil && !known {
+		// The method is wrong already, or it is the methods of a service
+		// the fault cannot be on: check the rest alone.
+		fi.Method = faultinject.Wildcard
 	}
 	for _, msg := range faultinjectProblems(fi) {
 		field := ""
@@ -151,16 +165,15 @@ func faultinjectProblems(f faultinject.Fault) []string {
 	return []string{err.Error()}
 }
 
-// capable checks that the lab has admin APIs.
-func (RequestFault) capable(in *Injector) error {
-	if in.env.AdminURL == nil {
-		return errNoAdminAPI
-	}
-	return nil
+// capable checks that the service has an admin API.
+func (r RequestFault) capable(in *Injector) error {
+	_, err := in.admin(r.Service)
+	return err
 }
 
-// errNoAdminAPI is the error of a request fault in an Env without AdminURL.
-var errNoAdminAPI = errors.New("no admin API in this lab: request faults cannot be applied")
+// ErrNoAdminAPI is the error of a request fault on a service without a
+// fault admin API, or in an Env without AdminURL.
+var ErrNoAdminAPI = errors.New("no admin API in this lab: request faults cannot be applied")
 
 // handle is the service and the id of the in-service fault.
 func (r RequestFault) handle(id string) map[string]string {
@@ -189,14 +202,17 @@ func (r RequestFault) undo(ctx context.Context, in *Injector, a Applied) error {
 }
 
 // sweep deletes every in-service fault whose id starts with chaoslab- on
-// every service.
+// every service of the Env that has an admin API.
 func (RequestFault) sweep(ctx context.Context, in *Injector) error {
 	if in.env.AdminURL == nil {
 		return nil
 	}
 	var errs []error
-	for _, svc := range Services() {
+	for _, svc := range in.env.Services {
 		c, err := in.admin(svc)
+		if errors.Is(err, ErrNoAdminAPI) {
+			continue // the service takes no request faults
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -240,7 +256,7 @@ func (in *Injector) deleteRequestFault(ctx context.Context, service, id string) 
 // admin returns a client of service's admin API.
 func (in *Injector) admin(service string) (*faultinject.Client, error) {
 	if in.env.AdminURL == nil {
-		return nil, errNoAdminAPI
+		return nil, ErrNoAdminAPI
 	}
 	u, err := in.env.AdminURL(service)
 	if err != nil {

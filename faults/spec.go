@@ -13,9 +13,12 @@
 // problem with the field it concerns, so that a scenario file can point at
 // the line at fault.
 //
-// The package imports nothing of the harness: Env holds the small
-// interfaces it needs of a lab (Proxies, Processes, Containers, the admin
-// APIs), and the harness builds one from a running lab.
+// The package imports nothing of the harness and knows no system under
+// test: a Topology (the services, their protocols and request-fault
+// methods, the edges) is what faults are validated against, and Env holds
+// the lab's services and the small interfaces the injectors need of it
+// (Proxies, Processes, Containers, the admin APIs). The harness builds
+// both from the lab (lab.Lab.FaultTopology, stack.FaultEnv).
 package faults
 
 import (
@@ -37,8 +40,8 @@ type Fault interface {
 	// Kind returns the name of the fault's kind, as scenario files and
 	// Spec's fields name it: KindNetwork, KindProcess, ….
 	Kind() string
-	// Target returns what the fault hits: an edge ("orders->payments") or
-	// a service ("orders").
+	// Target returns what the fault hits: an edge ("api->store") or a
+	// service ("store").
 	Target() string
 	// String describes the fault in one stable line, for logs and the
 	// journal; it starts with Kind.
@@ -53,8 +56,9 @@ type Fault interface {
 	// Applied.Summary).
 	summary() string
 	// problems returns everything wrong with the fault; each field starts
-	// with Kind.
-	problems() []FieldError
+	// with Kind. With a nil topology it checks the fault's own values
+	// only, not the names of the lab it targets.
+	problems(t *Topology) []FieldError
 	// capable returns an error when in's Env lacks what the fault needs.
 	capable(in *Injector) error
 	// handle returns what removing the fault applied as id needs
@@ -204,8 +208,8 @@ func (s Spec) Kind() string {
 }
 
 // Target returns what the fault hits: the edge of a network fault
-// ("orders->payments") or the service of a process, request or container
-// fault ("orders"); "" when s is not one fault.
+// ("api->store") or the service of a process, request or container fault
+// ("store"); "" when s is not one fault.
 func (s Spec) Target() string {
 	if f := s.Fault(); f != nil {
 		return f.Target()
@@ -215,10 +219,10 @@ func (s Spec) Target() string {
 
 // String describes the fault in one stable line, for logs and the journal:
 //
-//	network orders->payments latency stream=downstream toxicity=1 jitter=50 latency=200
-//	process orders kill restart_after=3s
-//	request payments /payments.v1.PaymentsService/Charge grpc_code=UNAVAILABLE probability=0.1
-//	container payments disconnect
+//	network api->store latency stream=downstream toxicity=1 jitter=50 latency=200
+//	process store kill restart_after=3s
+//	request ledger /ledger.v1.LedgerService/Debit grpc_code=UNAVAILABLE probability=0.1
+//	container ledger disconnect
 func (s Spec) String() string {
 	f := s.Fault()
 	if f == nil {
@@ -227,14 +231,18 @@ func (s Spec) String() string {
 	return f.String()
 }
 
-// Problems returns everything wrong with s, each naming its field; nil when
-// s is valid.
-func (s Spec) Problems() []FieldError {
+// Problems returns everything wrong with s in a lab of topology t (the
+// edge or service it targets, the request fault's method and status), each
+// naming its field; nil when s is valid.
+func (s Spec) Problems(t Topology) []FieldError { return s.problems(&t) }
+
+// problems is Problems; a nil t checks the fault's own values only.
+func (s Spec) problems(t *Topology) []FieldError {
 	switch len(s.set()) {
 	case 0:
 		return []FieldError{{Msg: "the fault is empty: set one of " + oneOf(Kinds()), Allowed: Kinds()}}
 	case 1:
-		return s.Fault().problems()
+		return s.Fault().problems(t)
 	default:
 		return []FieldError{{Msg: "set only one of " + oneOf(Kinds()) + " per fault: list them as separate faults", Allowed: Kinds()}}
 	}
@@ -248,10 +256,12 @@ func oneOf(choices []string) string {
 	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
-// Validate reports everything wrong with s: the errors it joins are
-// FieldErrors, as Problems returns them.
-func (s Spec) Validate() error {
-	list := s.Problems()
+// Validate reports everything wrong with s in a lab of topology t: the
+// errors it joins are FieldErrors, as Problems returns them.
+func (s Spec) Validate(t Topology) error { return joinProblems(s.Problems(t)) }
+
+// joinProblems joins list into one error; nil for none.
+func joinProblems(list []FieldError) error {
 	errs := make([]error, len(list))
 	for i, p := range list {
 		errs[i] = p

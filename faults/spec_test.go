@@ -31,59 +31,59 @@ func TestSpecValid(t *testing.T) {
 	}{
 		{
 			name:   "latency with jitter",
-			spec:   network("orders->payments", ToxicLatency, map[string]int64{"latency": 200, "jitter": 50}),
+			spec:   network("store->ledger", ToxicLatency, map[string]int64{"latency": 200, "jitter": 50}),
 			kind:   KindNetwork,
-			target: "orders->payments",
-			str:    "network orders->payments latency stream=downstream toxicity=1 jitter=50 latency=200",
+			target: "store->ledger",
+			str:    "network store->ledger latency stream=downstream toxicity=1 jitter=50 latency=200",
 		},
 		{
 			name: "bandwidth upstream on some connections",
-			spec: Spec{Network: &NetworkFault{Edge: "gateway->inventory", Toxic: ToxicBandwidth, Stream: Upstream,
+			spec: Spec{Network: &NetworkFault{Edge: "api->cache", Toxic: ToxicBandwidth, Stream: Upstream,
 				Toxicity: 0.5, Attributes: map[string]int64{"rate": 10}}},
-			kind: KindNetwork, target: "gateway->inventory",
-			str: "network gateway->inventory bandwidth stream=upstream toxicity=0.5 rate=10",
+			kind: KindNetwork, target: "api->cache",
+			str: "network api->cache bandwidth stream=upstream toxicity=0.5 rate=10",
 		},
-		{name: "slow_close", spec: network("client->gateway", ToxicSlowClose, map[string]int64{"delay": 100}),
-			kind: KindNetwork, target: "client->gateway", str: "network client->gateway slow_close stream=downstream toxicity=1 delay=100"},
-		{name: "blackhole", spec: network("orders->payments", ToxicTimeout, map[string]int64{"timeout": 0}),
-			kind: KindNetwork, target: "orders->payments", str: "network orders->payments timeout stream=downstream toxicity=1 timeout=0"},
-		{name: "reset_peer without timeout", spec: network("orders->payments", ToxicResetPeer, nil),
-			kind: KindNetwork, target: "orders->payments", str: "network orders->payments reset_peer stream=downstream toxicity=1"},
-		{name: "slicer", spec: network("gateway->inventory", ToxicSlicer, map[string]int64{"average_size": 64, "size_variation": 32, "delay": 2000}),
-			kind: KindNetwork, target: "gateway->inventory",
-			str: "network gateway->inventory slicer stream=downstream toxicity=1 average_size=64 delay=2000 size_variation=32"},
-		{name: "limit_data", spec: network("gateway->orders", ToxicLimitData, map[string]int64{"bytes": 1024}),
-			kind: KindNetwork, target: "gateway->orders", str: "network gateway->orders limit_data stream=downstream toxicity=1 bytes=1024"},
-		{name: "down", spec: network("orders->inventory", ToxicDown, nil),
-			kind: KindNetwork, target: "orders->inventory", str: "network orders->inventory down"},
-		{name: "kill with restart", spec: Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill, RestartAfter: 3 * time.Second}},
-			kind: KindProcess, target: "orders", str: "process orders kill restart_after=3s"},
-		{name: "pause", spec: Spec{Process: &ProcessFault{Service: Payments, Action: ActionPause}},
-			kind: KindProcess, target: "payments", str: "process payments pause"},
-		{name: "restart", spec: Spec{Process: &ProcessFault{Service: Gateway, Action: ActionRestart}},
-			kind: KindProcess, target: "gateway", str: "process gateway restart"},
-		{name: "grpc error", spec: Spec{Request: request(Payments, "/payments.v1.PaymentsService/Charge")},
-			kind: KindRequest, target: "payments",
-			str: "request payments /payments.v1.PaymentsService/Charge grpc_code=UNAVAILABLE probability=0.1"},
+		{name: "slow_close", spec: network("client->api", ToxicSlowClose, map[string]int64{"delay": 100}),
+			kind: KindNetwork, target: "client->api", str: "network client->api slow_close stream=downstream toxicity=1 delay=100"},
+		{name: "blackhole", spec: network("store->ledger", ToxicTimeout, map[string]int64{"timeout": 0}),
+			kind: KindNetwork, target: "store->ledger", str: "network store->ledger timeout stream=downstream toxicity=1 timeout=0"},
+		{name: "reset_peer without timeout", spec: network("store->ledger", ToxicResetPeer, nil),
+			kind: KindNetwork, target: "store->ledger", str: "network store->ledger reset_peer stream=downstream toxicity=1"},
+		{name: "slicer", spec: network("api->cache", ToxicSlicer, map[string]int64{"average_size": 64, "size_variation": 32, "delay": 2000}),
+			kind: KindNetwork, target: "api->cache",
+			str: "network api->cache slicer stream=downstream toxicity=1 average_size=64 delay=2000 size_variation=32"},
+		{name: "limit_data", spec: network("api->store", ToxicLimitData, map[string]int64{"bytes": 1024}),
+			kind: KindNetwork, target: "api->store", str: "network api->store limit_data stream=downstream toxicity=1 bytes=1024"},
+		{name: "down", spec: network("store->cache", ToxicDown, nil),
+			kind: KindNetwork, target: "store->cache", str: "network store->cache down"},
+		{name: "kill with restart", spec: Spec{Process: &ProcessFault{Service: svcStore, Action: ActionKill, RestartAfter: 3 * time.Second}},
+			kind: KindProcess, target: "store", str: "process store kill restart_after=3s"},
+		{name: "pause", spec: Spec{Process: &ProcessFault{Service: svcLedger, Action: ActionPause}},
+			kind: KindProcess, target: "ledger", str: "process ledger pause"},
+		{name: "restart", spec: Spec{Process: &ProcessFault{Service: svcAPI, Action: ActionRestart}},
+			kind: KindProcess, target: "api", str: "process api restart"},
+		{name: "grpc error", spec: Spec{Request: request(svcLedger, "/ledger.v1.LedgerService/Debit")},
+			kind: KindRequest, target: "ledger",
+			str: "request ledger /ledger.v1.LedgerService/Debit grpc_code=UNAVAILABLE probability=0.1"},
 		{name: "http latency and status on every route",
-			spec: Spec{Request: &RequestFault{Service: Gateway, Method: "*", Latency: 50 * time.Millisecond, HTTPStatus: 503, Probability: 1}},
-			kind: KindRequest, target: "gateway", str: "request gateway * latency=50ms http_status=503 probability=1"},
+			spec: Spec{Request: &RequestFault{Service: svcAPI, Method: "*", Latency: 50 * time.Millisecond, HTTPStatus: 503, Probability: 1}},
+			kind: KindRequest, target: "api", str: "request api * latency=50ms http_status=503 probability=1"},
 		{name: "abort on a route",
-			spec: Spec{Request: &RequestFault{Service: Gateway, Method: "GET /v1/orders/{id}", Abort: true, Probability: 0.5}},
-			kind: KindRequest, target: "gateway", str: "request gateway GET /v1/orders/{id} abort probability=0.5"},
-		{name: "container stop", spec: Spec{Container: &ContainerFault{Service: Orders, Action: ContainerStop}},
-			kind: KindContainer, target: "orders", str: "container orders stop"},
-		{name: "container kill", spec: Spec{Container: &ContainerFault{Service: Inventory, Action: ContainerKill}},
-			kind: KindContainer, target: "inventory", str: "container inventory kill"},
-		{name: "container pause", spec: Spec{Container: &ContainerFault{Service: Gateway, Action: ContainerPause}},
-			kind: KindContainer, target: "gateway", str: "container gateway pause"},
-		{name: "container disconnect", spec: Spec{Container: &ContainerFault{Service: Payments, Action: ContainerDisconnect}},
-			kind: KindContainer, target: "payments", str: "container payments disconnect"},
+			spec: Spec{Request: &RequestFault{Service: svcAPI, Method: "GET /v1/items/{id}", Abort: true, Probability: 0.5}},
+			kind: KindRequest, target: "api", str: "request api GET /v1/items/{id} abort probability=0.5"},
+		{name: "container stop", spec: Spec{Container: &ContainerFault{Service: svcStore, Action: ContainerStop}},
+			kind: KindContainer, target: "store", str: "container store stop"},
+		{name: "container kill", spec: Spec{Container: &ContainerFault{Service: svcCache, Action: ContainerKill}},
+			kind: KindContainer, target: "cache", str: "container cache kill"},
+		{name: "container pause", spec: Spec{Container: &ContainerFault{Service: svcAPI, Action: ContainerPause}},
+			kind: KindContainer, target: "api", str: "container api pause"},
+		{name: "container disconnect", spec: Spec{Container: &ContainerFault{Service: svcLedger, Action: ContainerDisconnect}},
+			kind: KindContainer, target: "ledger", str: "container ledger disconnect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.NoError(t, tt.spec.Validate())
-			assert.Empty(t, tt.spec.Problems())
+			require.NoError(t, tt.spec.Validate(testTopology()))
+			assert.Empty(t, tt.spec.Problems(testTopology()))
 			assert.Equal(t, tt.kind, tt.spec.Kind())
 			assert.Equal(t, tt.target, tt.spec.Target())
 			assert.Equal(t, tt.str, tt.spec.String())
@@ -101,54 +101,54 @@ func TestSpecProblems(t *testing.T) {
 			want: []FieldError{{Msg: "the fault is empty: set one of network, process, request or container", Allowed: Kinds()}}},
 		{name: "two kinds", spec: Spec{Network: &NetworkFault{}, Process: &ProcessFault{}},
 			want: []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}},
-		{name: "a process and a container fault", spec: Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill},
-			Container: &ContainerFault{Service: Orders, Action: ContainerKill}},
+		{name: "a process and a container fault", spec: Spec{Process: &ProcessFault{Service: svcStore, Action: ActionKill},
+			Container: &ContainerFault{Service: svcStore, Action: ContainerKill}},
 			want: []FieldError{{Msg: "set only one of network, process, request or container per fault: list them as separate faults", Allowed: Kinds()}}},
 		{name: "empty container", spec: Spec{Container: &ContainerFault{}}, want: []FieldError{
-			{Field: "container.service", Msg: "service is missing: name the service the fault is on", Allowed: Services()},
+			{Field: "container.service", Msg: "service is missing: name the service the fault is on", Allowed: testTopology().ServiceNames()},
 			{Field: "container.action", Msg: "action is missing: say what happens to the container", Allowed: ContainerActions()},
 		}},
 		{name: "unknown container service and action", spec: Spec{Container: &ContainerFault{Service: "toxiproxy", Action: "restart"}},
 			want: []FieldError{
-				{Field: "container.service", Msg: `unknown service "toxiproxy"`, Allowed: Services()},
+				{Field: "container.service", Msg: `unknown service "toxiproxy"`, Allowed: testTopology().ServiceNames()},
 				{Field: "container.action", Msg: `unknown action "restart"`, Allowed: []string{"stop", "kill", "pause", "disconnect"}},
 			}},
 		{name: "empty network", spec: Spec{Network: &NetworkFault{}}, want: []FieldError{
-			{Field: "network.edge", Msg: "edge is missing: name the edge the fault is on", Allowed: Edges()},
+			{Field: "network.edge", Msg: "edge is missing: name the edge the fault is on", Allowed: testTopology().Edges},
 			{Field: "network.toxic", Msg: "toxic is missing: name the kind of network fault", Allowed: Toxics()},
 			{Field: "network.stream", Msg: "stream is missing: say which direction the toxic acts on", Allowed: Streams()},
 			{Field: "network.toxicity", Msg: "toxicity 0: must be in (0, 1], the fraction of connections hit (1 for all)"},
 		}},
 		{name: "unknown edge, toxic and stream",
-			spec: Spec{Network: &NetworkFault{Edge: "payments->orders", Toxic: "jitter", Stream: "sideways", Toxicity: 1.5,
+			spec: Spec{Network: &NetworkFault{Edge: "ledger->store", Toxic: "jitter", Stream: "sideways", Toxicity: 1.5,
 				Attributes: map[string]int64{"jitter": 5}}},
 			want: []FieldError{
-				{Field: "network.edge", Msg: `unknown edge "payments->orders"`, Allowed: Edges()},
+				{Field: "network.edge", Msg: `unknown edge "ledger->store"`, Allowed: testTopology().Edges},
 				{Field: "network.toxic", Msg: `unknown toxic "jitter"`, Allowed: Toxics()},
 				{Field: "network.stream", Msg: `unknown stream "sideways"`, Allowed: Streams()},
 				{Field: "network.toxicity", Msg: "toxicity 1.5: must be in (0, 1], the fraction of connections hit (1 for all)"},
 			}},
 		{name: "latency missing, jitter out of range, unknown attribute",
-			spec: network("orders->payments", ToxicLatency, map[string]int64{"jitter": -1, "rate": 5}),
+			spec: network("store->ledger", ToxicLatency, map[string]int64{"jitter": -1, "rate": 5}),
 			want: []FieldError{
 				{Field: "network.attributes", Msg: "latency needs attribute latency (ms)"},
 				{Field: "network.attributes.jitter", Msg: "jitter -1: must be from 0 to 3600000 (ms)"},
 				{Field: "network.attributes.rate", Msg: `latency has no attribute "rate"`, Allowed: []string{"latency", "jitter"}},
 			}},
-		{name: "latency zero", spec: network("orders->payments", ToxicLatency, map[string]int64{"latency": 0}),
+		{name: "latency zero", spec: network("store->ledger", ToxicLatency, map[string]int64{"latency": 0}),
 			want: []FieldError{{Field: "network.attributes.latency", Msg: "latency 0: must be from 1 to 3600000 (ms)"}}},
-		{name: "bandwidth needs a rate", spec: network("gateway->inventory", ToxicBandwidth, nil),
+		{name: "bandwidth needs a rate", spec: network("api->cache", ToxicBandwidth, nil),
 			want: []FieldError{{Field: "network.attributes", Msg: "bandwidth needs attribute rate (KB/s)"}}},
-		{name: "timeout needs its timeout", spec: network("orders->payments", ToxicTimeout, nil),
+		{name: "timeout needs its timeout", spec: network("store->ledger", ToxicTimeout, nil),
 			want: []FieldError{{Field: "network.attributes", Msg: "timeout needs attribute timeout (ms)"}}},
 		{name: "slicer variation not below average",
-			spec: network("gateway->inventory", ToxicSlicer, map[string]int64{"average_size": 10, "size_variation": 10}),
+			spec: network("api->cache", ToxicSlicer, map[string]int64{"average_size": 10, "size_variation": 10}),
 			want: []FieldError{{Field: "network.attributes.size_variation",
 				Msg: "size_variation 10: must be below average_size (10), or chunks could be empty"}}},
-		{name: "limit_data zero bytes", spec: network("gateway->orders", ToxicLimitData, map[string]int64{"bytes": 0}),
+		{name: "limit_data zero bytes", spec: network("api->store", ToxicLimitData, map[string]int64{"bytes": 0}),
 			want: []FieldError{{Field: "network.attributes.bytes", Msg: "bytes 0: must be from 1 to 1099511627776 (bytes)"}}},
 		{name: "down with attributes, upstream and partial toxicity",
-			spec: Spec{Network: &NetworkFault{Edge: "orders->inventory", Toxic: ToxicDown, Stream: Upstream, Toxicity: 0.5,
+			spec: Spec{Network: &NetworkFault{Edge: "store->cache", Toxic: ToxicDown, Stream: Upstream, Toxicity: 0.5,
 				Attributes: map[string]int64{"latency": 5}}},
 			want: []FieldError{
 				{Field: "network.stream", Msg: "down disables the whole proxy, both streams: remove stream"},
@@ -156,53 +156,67 @@ func TestSpecProblems(t *testing.T) {
 				{Field: "network.attributes.latency", Msg: "down takes no attributes: remove latency"},
 			}},
 		{name: "empty process", spec: Spec{Process: &ProcessFault{}}, want: []FieldError{
-			{Field: "process.service", Msg: "service is missing: name the service the fault is on", Allowed: Services()},
+			{Field: "process.service", Msg: "service is missing: name the service the fault is on", Allowed: testTopology().ServiceNames()},
 			{Field: "process.action", Msg: "action is missing: say what happens to the process", Allowed: Actions()},
 		}},
 		{name: "unknown service and action", spec: Spec{Process: &ProcessFault{Service: "catalog", Action: "stop"}}, want: []FieldError{
-			{Field: "process.service", Msg: `unknown service "catalog"`, Allowed: Services()},
+			{Field: "process.service", Msg: `unknown service "catalog"`, Allowed: testTopology().ServiceNames()},
 			{Field: "process.action", Msg: `unknown action "stop"`, Allowed: Actions()},
 		}},
-		{name: "restart_after on pause", spec: Spec{Process: &ProcessFault{Service: Orders, Action: ActionPause, RestartAfter: time.Second}},
+		{name: "restart_after on pause", spec: Spec{Process: &ProcessFault{Service: svcStore, Action: ActionPause, RestartAfter: time.Second}},
 			want: []FieldError{{Field: "process.restart_after", Msg: "restart_after applies to kill only: pause ends with the phase"}}},
-		{name: "negative restart_after", spec: Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill, RestartAfter: -time.Second}},
+		{name: "negative restart_after", spec: Spec{Process: &ProcessFault{Service: svcStore, Action: ActionKill, RestartAfter: -time.Second}},
 			want: []FieldError{{Field: "process.restart_after", Msg: "restart_after -1s: must be from 0 (at the end of the phase) to 1h0m0s"}}},
-		{name: "method of another service", spec: Spec{Request: request(Payments, "/inventory.v1.InventoryService/Reserve")},
-			want: []FieldError{{Field: "request.method", Msg: `payments has no method "/inventory.v1.InventoryService/Reserve"`,
-				Allowed: []string{"*", "/payments.v1.PaymentsService/Charge", "/payments.v1.PaymentsService/Refund", "/payments.v1.PaymentsService/ListCharges"}}}},
+		{name: "method of another service", spec: Spec{Request: request(svcLedger, "/cache.v1.CacheService/Get")},
+			want: []FieldError{{Field: "request.method", Msg: `ledger has no method "/cache.v1.CacheService/Get"`,
+				Allowed: []string{"*", "/ledger.v1.LedgerService/Debit", "/ledger.v1.LedgerService/Credit", "/ledger.v1.LedgerService/ListEntries"}}}},
 		{name: "a wrong method hides the rules that depend on it",
-			spec: Spec{Request: &RequestFault{Service: Payments, Method: "Charge", GRPCCode: "UNAVAILABLE", Probability: 1}},
-			want: []FieldError{{Field: "request.method", Msg: `payments has no method "Charge"`,
-				Allowed: append([]string{"*"}, Methods(Payments)...)}}},
+			spec: Spec{Request: &RequestFault{Service: svcLedger, Method: "Debit", GRPCCode: "UNAVAILABLE", Probability: 1}},
+			want: []FieldError{{Field: "request.method", Msg: `ledger has no method "Debit"`,
+				Allowed: append([]string{"*"}, methods(t, svcLedger)...)}}},
+		{name: "a service without a fault admin API takes no request faults",
+			spec: Spec{Request: request(svcCache, "/cache.v1.CacheService/Get")},
+			want: []FieldError{{Field: "request.service", Msg: "cache takes no request faults: it has no fault admin API",
+				Allowed: []string{svcAPI, svcStore, svcLedger}}}},
+		{name: "no topology: unknown names pass, the values do not", spec: Spec{Request: request("anything", "nope")},
+			want: []FieldError{
+				{Field: "request.method", Msg: `method "nope" is not an HTTP route: write "<VERB> <path pattern>", like "POST /v1/orders", or "*"`},
+				{Field: "request.grpc_code", Msg: `grpc_code applies to gRPC methods, not to the HTTP route "nope": use http_status`},
+			}},
 		{name: "unknown service of a request fault", spec: Spec{Request: request("catalog", "*")},
-			want: []FieldError{{Field: "request.service", Msg: `unknown service "catalog"`, Allowed: Services()}}},
+			want: []FieldError{{Field: "request.service", Msg: `unknown service "catalog"`, Allowed: testTopology().ServiceNames()}}},
 		{name: "missing method and probability",
-			spec: Spec{Request: &RequestFault{Service: Orders, GRPCCode: "UNAVAILABLE"}},
+			spec: Spec{Request: &RequestFault{Service: svcStore, GRPCCode: "UNAVAILABLE"}},
 			want: []FieldError{
 				{Field: "request.method", Msg: `method is missing: name the method or route to hit, or "*" for all`,
-					Allowed: append([]string{"*"}, Methods(Orders)...)},
+					Allowed: append([]string{"*"}, methods(t, svcStore)...)},
 				{Field: "request.probability", Msg: "probability 0: must be in (0, 1], the fraction of matching requests hit (1 for all)"},
 			}},
-		{name: "grpc_code on the gateway", spec: Spec{Request: &RequestFault{Service: Gateway, Method: "*", GRPCCode: "UNAVAILABLE", Probability: 1}},
-			want: []FieldError{{Field: "request.grpc_code", Msg: "grpc_code applies to gRPC services; the gateway serves HTTP: use http_status"}}},
-		{name: "http_status on a gRPC service", spec: Spec{Request: &RequestFault{Service: Payments, Method: "*", HTTPStatus: 503, Probability: 1}},
-			want: []FieldError{{Field: "request.http_status", Msg: "http_status applies to the gateway's HTTP routes; payments serves gRPC: use grpc_code"}}},
+		{name: "grpc_code on the api", spec: Spec{Request: &RequestFault{Service: svcAPI, Method: "*", GRPCCode: "UNAVAILABLE", Probability: 1}},
+			want: []FieldError{{Field: "request.grpc_code", Msg: "grpc_code applies to gRPC services; api serves HTTP: use http_status"}}},
+		{name: "http_status on a gRPC service", spec: Spec{Request: &RequestFault{Service: svcLedger, Method: "*", HTTPStatus: 503, Probability: 1}},
+			want: []FieldError{{Field: "request.http_status", Msg: "http_status applies to HTTP services; ledger serves gRPC: use grpc_code"}}},
 		{name: "faultinject's own rules, by field",
-			spec: Spec{Request: &RequestFault{Service: Payments, Method: "/payments.v1.PaymentsService/Charge",
+			spec: Spec{Request: &RequestFault{Service: svcLedger, Method: "/ledger.v1.LedgerService/Debit",
 				GRPCCode: "NOPE", Latency: 2 * time.Hour, Probability: 1}},
 			want: []FieldError{
 				{Field: "request.latency", Msg: "latency 2h0m0s: must be from 0 to 1h0m0s"},
 				{Field: "request.grpc_code", Msg: `grpc_code "NOPE": not a gRPC status code name; use a canonical name like UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL or RESOURCE_EXHAUSTED`},
 			}},
-		{name: "a fault that does nothing", spec: Spec{Request: &RequestFault{Service: Payments, Method: "*", Probability: 1}},
+		{name: "a fault that does nothing", spec: Spec{Request: &RequestFault{Service: svcLedger, Method: "*", Probability: 1}},
 			want: []FieldError{{Field: "request", Msg: "the fault does nothing: set a latency, a grpc_code, an http_status or abort"}}},
-		{name: "abort with a code", spec: Spec{Request: &RequestFault{Service: Payments, Method: "*", Abort: true, GRPCCode: "INTERNAL", Probability: 1}},
+		{name: "abort with a code", spec: Spec{Request: &RequestFault{Service: svcLedger, Method: "*", Abort: true, GRPCCode: "INTERNAL", Probability: 1}},
 			want: []FieldError{{Field: "request.abort", Msg: "abort closes the connection without any response: do not combine it with grpc_code or http_status"}}},
 	}
+	top := testTopology()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.spec.Problems())
-			err := tt.spec.Validate()
+			if strings.HasPrefix(tt.name, "no topology") {
+				assert.Equal(t, tt.want, tt.spec.problems(nil))
+				return
+			}
+			assert.Equal(t, tt.want, tt.spec.Problems(top))
+			err := tt.spec.Validate(top)
 			require.Error(t, err)
 			var first FieldError
 			require.ErrorAs(t, err, &first)
@@ -210,6 +224,15 @@ func TestSpecProblems(t *testing.T) {
 			assert.Len(t, err.(interface{ Unwrap() []error }).Unwrap(), len(tt.want))
 		})
 	}
+}
+
+// A service that takes request faults but lists no methods takes them on
+// "*" only.
+func TestRequestFaultWithoutMethods(t *testing.T) {
+	top := Topology{Services: []Service{{Name: "plain", Protocol: ProtocolGRPC, RequestFaults: true}}}
+	assert.Empty(t, Spec{Request: request("plain", "*")}.Problems(top))
+	assert.Equal(t, []FieldError{{Field: "request.method", Msg: `plain has no method "/plain.v1.Plain/Do"`, Allowed: []string{"*"}}},
+		Spec{Request: request("plain", "/plain.v1.Plain/Do")}.Problems(top))
 }
 
 func TestFieldErrorText(t *testing.T) {
@@ -223,38 +246,11 @@ func TestFieldErrorText(t *testing.T) {
 }
 
 func TestToFaultinject(t *testing.T) {
-	r := RequestFault{Service: Payments, Method: "/payments.v1.PaymentsService/Charge", Latency: 20 * time.Millisecond,
+	r := RequestFault{Service: svcLedger, Method: "/ledger.v1.LedgerService/Debit", Latency: 20 * time.Millisecond,
 		GRPCCode: "UNAVAILABLE", Probability: 0.1}
-	assert.Equal(t, faultinject.Fault{Method: "/payments.v1.PaymentsService/Charge",
+	assert.Equal(t, faultinject.Fault{Method: "/ledger.v1.LedgerService/Debit",
 		Latency: faultinject.Duration(20 * time.Millisecond), GRPCCode: "UNAVAILABLE", Probability: 0.1}, r.ToFaultinject())
 	require.NoError(t, r.ToFaultinject().Validate())
-}
-
-func TestTopology(t *testing.T) {
-	tests := []struct{ edge, proxy string }{
-		{"client->gateway", "client_to_gateway"},
-		{"gateway->orders", "gateway_to_orders"},
-		{"gateway->inventory", "gateway_to_inventory"},
-		{"orders->inventory", "orders_to_inventory"},
-		{"orders->payments", "orders_to_payments"},
-	}
-	require.Len(t, Edges(), len(tests))
-	for i, tt := range tests {
-		assert.Equal(t, tt.edge, Edges()[i])
-		assert.Equal(t, tt.proxy, ProxyName(tt.edge))
-		assert.Equal(t, tt.proxy, NetworkFault{Edge: tt.edge}.Proxy())
-	}
-	for _, s := range Services() {
-		require.NotEmpty(t, Methods(s), s)
-		for _, m := range Methods(s) {
-			require.NoError(t, faultinject.Fault{Method: m, Latency: faultinject.Duration(time.Millisecond)}.Validate(), m)
-		}
-	}
-	assert.Nil(t, Methods("catalog"))
-	for _, toxic := range Toxics() {
-		assert.NotNil(t, Attributes(toxic), toxic)
-	}
-	assert.Nil(t, Attributes("nope"))
 }
 
 // The envelope lists every field of Spec, in order, each holding the kind
@@ -287,12 +283,12 @@ func TestOccupies(t *testing.T) {
 		spec       Spec
 		slot, what string
 	}{
-		{network("orders->payments", ToxicLatency, map[string]int64{"latency": 1}),
-			"a latency toxic on orders->payments downstream", "a latency toxic on orders->payments downstream"},
-		{network("orders->payments", ToxicDown, nil), "the proxy of orders->payments down", "the proxy of orders->payments down"},
-		{Spec{Process: &ProcessFault{Service: Orders, Action: ActionKill}}, "service orders", "a process fault on orders"},
-		{Spec{Container: &ContainerFault{Service: Orders, Action: ContainerPause}}, "service orders", "a container fault on orders"},
-		{Spec{Request: request(Orders, "*")}, "", ""},
+		{network("store->ledger", ToxicLatency, map[string]int64{"latency": 1}),
+			"a latency toxic on store->ledger downstream", "a latency toxic on store->ledger downstream"},
+		{network("store->ledger", ToxicDown, nil), "the proxy of store->ledger down", "the proxy of store->ledger down"},
+		{Spec{Process: &ProcessFault{Service: svcStore, Action: ActionKill}}, "service store", "a process fault on store"},
+		{Spec{Container: &ContainerFault{Service: svcStore, Action: ContainerPause}}, "service store", "a container fault on store"},
+		{Spec{Request: request(svcStore, "*")}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec.String(), func(t *testing.T) {

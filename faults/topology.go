@@ -1,65 +1,76 @@
 package faults
 
-import "strings"
-
-// The shop's names: its services, its network edges and their proxies, and
-// the methods of its services. They are fixed here for now, and
-// harness/stack takes them from here, so that faults imports nothing of
-// the harness; the next step of issue 11 reads them from the lab file.
-
-// The lab's services, by the names faults, scenarios and metrics use.
-const (
-	Gateway   = "gateway"
-	Orders    = "orders"
-	Inventory = "inventory"
-	Payments  = "payments"
+import (
+	"slices"
+	"strings"
 )
 
-// Services returns the names of the lab's services, in call order.
-func Services() []string {
-	return []string{Gateway, Orders, Inventory, Payments}
+// The protocols a service speaks on the port its edges reach. A request
+// fault fails the requests of an HTTP service with an http_status, those
+// of a gRPC service with a grpc_code.
+const (
+	ProtocolHTTP = "http"
+	ProtocolGRPC = "grpc"
+)
+
+// Topology is what a fault may name in a lab: its services and its network
+// edges. Package faults knows no lab file: the harness fills a Topology
+// from the lab (lab.Lab.FaultTopology) and validates faults against it
+// (Spec.Validate).
+type Topology struct {
+	// Services are the lab's services, in the lab's order.
+	Services []Service
+	// Edges are the lab's network edges, "caller->callee", each carried by
+	// the Toxiproxy proxy named ProxyName(edge).
+	Edges []string
 }
 
-// dependenciesFirst returns the lab's services, each after the services it
-// calls (the lab's start order).
-func dependenciesFirst() []string {
-	return []string{Inventory, Payments, Orders, Gateway}
+// Service is one service of a lab, as faults see it.
+type Service struct {
+	// Name is what faults, scenarios and metrics call the service.
+	Name string
+	// Protocol is ProtocolHTTP or ProtocolGRPC: it decides whether a
+	// request fault fails requests with http_status or grpc_code.
+	Protocol string
+	// RequestFaults reports whether the service takes request faults: it
+	// has a fault admin API (services/faultinject).
+	RequestFaults bool
+	// Methods are what a request fault may name besides "*": the full
+	// gRPC methods ("/pkg.v1.Service/Method") of a gRPC service, the
+	// routes ("POST /v1/items") of an HTTP service. Empty: only "*".
+	Methods []string
 }
 
-// Edges returns the lab's network edges, "caller->callee": one in front of
-// the gateway for client-side faults, and one per inter-service call path.
-// Each one goes through a Toxiproxy proxy named by ProxyName.
-func Edges() []string {
-	return []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}
-}
-
-// ProxyName returns the name of the Toxiproxy proxy of an edge:
-// "orders->payments" is proxied by "orders_to_payments".
-func ProxyName(edge string) string { return strings.ReplaceAll(edge, "->", "_to_") }
-
-// Methods returns what a request fault on service may name as its method:
-// the full gRPC methods of a gRPC service, or the routes of the gateway.
-// It returns nil for an unknown service.
-func Methods(service string) []string {
-	switch service {
-	case Gateway:
-		return []string{"POST /v1/orders", "GET /v1/orders/{id}", "GET /v1/products"}
-	case Orders:
-		return grpcMethods("orders.v1.OrdersService", "PlaceOrder", "GetOrder", "ListOrders")
-	case Inventory:
-		return grpcMethods("inventory.v1.InventoryService",
-			"ListProducts", "Reserve", "Release", "Commit", "GetReservation", "ListReservations")
-	case Payments:
-		return grpcMethods("payments.v1.PaymentsService", "Charge", "Refund", "ListCharges")
-	}
-	return nil
-}
-
-// grpcMethods returns the full method names of service's methods.
-func grpcMethods(service string, methods ...string) []string {
-	out := make([]string, len(methods))
-	for i, m := range methods {
-		out[i] = "/" + service + "/" + m
+// ServiceNames returns the names of the services, in order.
+func (t Topology) ServiceNames() []string {
+	out := make([]string, len(t.Services))
+	for i, s := range t.Services {
+		out[i] = s.Name
 	}
 	return out
 }
+
+// Service returns the service named name.
+func (t Topology) Service(name string) (Service, bool) {
+	i := slices.IndexFunc(t.Services, func(s Service) bool { return s.Name == name })
+	if i < 0 {
+		return Service{}, false
+	}
+	return t.Services[i], true
+}
+
+// WithRequestFaults returns the names of the services that take request
+// faults, in order.
+func (t Topology) WithRequestFaults() []string {
+	var out []string
+	for _, s := range t.Services {
+		if s.RequestFaults {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// ProxyName returns the name of the Toxiproxy proxy of an edge:
+// "api->store" is proxied by "api_to_store".
+func ProxyName(edge string) string { return strings.ReplaceAll(edge, "->", "_to_") }

@@ -7,12 +7,12 @@
 //
 // Load and Parse check everything and report every problem at once as a
 // *diag.ValidationError, each as "file:line:col: field.path: what is wrong;
-// allowed: …". The harness consumes the typed Lab, never the YAML: the
-// stacks render each service's command and environment with Render*, and
-// the scenario parser checks knobs with CheckKnob.
-//
-// Nothing in the harness reads a lab file yet: this package is the model and
-// its loader (issue 11, first step).
+// allowed: …"; Load also reads the services' protobuf descriptors into
+// their request-fault methods. The harness consumes the typed Lab, never
+// the YAML: the stacks render each service's command and environment with
+// Render*, the scenario parser checks scenarios against it
+// (scenario.WithLab), and faults are validated against FaultTopology, the
+// lab as package faults sees it.
 package lab
 
 import (
@@ -109,6 +109,15 @@ type Service struct {
 	// the service has no request faults, and a scenario that asks for one
 	// is an error.
 	Faults *Endpoint
+	// Descriptors are a gRPC service's protobuf descriptors, which Load
+	// reads into Methods; nil: none.
+	Descriptors *Descriptors
+	// Methods are what a request fault on the service may name besides
+	// "*": a gRPC service's full methods ("/store.v1.StoreService/Get"),
+	// read from its Descriptors by Load (Parse reads no file: none); an
+	// HTTP service's routes ("GET /v1/items/{id}"), from the file's
+	// methods.
+	Methods []string
 	// Knobs are the flags scenarios may set, in file order.
 	Knobs []*Knob
 }

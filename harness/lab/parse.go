@@ -124,7 +124,7 @@ func topFields() []string {
 }
 func requiredTop() []string { return []string{"name", "services", "edges", "load"} }
 func serviceFields() []string {
-	return []string{"protocol", "replicas", "ports", "local", "compose", "ready", "metrics", "faults", "knobs"}
+	return []string{"protocol", "replicas", "ports", "local", "compose", "ready", "metrics", "faults", "descriptors", "methods", "knobs"}
 }
 func localFields() []string   { return []string{"command", "args", "env", "knob_arg"} }
 func composeFields() []string { return []string{"image", "build", "env", "knob_env_prefix"} }
@@ -158,7 +158,7 @@ func invariantFields() []string { return []string{"builtin", "command", "http", 
 func Fields() []string {
 	var all []string
 	for _, f := range [][]string{topFields(), serviceFields(), localFields(), composeFields(), buildFields(),
-		readyFields(), endpointFields(), grpcHealthFields(), knobFields(), edgeFields(), proxiesFields(),
+		readyFields(), endpointFields(), grpcHealthFields(), descriptorsFields(), knobFields(), edgeFields(), proxiesFields(),
 		telemetryFields(), prometheusFields(), jaegerFields(), harnessFields(), loadFields(), authFields(),
 		plotFields(), settleFields(), invariantFields()} {
 		all = append(all, f...)
@@ -205,6 +205,8 @@ type reader struct {
 	entryNode *yaml.Node
 	// files are the paths Load checks on disk.
 	files []fileUse
+	// descriptorUses are the services' descriptor sets Load reads.
+	descriptorUses []descriptorsUse
 	// rejected are the names of services and edges declared with problems:
 	// what refers to them is not reported again.
 	rejected map[string]bool
@@ -299,6 +301,7 @@ func (r *reader) read(root *yaml.Node) {
 	r.checkTemplates()
 	r.checkPorts()
 	r.checkFiles()
+	r.loadDescriptors()
 }
 
 func (r *reader) services(n *yaml.Node) {
@@ -374,6 +377,20 @@ func (r *reader) service(n *yaml.Node, path string, s *Service) {
 	}
 	if v := o.get("faults"); !isNull(v) {
 		s.Faults = r.endpoint(v, o.field("faults"), ports, defaultFaultsPath)
+	}
+	if v := o.get("descriptors"); !isNull(v) {
+		if s.Protocol == HTTP {
+			r.errorf(o.keys["descriptors"], o.field("descriptors"), nil, "applies to grpc services: an http service lists its routes in methods")
+		} else {
+			r.descriptors(v, o.field("descriptors"), s)
+		}
+	}
+	if v := o.get("methods"); !isNull(v) {
+		if s.Protocol == GRPC {
+			r.errorf(o.keys["methods"], o.field("methods"), nil, "applies to http services: a grpc service's methods come from its descriptors")
+		} else {
+			r.routes(v, o.field("methods"), s)
+		}
 	}
 	if v := o.get("knobs"); !isNull(v) {
 		r.knobs(v, o.field("knobs"), s)

@@ -51,7 +51,8 @@ func instance(t *testing.T, data []byte) any {
 
 func TestSchemaAcceptsTheLabs(t *testing.T) {
 	s := compileSchema(t)
-	files := []string{shopLab}
+	// The shop, and the lab the scenario parser's tests run against.
+	files := []string{shopLab, "../scenario/testdata/lab/lab.yaml"}
 	good, err := filepath.Glob("testdata/good/*.yaml")
 	require.NoError(t, err)
 	files = append(files, good...)
@@ -105,6 +106,10 @@ func TestSchemaRejectsBrokenLabs(t *testing.T) {
 		{"scripts required", "scripts: k6", "acks: console", "/load"},
 		{"auth settings by provider", "scripts: k6", "scripts: k6\n  auth: {provider: none, key_file: k}", "/load/auth/key_file"},
 		{"one checker", "scripts: k6", "scripts: k6\ninvariants:\n  x: {builtin: a, http: 'http://h/x'}", "/invariants/x"},
+		{"an http service has no descriptors", "protocol: http", "protocol: http\n    descriptors: {file: set.binpb}", "/services/web/descriptors"},
+		{"a grpc service has no methods", "protocol: http", "protocol: grpc\n    methods: [GET /x]", "/services/web/methods"},
+		{"routes", "protocol: http", "protocol: http\n    methods: [get /x]", "/services/web/methods/0"},
+		{"descriptors need a file", "protocol: http", "protocol: grpc\n    descriptors: {services: [a.B]}", "/services/web/descriptors"},
 		{"existing Jaeger needs its addresses", "scripts: k6", "scripts: k6\ntelemetry:\n  jaeger: {otlp_grpc: 'j:4317'}", "/telemetry/jaeger"},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,12 +15,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc"
 
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
-	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/compose"
+	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
+	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
 	"github.com/chaoslab/chaoslab/services/gateway"
 	"github.com/chaoslab/chaoslab/services/inventory"
 	"github.com/chaoslab/chaoslab/services/orders"
@@ -34,7 +39,7 @@ const shopLab = "../../labs/shop/lab.yaml"
 // shopBuiltins are the shop's built-in checkers as the harness has them
 // today: the invariants of harness/invariants (scenario.Invariants) and the
 // runner's wait for no PENDING order.
-var shopBuiltins = lab.Builtins{Invariants: scenario.Invariants(), Settle: []string{"no_pending_orders"}}
+var shopBuiltins = lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}
 
 func loadShop(t *testing.T) *lab.Lab {
 	t.Helper()
@@ -46,19 +51,18 @@ func loadShop(t *testing.T) *lab.Lab {
 func TestShopTopology(t *testing.T) {
 	l := loadShop(t)
 	assert.Equal(t, "shop", l.Name)
-	assert.Equal(t, faults.Services(), l.ServiceNames(), "the services, in call order")
-	assert.Equal(t, stack.Services(), l.StartOrder(), "the local lab's start order: dependencies first")
-	assert.Equal(t, faults.Edges(), l.EdgeNames())
+	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments"}, l.ServiceNames(), "the services, in call order")
+	assert.Equal(t, []string{"inventory", "payments", "orders", "gateway"}, l.StartOrder(), "dependencies first")
+	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}, l.EdgeNames())
 	for _, e := range l.Edges {
 		assert.Equal(t, faults.ProxyName(e.Name), e.Proxy())
-		assert.Equal(t, stack.Callee(e.Name), e.To)
+		assert.Equal(t, calleeOf(e.Name), e.To)
 		assert.Equal(t, "public", e.TargetPort)
 	}
 	require.Len(t, l.EntryEdges(), 1)
 	assert.Equal(t, "client->gateway", l.Load.Entry)
 	for _, s := range l.Services {
 		assert.Equal(t, 1, s.Replicas, s.Name)
-		assert.NotNil(t, faults.Methods(s.Name), "%s: the scenario parser knows its request fault methods", s.Name)
 		assert.NotNil(t, s.Faults, "%s: every shop service has the fault admin API (request faults)", s.Name)
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/readyz"}, s.Ready.HTTP, "%s: the stacks wait for MetricsURL+/readyz", s.Name)
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/metrics"}, s.Metrics, s.Name)
@@ -71,7 +75,9 @@ func TestShopTopology(t *testing.T) {
 		s, _ := l.Service(name)
 		assert.Equal(t, lab.GRPC, s.Protocol, name)
 	}
-	assert.Equal(t, scenario.Invariants(), l.InvariantNames())
+	assert.Equal(t, invariants.Names(), l.InvariantNames())
+	assert.Equal(t, []string{"POST /v1/orders", "GET /v1/orders/{id}", "GET /v1/products"}, gw.Methods, "the gateway's routes")
+	assert.Nil(t, gw.Descriptors)
 	for _, inv := range l.Invariants {
 		assert.Equal(t, inv.Name, inv.Builtin)
 	}
@@ -107,18 +113,67 @@ func TestShopPortPlan(t *testing.T) {
 	}, got)
 }
 
-// TestShopKnobs checks the knobs against the scenario parser's table: the
-// same flags in the same order, and the same values accepted and refused
-// (its table is not exported: this asks the parser itself).
+// TestShopMethods checks the request-fault methods the shop's gRPC
+// services get from their descriptor set against the servers' generated
+// service descriptions: every method, in order, and nothing else.
+func TestShopMethods(t *testing.T) {
+	l := loadShop(t)
+	for name, desc := range map[string]grpc.ServiceDesc{
+		"orders":    ordersv1.OrdersService_ServiceDesc,
+		"inventory": inventoryv1.InventoryService_ServiceDesc,
+		"payments":  paymentsv1.PaymentsService_ServiceDesc,
+	} {
+		s, ok := l.Service(name)
+		require.True(t, ok, name)
+		var want []string
+		for _, m := range desc.Methods {
+			want = append(want, "/"+desc.ServiceName+"/"+m.MethodName)
+		}
+		for _, m := range desc.Streams {
+			want = append(want, "/"+desc.ServiceName+"/"+m.StreamName)
+		}
+		assert.Equal(t, want, s.Methods, name)
+		require.NotNil(t, s.Descriptors, name)
+		assert.Equal(t, "services/api/descriptor/chaoslab.binpb", s.Descriptors.File, name)
+		assert.Equal(t, []string{desc.ServiceName}, s.Descriptors.Services, name)
+	}
+	payments, _ := l.Service("payments")
+	assert.Equal(t, []string{"/payments.v1.PaymentsService/Charge", "/payments.v1.PaymentsService/Refund", "/payments.v1.PaymentsService/ListCharges"},
+		payments.Methods, "what the shop's scenarios name")
+	top := l.FaultTopology()
+	assert.Equal(t, l.ServiceNames(), top.ServiceNames())
+	assert.Equal(t, l.EdgeNames(), top.Edges)
+	for _, s := range top.Services {
+		ls, _ := l.Service(s.Name)
+		assert.Equal(t, ls.Methods, s.Methods, s.Name)
+		assert.True(t, s.RequestFaults, s.Name)
+		assert.Equal(t, string(ls.Protocol), s.Protocol, s.Name)
+	}
+}
+
+// TestShopKnobs pins the knobs of the shop's services, and checks that the
+// scenario parser (which reads a scenario's YAML values) accepts and
+// refuses the same values as Lab.CheckKnob (the flag's syntax).
 func TestShopKnobs(t *testing.T) {
 	l := loadShop(t)
+	resilience := []string{"deadlines", "call-timeout", "wait-for-ready", "retries", "retry-max-attempts",
+		"breaker", "breaker-failures", "breaker-open-for", "max-inflight"}
+	assert.Equal(t, map[string][]string{
+		"gateway":   append(slices.Clone(resilience), "rate-limit", "rate-burst", "request-timeout"),
+		"orders":    resilience,
+		"inventory": {"max-inflight"},
+		"payments":  {"max-inflight"},
+	}, map[string][]string{
+		"gateway": l.KnobNames("gateway"), "orders": l.KnobNames("orders"),
+		"inventory": l.KnobNames("inventory"), "payments": l.KnobNames("payments"),
+	})
 	for _, s := range l.Services {
-		assert.Equal(t, scenario.Knobs(s.Name), l.KnobNames(s.Name), "%s: the knobs scenarios may set", s.Name)
 		for _, k := range s.Knobs {
 			for _, c := range knobProbes(t, k) {
 				name := fmt.Sprintf("%s/%s=%s", s.Name, k.Name, c.yaml)
 				t.Run(name, func(t *testing.T) {
-					_, err := scenario.Parse("t.yaml", []byte(knobScenario(s.Name, k.Name, c.yaml)), scenario.WithScriptCheck(func(string) error { return nil }))
+					_, err := scenario.Parse("t.yaml", []byte(knobScenario(s.Name, k.Name, c.yaml)),
+						scenario.WithLab(l), scenario.WithScriptCheck(func(string) error { return nil }))
 					assert.Equal(t, c.ok, err == nil, "the scenario parser: %v", err)
 					if c.flag != "" {
 						lerr := l.CheckKnob(s.Name, k.Name, c.flag)
@@ -329,4 +384,10 @@ func TestShopPlots(t *testing.T) {
 		}
 		assert.Equal(t, []string{"p50 latency " + route, "p99 latency " + route, "error rate (5xx) " + route, "throughput " + route}, names, script)
 	}
+}
+
+// calleeOf is the callee of edge "caller->callee".
+func calleeOf(edge string) string {
+	_, to, _ := strings.Cut(edge, "->")
+	return to
 }

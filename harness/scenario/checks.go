@@ -27,11 +27,6 @@ const (
 	maxMinTraces       = 10_000
 )
 
-// Invariants returns the invariants a scenario may check.
-func Invariants() []string {
-	return []string{string(NoLostOrders), string(NoDoubleCharge), string(FailedOrdersCompensated)}
-}
-
 // Outcomes returns the outcomes an on_empty or on_nan policy may choose:
 // fail or inconclusive. Not pass: a check that measured nothing never
 // passes.
@@ -84,7 +79,7 @@ func (r checkReader) each(o object, key string, read func(*yaml.Node, string)) {
 
 // name reads a check's name, unique among the scenario's checks.
 func (r checkReader) name(o object) string {
-	v, ok := r.need(o, "name", `the check's name, like "checkout-availability"`)
+	v, ok := r.need(o, "name", `the check's name, like "write-availability"`)
 	if !ok {
 		return ""
 	}
@@ -401,8 +396,15 @@ func (r checkReader) invariants(n *yaml.Node, path string) {
 	if !ok {
 		return
 	}
+	declared := r.lab.InvariantNames()
 	for i, it := range items {
-		name, ok := r.enum(it, index(path, i), Invariants())
+		if len(declared) == 0 {
+			if name, ok := r.str(it, index(path, i)); ok {
+				r.errorf(resolve(it), index(path, i), nil, "the lab (%s) declares no invariants, so there is no %q: declare it under invariants: in the lab file", labName(r.lab), name)
+			}
+			continue
+		}
+		name, ok := r.enum(it, index(path, i), declared)
 		if !ok {
 			continue
 		}

@@ -26,7 +26,7 @@ func TestDocExamples(t *testing.T) {
 			continue
 		}
 		examples++
-		s, err := Parse("example", []byte(block), WithScriptCheck(libraryScripts))
+		s, err := Parse("example", []byte(block), WithScriptCheck(libraryScripts), WithLab(shopLab(t)))
 		require.NoError(t, err)
 		assert.NotEmpty(t, s.Purpose)
 		// The full example shows every kind of check.
@@ -57,7 +57,7 @@ func TestDocContainerFaults(t *testing.T) {
 	require.True(t, found)
 	scenario := "name: t\npurpose: p\nexpect: pass\nstacks: [compose]\nload: {script: checkout.js, executor: constant-arrival-rate, rate: 1}\n" +
 		"checks: {invariants: [no_lost_orders]}\nphases:\n" + phases
-	s, err := Parse("t.yaml", []byte(scenario), WithScriptCheck(anyScript))
+	s, err := Parse("t.yaml", []byte(scenario), WithScriptCheck(anyScript), WithLab(shopLab(t)))
 	require.NoError(t, err)
 	require.Len(t, s.Phases, 3)
 	assert.Equal(t, "container payments disconnect", s.Phases[1].Faults[0].String())

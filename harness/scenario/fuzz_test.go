@@ -11,8 +11,9 @@ import (
 // fuzzPositionRE is the "file:line:col: " every problem starts with.
 var fuzzPositionRE = regexp.MustCompile(`^fuzz\.yaml:[1-9][0-9]*:[1-9][0-9]*: `)
 
-// FuzzParse feeds arbitrary bytes to the scenario parser, seeded from the
-// scenario library and the bad scenarios of testdata. It may not panic; it
+// FuzzParse feeds arbitrary bytes to the scenario parser, checking against
+// the tests' lab, seeded from the scenario library and the bad scenarios
+// of testdata. It may not panic; it
 // refuses a file only with a *ValidationError whose every problem is
 // positioned (file:line:col), the whole file's at 1:1 or the line the YAML
 // error names; and a scenario it accepts has phases, a load and checks.
@@ -44,9 +45,10 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	anyScript := WithScriptCheck(func(string) error { return nil })
+	withLab := WithLab(testLab(f))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse("fuzz.yaml", data, anyScript)
+		s, err := Parse("fuzz.yaml", data, anyScript, withLab)
 		if err != nil {
 			var verr *ValidationError
 			if !errors.As(err, &verr) {

@@ -1,7 +1,8 @@
 package scenario
 
 import (
-	"os"
+	"errors"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,62 +13,85 @@ import (
 	"github.com/chaoslab/chaoslab/harness/lab"
 )
 
-// shopLab loads the shop's lab file, labs/shop/lab.yaml.
-func shopLab(t *testing.T) *lab.Lab {
+// testLabFile is the lab the parser's tests run against: a system that is
+// not the shop (api, store, cache, ledger).
+const testLabFile = "testdata/lab/lab.yaml"
+
+// testLab loads testLabFile.
+func testLab(t testing.TB) *lab.Lab {
 	t.Helper()
-	l, err := lab.Load(filepath.Join("..", "..", "labs", "shop", "lab.yaml"),
-		lab.WithBuiltins(lab.Builtins{Invariants: Invariants(), Settle: []string{"no_pending_orders"}}))
+	l, err := lab.Load(testLabFile)
 	require.NoError(t, err)
 	return l
 }
 
-// TestGoldenWithShopLab checks that the shop's lab file makes the parser
-// report exactly what it reports with its built-in constants: every bad
-// scenario of testdata gets its golden output, and every scenario of the
-// library parses to the same scenario.
-func TestGoldenWithShopLab(t *testing.T) {
-	withShop := WithLab(shopLab(t))
-	scripts := WithScriptCheck(ScriptsIn("testdata/loadtests"))
-	files, err := filepath.Glob("testdata/bad/*.yaml")
+// shopLab loads the shop's lab file, labs/shop/lab.yaml.
+func shopLab(t testing.TB) *lab.Lab {
+	t.Helper()
+	l, err := lab.Load(filepath.Join("..", "..", "labs", "shop", "lab.yaml"),
+		lab.WithBuiltins(lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}))
 	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			want, err := os.ReadFile(strings.TrimSuffix(file, ".yaml") + ".golden")
-			require.NoError(t, err)
-			_, err = Load(file, scripts, withShop)
-			require.Error(t, err)
-			assert.Equal(t, string(want), err.Error()+"\n")
-		})
-	}
-	library, err := filepath.Glob("../../scenarios/*.yaml")
-	require.NoError(t, err)
-	require.NotEmpty(t, library)
-	anyScripts := WithScriptCheck(anyScript)
-	for _, file := range library {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			builtin, err := Load(file, anyScripts)
-			require.NoError(t, err)
-			fromLab, err := Load(file, anyScripts, withShop)
-			require.NoError(t, err)
-			assert.Equal(t, builtin, fromLab)
-		})
+	return l
+}
+
+// TestTestLab pins what the tests' lab declares, so that the tests that
+// use it cannot pass because it changed.
+func TestTestLab(t *testing.T) {
+	l := testLab(t)
+	assert.Equal(t, []string{"api", "store", "cache", "ledger"}, l.ServiceNames())
+	assert.Equal(t, []string{"client->api", "api->store", "api->cache", "store->cache", "store->ledger"}, l.EdgeNames())
+	assert.Equal(t, []string{"no_lost_items", "no_double_debit", "balanced_ledger"}, l.InvariantNames())
+	top := l.FaultTopology()
+	assert.Equal(t, []string{"api", "store", "ledger"}, top.WithRequestFaults())
+	for name, want := range map[string][]string{
+		"api":    {"POST /v1/items", "GET /v1/items/{id}", "GET /v1/catalog"},
+		"store":  {"/store.v1.StoreService/Put", "/store.v1.StoreService/Get", "/store.v1.StoreService/List"},
+		"cache":  {"/cache.v1.CacheService/Lookup"},
+		"ledger": {"/ledger.v1.LedgerService/Debit", "/ledger.v1.LedgerService/Credit", "/ledger.v1.LedgerService/ListEntries"},
+	} {
+		s, ok := top.Service(name)
+		require.True(t, ok, name)
+		assert.Equal(t, want, s.Methods, name)
 	}
 }
 
-// TestBuiltinLabIsTheShopsLabFile checks that the constants the parser
-// uses without WithLab declare what labs/shop/lab.yaml declares.
-func TestBuiltinLabIsTheShopsLabFile(t *testing.T) {
-	shop, builtin := shopLab(t), builtinLab()
-	assert.Equal(t, shop.ServiceNames(), builtin.ServiceNames())
-	assert.Equal(t, shop.EdgeNames(), builtin.EdgeNames())
-	assert.Equal(t, withFaultAPI(shop), withFaultAPI(builtin))
-	for _, s := range shop.Services {
-		require.Len(t, builtin.Knobs(s.Name), len(s.Knobs), s.Name)
-		for i, k := range s.Knobs {
-			b := builtin.Knobs(s.Name)[i]
-			assert.Equal(t, []any{k.Name, k.Type, k.Bounds()}, []any{b.Name, b.Type, b.Bounds()}, "%s.%s", s.Name, k.Name)
-		}
+// TestParseNeedsALab checks that the parser refuses to check a scenario
+// without a lab to check it against.
+func TestParseNeedsALab(t *testing.T) {
+	_, err := Parse("t.yaml", []byte(base), WithScriptCheck(anyScript))
+	require.ErrorIs(t, err, errNoLab)
+	var verr *ValidationError
+	assert.False(t, errors.As(err, &verr), "a missing lab is the caller's mistake, not the file's")
+	_, err = LoadDir("testdata/bad", WithScriptCheck(anyScript))
+	require.ErrorIs(t, err, errNoLab)
+}
+
+// TestScriptsOfTheLab checks that without WithScriptCheck a scenario's
+// script is looked for in the lab's scripts directory.
+func TestScriptsOfTheLab(t *testing.T) {
+	doc := strings.Replace(base, "script: checkout.js", "script: nope.js", 1)
+	require.NotEqual(t, base, doc)
+	_, err := Parse("t.yaml", []byte(doc), WithLab(testLab(t)))
+	require.EqualError(t, err, `t.yaml:5:11: load.script: no k6 script "nope.js" in `+filepath.Join("testdata", "lab", "..", "loadtests")+
+		"; allowed: checkout.js, products.js")
+	_, err = Parse("t.yaml", []byte(base), WithLab(testLab(t)))
+	require.NoError(t, err)
+}
+
+// TestShopLibrary checks that the scenario library is valid against the
+// shop's lab file, and only against it: the shop's names are not the
+// parser's.
+func TestShopLibrary(t *testing.T) {
+	library, err := filepath.Glob("../../scenarios/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, library)
+	for _, file := range library {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			_, err := Load(file, WithScriptCheck(anyScript), WithLab(shopLab(t)))
+			require.NoError(t, err)
+			_, err = Load(file, WithScriptCheck(anyScript), WithLab(testLab(t)))
+			require.Error(t, err, "the shop's scenario is checked against the lab it is given")
+		})
 	}
 }
 
@@ -114,13 +138,13 @@ func parseSmallLab(t *testing.T) *lab.Lab {
 	return l
 }
 
-// TestWithLab checks that the parser takes the services, edges, knobs and
-// request-fault capability from the lab it is given: it accepts the small
-// lab's names and refuses the shop's.
+// TestWithLab checks that the parser takes the services, edges, knobs,
+// request-fault capability, methods and protocols from the lab it is
+// given: it accepts the small lab's names and refuses the shop's.
 func TestWithLab(t *testing.T) {
 	small := WithLab(parseSmallLab(t))
 	// smallBase is base with its network fault on an edge of the small lab.
-	smallBase := strings.Replace(base, "orders->payments", "api->store", 1)
+	smallBase := strings.Replace(base, "store->ledger", "api->store", 1)
 	faultLine := "      - network: {edge: api->store, toxic: latency, attributes: {latency: 100}}"
 	tests := []struct {
 		name     string
@@ -136,7 +160,13 @@ func TestWithLab(t *testing.T) {
 		{name: "a service of the shop is unknown", old: faultLine, new: "      - process: {service: orders, action: pause}",
 			want: []string{`phases[1].faults[0].process.service: unknown service "orders"; allowed: web, api, store`}},
 		{name: "a container fault on a service of the lab", old: faultLine, new: "      - container: {service: web, action: pause}", compose: true},
-		{name: "a request fault on a service with a fault admin API", old: faultLine, new: `      - request: {service: api, method: "/api.v1.API/Get", grpc_code: UNAVAILABLE}`},
+		{name: "a request fault on a service with a fault admin API", old: faultLine, new: `      - request: {service: api, method: "*", grpc_code: UNAVAILABLE}`},
+		{name: "a method of a service whose lab lists none", old: faultLine, new: `      - request: {service: api, method: "/api.v1.API/Get", grpc_code: UNAVAILABLE}`,
+			want: []string{`phases[1].faults[0].request.method: api has no method "/api.v1.API/Get"; allowed: *`}},
+		{name: "the protocol decides the status: web serves HTTP", old: faultLine, new: `      - request: {service: web, method: "*", grpc_code: UNAVAILABLE}`,
+			want: []string{"phases[1].faults[0].request.grpc_code: grpc_code applies to gRPC services; web serves HTTP: use http_status"}},
+		{name: "the protocol decides the status: api serves gRPC", old: faultLine, new: `      - request: {service: api, method: "*", http_status: 503}`,
+			want: []string{"phases[1].faults[0].request.http_status: http_status applies to HTTP services; api serves gRPC: use grpc_code"}},
 		{name: "a request fault on a service without one", old: faultLine, new: `      - request: {service: store, method: "*", latency: 100ms}`,
 			want: []string{"phases[1].faults[0].request.service: service store has no fault admin API in the lab (small.yaml:19): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: web, api"}},
 		{name: "a request fault on a shop service is refused for its service only", old: faultLine, new: `      - request: {service: payments, method: Nope, latency: 100ms}`,
@@ -153,6 +183,8 @@ func TestWithLab(t *testing.T) {
 			want: []string{"services.api.retries: unknown field; allowed: pool"}},
 		{name: "a shop service has no knobs", old: "load:", new: "services:\n  orders: {retries: false}\nload:",
 			want: []string{"services.orders: unknown field; allowed: web, api, store"}},
+		{name: "a lab without invariants", old: "checks:\n", new: "checks:\n  invariants: [no_lost_items]\n",
+			want: []string{`checks.invariants[0]: the lab (small.yaml) declares no invariants, so there is no "no_lost_items": declare it under invariants: in the lab file`}},
 		{name: "trace checks name the lab's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [web, store]}\n"},
 		{name: "trace checks refuse the shop's services", old: "checks:\n", new: "checks:\n  traces:\n    - {name: reach, service: web, phase: fault, require_services: [gateway]}\n",
 			want: []string{`checks.traces[0].require_services[0]: unknown value "gateway"; allowed: web, api, store`}},
@@ -172,13 +204,4 @@ func TestWithLab(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestWithoutLabTheShop checks that without WithLab the parser still
-// knows the shop (its constants), and refuses the small lab's names.
-func TestWithoutLabTheShop(t *testing.T) {
-	assert.Empty(t, problems(t, base))
-	assert.Equal(t,
-		[]string{`phases[1].faults[0].network.edge: unknown edge "api->store"; allowed: client->gateway, gateway->orders, gateway->inventory, orders->inventory, orders->payments`},
-		problems(t, edit(t, "orders->payments", "api->store")))
 }

@@ -31,7 +31,7 @@ func libraryScripts(script string) error {
 func TestLibrary(t *testing.T) {
 	slos, err := slodef.Load("../../slo/slos.yaml")
 	require.NoError(t, err)
-	scenarios, err := LoadDir(libraryDir, WithScriptCheck(libraryScripts), WithSLOCheck(func(name string) error {
+	scenarios, err := LoadDir(libraryDir, WithLab(shopLab(t)), WithScriptCheck(libraryScripts), WithSLOCheck(func(name string) error {
 		_, err := slos.SLO(name)
 		return err
 	}))

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/lab"
 )
 
@@ -19,9 +20,10 @@ type decoder struct {
 	problems []Problem
 	// stacksRead is the scenario's `stacks:`, read before the phases.
 	stacksRead stacksRead
-	// lab is the system under test the scenario is checked against:
-	// WithLab's, or builtinLab.
-	lab *lab.Lab
+	// lab is the system under test the scenario is checked against
+	// (WithLab), and topology the lab as the fault model sees it.
+	lab      *lab.Lab
+	topology faults.Topology
 }
 
 // errorf records a problem at node n (or at the top of the file when n is

@@ -24,13 +24,14 @@ type Option func(*config)
 type config struct {
 	scriptCheck func(script string) error
 	sloCheck    func(name string) error
-	// lab is WithLab's; nil: builtinLab.
+	// lab is WithLab's; Parse refuses to work without one.
 	lab *lab.Lab
 }
 
 // WithScriptCheck replaces the check that a load script exists: check
 // returns an error saying what is wrong when script (a file name like
-// "checkout.js") cannot be used. The default is ScriptsIn("loadtests").
+// "load.js") cannot be used. The default is ScriptsIn of the lab's scripts
+// directory (lab.Lab.Load.Scripts, resolved against the lab's root).
 func WithScriptCheck(check func(script string) error) Option {
 	return func(c *config) { c.scriptCheck = check }
 }
@@ -67,9 +68,12 @@ func ScriptsIn(dir string) func(string) error {
 
 // newConfig applies opts to the defaults.
 func newConfig(opts []Option) config {
-	c := config{scriptCheck: ScriptsIn("loadtests")}
+	var c config
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.scriptCheck == nil && c.lab != nil {
+		c.scriptCheck = ScriptsIn(c.lab.Path(c.lab.Load.Scripts))
 	}
 	return c
 }
@@ -167,10 +171,10 @@ func atLeastFirstLine(p Problem) Problem {
 // messages and for the scenario's name.
 func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
 	cfg := newConfig(opts)
-	d := &decoder{file: name, lab: cfg.lab}
-	if d.lab == nil {
-		d.lab = builtinLab()
+	if cfg.lab == nil {
+		return nil, errNoLab
 	}
+	d := &decoder{file: name, lab: cfg.lab, topology: cfg.lab.FaultTopology()}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// The problems of the file as a whole are at 1:1, or at the line the

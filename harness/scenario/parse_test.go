@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/chaoslab/chaoslab/faults"
 )
 
 // base is a valid scenario that the rule tests change one thing in.
@@ -29,7 +27,7 @@ phases:
   - name: fault
     duration: 10s
     faults:
-      - network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}
+      - network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}
   - name: recovery
     duration: 15s
 checks:
@@ -39,6 +37,15 @@ checks:
       query: rate(x[$window])
       objective: "<= 2 * baseline"
 `
+
+// methodsOf returns the methods of service in the tests' lab.
+func methodsOf(t *testing.T, service string) []string {
+	t.Helper()
+	s, ok := testLab(t).Service(service)
+	require.True(t, ok, service)
+	require.NotEmpty(t, s.Methods, service)
+	return s.Methods
+}
 
 // anyScript accepts every script.
 func anyScript(string) error { return nil }
@@ -54,11 +61,12 @@ func edit(t *testing.T, old, new string) string {
 // positionRE is the "file:line:col: " prefix of a problem.
 var positionRE = regexp.MustCompile(`^t\.yaml:\d+:\d+: `)
 
-// problems parses doc as t.yaml and returns its problems without their
-// positions, checking that each has one.
+// problems parses doc as t.yaml against the tests' lab (or the lab of
+// opts) and returns its problems without their positions, checking that
+// each has one.
 func problems(t *testing.T, doc string, opts ...Option) []string {
 	t.Helper()
-	_, err := Parse("t.yaml", []byte(doc), append([]Option{WithScriptCheck(anyScript)}, opts...)...)
+	_, err := Parse("t.yaml", []byte(doc), append([]Option{WithScriptCheck(anyScript), WithLab(testLab(t))}, opts...)...)
 	if err == nil {
 		return nil
 	}
@@ -125,10 +133,10 @@ func TestRules(t *testing.T) {
 
 		// Faults.
 		{name: "fault model rules, at the field",
-			old: "{edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-			new: "{edge: orders->paymets, toxic: latency, stream: up, attributes: {latency: 0, rate: 4}}",
+			old: "{edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "{edge: store->paymets, toxic: latency, stream: up, attributes: {latency: 0, rate: 4}}",
 			want: []string{
-				"phases[1].faults[0].network.edge: unknown edge \"orders->paymets\"; allowed: " + strings.Join(faults.Edges(), ", "),
+				"phases[1].faults[0].network.edge: unknown edge \"store->paymets\"; allowed: " + strings.Join(testLab(t).EdgeNames(), ", "),
 				`phases[1].faults[0].network.stream: unknown value "up"; allowed: downstream, upstream`,
 				"phases[1].faults[0].network.attributes.latency: latency 0: must be from 1 to 3600000 (ms)",
 				`phases[1].faults[0].network.attributes.rate: latency has no attribute "rate"; allowed: latency, jitter`,
@@ -140,7 +148,7 @@ func TestRules(t *testing.T) {
 			old: "attributes: {latency: 100}", new: "attributes: {latency: 100ms}",
 			want: []string{`phases[1].faults[0].network.attributes.latency: want a whole number, got "100ms"`}},
 		{name: "a fault kind that is not a mapping",
-			old: "{edge: orders->payments, toxic: latency, attributes: {latency: 100}}", new: "down",
+			old: "{edge: store->ledger, toxic: latency, attributes: {latency: 100}}", new: "down",
 			want: []string{`phases[1].faults[0].network: want a mapping of field: value, got "down"; allowed: edge, toxic, stream, toxicity, attributes`}},
 		{name: "toxicity in (0, 1]",
 			old: "toxic: latency,", new: "toxic: latency, toxicity: 0,",
@@ -150,36 +158,54 @@ func TestRules(t *testing.T) {
 			want: []string{"phases[1].faults[0].netwrk: unknown field; allowed: network, process, request, container",
 				"phases[1].faults[0]: the fault is empty: set one of network, process, request or container; allowed: network, process, request, container"}},
 		{name: "one kind per fault",
-			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n        process: {service: orders, action: pause}",
+			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n        process: {service: store, action: pause}",
 			want: []string{"phases[1].faults[0]: set only one of network, process, request or container per fault: list them as separate faults; allowed: network, process, request, container"}},
 		{name: "unknown field of a fault kind",
 			old: "toxic: latency,", new: "toxic: latency, proxy: x,",
 			want: []string{"phases[1].faults[0].network.proxy: unknown field; allowed: edge, toxic, stream, toxicity, attributes"}},
 		{name: "process fault rules",
-			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-			new: "- process: {service: order, action: kill, restart_after: 20s}",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- process: {service: stor, action: kill, restart_after: 20s}",
 			want: []string{
-				`phases[1].faults[0].process.service: unknown service "order"; allowed: gateway, orders, inventory, payments`,
+				`phases[1].faults[0].process.service: unknown service "stor"; allowed: api, store, cache, ledger`,
 				"phases[1].faults[0].process.restart_after: 20s is longer than the phase (10s): the service is started again at the phase's end at the latest",
 			}},
 		{name: "two process faults on one service",
-			old:  "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-			new:  "- process: {service: orders, action: kill}\n      - process: {service: orders, action: pause}",
-			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a process fault on orders in this phase: merge the two, or use another phase"}},
+			old:  "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new:  "- process: {service: store, action: kill}\n      - process: {service: store, action: pause}",
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a process fault on store in this phase: merge the two, or use another phase"}},
 		{name: "two toxics in one place",
-			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n      - network: {edge: orders->payments, toxic: latency, attributes: {latency: 5}}",
-			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a latency toxic on orders->payments downstream in this phase: merge the two, or use another phase"}},
+			old: "attributes: {latency: 100}}", new: "attributes: {latency: 100}}\n      - network: {edge: store->ledger, toxic: latency, attributes: {latency: 5}}",
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a latency toxic on store->ledger downstream in this phase: merge the two, or use another phase"}},
 		{name: "request fault rules, and faultinject's",
-			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-			new: "- request: {service: payments, method: /payments.v1.PaymentsService/Charges, grpc_code: NOPE, http_status: 503}",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: ledger, method: /ledger.v1.LedgerService/Debits, grpc_code: NOPE, http_status: 503}",
 			want: []string{
-				`phases[1].faults[0].request.method: payments has no method "/payments.v1.PaymentsService/Charges"; allowed: *, ` + strings.Join(faults.Methods("payments"), ", "),
+				`phases[1].faults[0].request.method: ledger has no method "/ledger.v1.LedgerService/Debits"; allowed: *, ` + strings.Join(methodsOf(t, "ledger"), ", "),
 				`phases[1].faults[0].request.grpc_code: grpc_code "NOPE": not a gRPC status code name; use a canonical name like UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL or RESOURCE_EXHAUSTED`,
-				"phases[1].faults[0].request.http_status: http_status applies to the gateway's HTTP routes; payments serves gRPC: use grpc_code",
+				"phases[1].faults[0].request.http_status: http_status applies to HTTP services; ledger serves gRPC: use grpc_code",
+			}},
+		{name: "a request fault on a service without a fault admin API, at the lab's line",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: cache, method: /cache.v1.CacheService/Lookup, grpc_code: UNAVAILABLE}",
+			want: []string{
+				"phases[1].faults[0].request.service: service cache has no fault admin API in the lab (testdata/lab/lab.yaml:36): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: api, store, ledger",
+			}},
+		{name: "the methods are the service's own",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: store, method: /ledger.v1.LedgerService/Debit, grpc_code: UNAVAILABLE}",
+			want: []string{
+				"phases[1].faults[0].request.method: store has no method \"/ledger.v1.LedgerService/Debit\"; allowed: *, /store.v1.StoreService/Put, /store.v1.StoreService/Get, /store.v1.StoreService/List",
+			}},
+		{name: "an HTTP service's routes",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: api, method: \"GET /v1/items/{id}\", http_status: 503}\n      - request: {service: api, method: GET /v1/items, http_status: 503}",
+			want: []string{
+				"phases[1].faults[1].request.method: api has no method \"GET /v1/items\"; allowed: *, POST /v1/items, GET /v1/items/{id}, GET /v1/catalog",
 			}},
 		{name: "request fault field types",
-			old: "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-			new: "- request: {service: gateway, method: '*', http_status: 200, abort: yes, latency: 5}",
+			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+			new: "- request: {service: api, method: '*', http_status: 200, abort: yes, latency: 5}",
 			want: []string{
 				"phases[1].faults[0].request.http_status: 200 is out of range: must be from 400 to 599",
 				`phases[1].faults[0].request.abort: want true or false, got "yes"`,
@@ -187,17 +213,17 @@ func TestRules(t *testing.T) {
 			}},
 
 		// Services.
-		{name: "knobs", old: "load:", new: "services:\n  orders: {retries: maybe, retry-max-attempts: 9, rate-limit: 5}\n  catalog: {}\nload:",
+		{name: "knobs", old: "load:", new: "services:\n  store: {retries: maybe, retry-max-attempts: 9, rate-limit: 5}\n  catalog: {}\nload:",
 			want: []string{
-				`services.orders.retries: want true or false, got "maybe"`,
-				"services.orders.retry-max-attempts: 9 is out of range: must be from 2 to 5",
-				"services.orders.rate-limit: unknown field; allowed: " + strings.Join(Knobs("orders"), ", "),
-				"services.catalog: unknown field; allowed: gateway, orders, inventory, payments",
+				`services.store.retries: want true or false, got "maybe"`,
+				"services.store.retry-max-attempts: 9 is out of range: must be from 2 to 5",
+				"services.store.rate-limit: unknown field; allowed: " + strings.Join(testLab(t).KnobNames("store"), ", "),
+				"services.catalog: unknown field; allowed: api, store, cache, ledger",
 			}},
-		{name: "knob durations", old: "load:", new: "services:\n  gateway: {request-timeout: 3, rate-limit: -1}\nload:",
+		{name: "knob durations", old: "load:", new: "services:\n  api: {request-timeout: 3, rate-limit: -1}\nload:",
 			want: []string{
-				`services.gateway.request-timeout: 3 has no unit: write a duration like "3s" or "500ms"`,
-				"services.gateway.rate-limit: -1 is out of range: must be from 0 to 1e+06",
+				`services.api.request-timeout: 3 has no unit: write a duration like "3s" or "500ms"`,
+				"services.api.rate-limit: -1 is out of range: must be from 0 to 1e+06",
 			}},
 
 		// Load.
@@ -205,7 +231,7 @@ func TestRules(t *testing.T) {
 			opts: []Option{WithScriptCheck(func(s string) error { return errors.New("no k6 script \"" + s + "\" here") })},
 			want: []string{`load.script: no k6 script "checkout.js" here`}},
 		{name: "a script is a file name", old: "script: checkout.js", new: "script: ../checkout.js",
-			want: []string{`load.script: "../checkout.js": name a k6 script by its file name in loadtests/, like "checkout.js"`}},
+			want: []string{`load.script: "../checkout.js": name a k6 script by its file name in the lab's scripts directory (loadtests), like "load.js"`}},
 		{name: "executor", old: "executor: constant-arrival-rate", new: "executor: constant-vus",
 			want: []string{`load.executor: unknown value "constant-vus"; allowed: constant-arrival-rate, ramping-arrival-rate`}},
 		{name: "constant takes a rate", old: "  rate: 10\n", new: "  stages: []\n",
@@ -273,7 +299,7 @@ func TestRules(t *testing.T) {
 				"checks.slo[0].on_empty: pass: a check that measured nothing never passes; when no series means \"none happened\", make the query say 0 (e.g. `sum(rate(errors_total[$window])) or vector(0)`); allowed: fail, inconclusive",
 				"checks.slo[0].on_nan: pass: a check that measured nothing never passes; when no series means \"none happened\", make the query say 0 (e.g. `sum(rate(errors_total[$window])) or vector(0)`); allowed: fail, inconclusive",
 			}},
-		{name: "check names are unique", old: "checks:\n  slo:", new: "checks:\n  invariants: [no_lost_orders]\n  traces:\n    - {name: p99, phase: fault, service: gateway, max_duration: 1s}\n  slo:",
+		{name: "check names are unique", old: "checks:\n  slo:", new: "checks:\n  invariants: [no_lost_items]\n  traces:\n    - {name: p99, phase: fault, service: api, max_duration: 1s}\n  slo:",
 			want: []string{`checks.slo[0].name: repeated check name: checks.traces[0] is "p99" already`}},
 		{name: "at least one check", old: "checks:\n  slo:", new: "checks: {}\nx:\n  slo:",
 			want: []string{"checks: no checks: give at least one of slo, recovery, traces or invariants, or the scenario cannot fail",
@@ -316,10 +342,10 @@ func TestRules(t *testing.T) {
 
 		// Trace checks.
 		{name: "one assertion per trace check",
-			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, max_duration: 3s, require_services: [orders]}",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: api, max_duration: 3s, require_services: [store]}",
 			want: []string{"checks.traces[0].require_services: the check already asserts max_duration: one assertion per check, split it into two checks"}},
 		{name: "a trace check asserts something",
-			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, min_fraction: 1.5, min_traces: 0, min_coverage: 0}",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: api, min_fraction: 1.5, min_traces: 0, min_coverage: 0}",
 			want: []string{
 				"checks.traces[0]: missing: an assertion, one of require_event, max_duration or require_services; allowed: require_event, max_duration, require_services",
 				"checks.traces[0].min_fraction: 1.5 is out of range: must be in (0, 1]",
@@ -327,27 +353,27 @@ func TestRules(t *testing.T) {
 				"checks.traces[0].min_coverage: 0 is out of range: must be in (0, 1]",
 			}},
 		{name: "trace services",
-			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: shop, require_services: [orders, orders, catalog]}",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: shop, require_services: [store, store, catalog]}",
 			want: []string{
-				`checks.traces[0].service: unknown value "shop"; allowed: gateway, orders, inventory, payments`,
-				"checks.traces[0].require_services[1]: orders is listed twice",
-				`checks.traces[0].require_services[2]: unknown value "catalog"; allowed: gateway, orders, inventory, payments`,
+				`checks.traces[0].service: unknown value "shop"; allowed: api, store, cache, ledger`,
+				"checks.traces[0].require_services[1]: store is listed twice",
+				`checks.traces[0].require_services[2]: unknown value "catalog"; allowed: api, store, cache, ledger`,
 			}},
 		{name: "require_event fields",
-			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: gateway, require_event: {on_service: pay, attributes: {a: [1]}, attr: 1}}",
+			old: "checks:", new: "checks:\n  traces:\n    - {name: tr, phase: fault, service: api, require_event: {on_service: pay, attributes: {a: [1]}, attr: 1}}",
 			want: []string{
 				"checks.traces[0].require_event.name: missing: the span event's name, like \"retry\"",
-				`checks.traces[0].require_event.on_service: unknown value "pay"; allowed: gateway, orders, inventory, payments`,
+				`checks.traces[0].require_event.on_service: unknown value "pay"; allowed: api, store, cache, ledger`,
 				"checks.traces[0].require_event.attributes.a: want a value, got a list",
 				"checks.traces[0].require_event.attr: unknown field; allowed: name, on_service, attributes",
 			}},
 
 		// Invariants.
 		{name: "invariants",
-			old: "checks:", new: "checks:\n  invariants: [no_lost_orders, no_lost_orders, no_lost_money]",
+			old: "checks:", new: "checks:\n  invariants: [no_lost_items, no_lost_items, no_lost_money]",
 			want: []string{
-				`checks.invariants[1]: repeated check name: checks.invariants[0] is "no_lost_orders" already`,
-				`checks.invariants[2]: unknown value "no_lost_money"; allowed: no_lost_orders, no_double_charge, failed_orders_compensated`,
+				`checks.invariants[1]: repeated check name: checks.invariants[0] is "no_lost_items" already`,
+				`checks.invariants[2]: unknown value "no_lost_money"; allowed: no_lost_items, no_double_debit, balanced_ledger`,
 			}},
 	}
 	for _, tt := range tests {
@@ -383,7 +409,7 @@ func TestParseFileLevelProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("t.yaml", []byte(tt.doc), WithScriptCheck(anyScript))
+			_, err := Parse("t.yaml", []byte(tt.doc), WithScriptCheck(anyScript), WithLab(testLab(t)))
 			require.Error(t, err)
 			assert.Equal(t, tt.want, err.Error())
 		})
@@ -397,8 +423,8 @@ purpose: >
   Everything.
 expect: fail
 services:
-  orders: {retries: false, call-timeout: 800ms, retry-max-attempts: 3}
-  gateway: {rate-limit: 12.5}
+  store: {retries: false, call-timeout: 800ms, retry-max-attempts: 3}
+  api: {rate-limit: 12.5}
 load:
   script: checkout.js
   executor: ramping-arrival-rate
@@ -413,10 +439,10 @@ phases:
     name: fault
     duration: 5s
     faults:
-      - network: {edge: gateway->inventory, toxic: slicer, attributes: {average_size: 32}}
-      - process: {service: payments, action: pause}
-      - request: {service: payments, method: "*", latency: 20ms}
-      - request: {service: payments, method: "*", grpc_code: unavailable, probability: 0.5}
+      - network: {edge: api->cache, toxic: slicer, attributes: {average_size: 32}}
+      - process: {service: ledger, action: pause}
+      - request: {service: ledger, method: "*", latency: 20ms}
+      - request: {service: ledger, method: "*", grpc_code: unavailable, probability: 0.5}
   - name: recovery
     duration: 10s
 checks:
@@ -428,24 +454,24 @@ checks:
     - {name: rs, after: fault, slo: checkout-availability, tolerance: ">= 0.99", within: 5s}
     - {name: rr, after: fault, slo: checkout-availability, range: 2s, tolerance: ">= 0.99", within: 5s}
   traces:
-    - {name: e, phase: fault, service: gateway, require_event: {name: retry, attributes: {rpc.attempt: 2, peer.service: payments}}}
-    - {name: d, phase: fault, service: gateway, operation: GET /v1/products, max_duration: 1s, min_coverage: 0.8}
-    - {name: v, phase: baseline, service: gateway, require_services: [orders, payments]}
-  invariants: [no_double_charge]
+    - {name: e, phase: fault, service: api, require_event: {name: retry, attributes: {rpc.attempt: 2, peer.service: ledger}}}
+    - {name: d, phase: fault, service: api, operation: GET /v1/catalog, max_duration: 1s, min_coverage: 0.8}
+    - {name: v, phase: baseline, service: api, require_services: [store, ledger]}
+  invariants: [no_double_debit]
 `
-	s, err := Parse("t.yaml", []byte(doc), WithScriptCheck(anyScript))
+	s, err := Parse("t.yaml", []byte(doc), WithScriptCheck(anyScript), WithLab(testLab(t)))
 	require.NoError(t, err)
 
 	assert.Equal(t, "t", s.Name)
 	assert.Equal(t, "Everything.", s.Purpose)
 	assert.Equal(t, ExpectFail, s.Expect)
 	assert.Equal(t, []Knob{
-		{Service: "orders", Flag: "retries", Value: "false"},
-		{Service: "orders", Flag: "call-timeout", Value: "800ms"},
-		{Service: "orders", Flag: "retry-max-attempts", Value: "3"},
-		{Service: "gateway", Flag: "rate-limit", Value: "12.5"},
+		{Service: "store", Flag: "retries", Value: "false"},
+		{Service: "store", Flag: "call-timeout", Value: "800ms"},
+		{Service: "store", Flag: "retry-max-attempts", Value: "3"},
+		{Service: "api", Flag: "rate-limit", Value: "12.5"},
 	}, s.Knobs)
-	assert.Equal(t, map[string]string{"rate-limit": "12.5"}, s.KnobsOf("gateway"))
+	assert.Equal(t, map[string]string{"rate-limit": "12.5"}, s.KnobsOf("api"))
 	assert.Equal(t, LoadProfile{Script: "checkout.js", Executor: RampingArrivalRate, TimeUnit: time.Second, StartRate: 2,
 		Stages:          []Stage{{Target: 10, Duration: 10 * time.Second}, {Target: 10, Duration: 15 * time.Second}},
 		PreAllocatedVUs: 10, MaxVUs: 100, GracefulStop: 5 * time.Second}, s.Load)
@@ -460,10 +486,10 @@ checks:
 		specs = append(specs, f.String())
 	}
 	assert.Equal(t, []string{
-		"network gateway->inventory slicer stream=downstream toxicity=1 average_size=32",
-		"process payments pause",
-		"request payments * latency=20ms probability=1",
-		"request payments * grpc_code=UNAVAILABLE probability=0.5",
+		"network api->cache slicer stream=downstream toxicity=1 average_size=32",
+		"process ledger pause",
+		"request ledger * latency=20ms probability=1",
+		"request ledger * grpc_code=UNAVAILABLE probability=0.5",
 	}, specs)
 
 	c := s.Checks
@@ -478,15 +504,15 @@ checks:
 	assert.Equal(t, RecoveryCheck{Name: "rs", After: "fault", SLO: "checkout-availability", Range: 3 * time.Second,
 		Tolerance: Objective{Op: GreaterEqual, Value: 0.99}, Consecutive: 3, Step: time.Second, Within: 5 * time.Second}, c.Recovery[1])
 	assert.Equal(t, 2*time.Second, c.Recovery[2].Range)
-	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "gateway", MinTraces: 10, MinFraction: 1, MinCoverage: 0.5,
-		RequireEvent: &EventRequirement{Name: "retry", Attributes: map[string]string{"rpc.attempt": "2", "peer.service": "payments"}}}, c.Traces[0])
+	assert.Equal(t, TraceCheck{Name: "e", Phase: "fault", Service: "api", MinTraces: 10, MinFraction: 1, MinCoverage: 0.5,
+		RequireEvent: &EventRequirement{Name: "retry", Attributes: map[string]string{"rpc.attempt": "2", "peer.service": "ledger"}}}, c.Traces[0])
 	assert.Equal(t, TraceRequireEvent, c.Traces[0].Kind())
 	assert.Equal(t, TraceMaxDuration, c.Traces[1].Kind())
-	assert.Equal(t, "GET /v1/products", c.Traces[1].Operation)
+	assert.Equal(t, "GET /v1/catalog", c.Traces[1].Operation)
 	assert.Equal(t, 0.8, c.Traces[1].MinCoverage)
 	assert.Equal(t, TraceRequireServices, c.Traces[2].Kind())
-	assert.Equal(t, []string{"orders", "payments"}, c.Traces[2].RequireServices)
-	assert.Equal(t, []Invariant{NoDoubleCharge}, c.Invariants)
+	assert.Equal(t, []string{"store", "ledger"}, c.Traces[2].RequireServices)
+	assert.Equal(t, []Invariant{Invariant("no_double_debit")}, c.Invariants)
 }
 
 func TestPromDuration(t *testing.T) {
@@ -503,21 +529,21 @@ func TestLoadAndLoadDir(t *testing.T) {
 		return p
 	}
 	good := write("good.yaml", strings.Replace(base, "name: t", "name: good", 1))
-	s, err := Load(good, WithScriptCheck(anyScript))
+	s, err := Load(good, WithScriptCheck(anyScript), WithLab(testLab(t)))
 	require.NoError(t, err)
 	assert.Equal(t, good, s.File)
 
 	_, err = Load(filepath.Join(dir, "missing.yaml"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 
-	scenarios, err := LoadDir(dir, WithScriptCheck(anyScript))
+	scenarios, err := LoadDir(dir, WithScriptCheck(anyScript), WithLab(testLab(t)))
 	require.NoError(t, err)
 	require.Len(t, scenarios, 1)
 
 	write("good.yml", strings.Replace(base, "name: t", "name: good", 1))
 	write("bad.yaml", strings.Replace(base, "expect: pass", "expect: maybe", 1))
 	write("notes.txt", "not a scenario")
-	_, err = LoadDir(dir, WithScriptCheck(anyScript))
+	_, err = LoadDir(dir, WithScriptCheck(anyScript), WithLab(testLab(t)))
 	var verr *ValidationError
 	require.ErrorAs(t, err, &verr)
 	assert.Equal(t, filepath.Join(dir, "bad.yaml")+`:1:7: name: "t" differs from the file name: name the file t.yaml or the scenario "bad"`+"\n"+

@@ -60,20 +60,9 @@ const (
 // lists them; a scenario without `stacks:` runs on all of them.
 func Stacks() []string { return []string{StackLocal, StackCompose} }
 
-// Invariant names a check on the shop's data after the run.
+// Invariant names a data check after the run: one of the invariants the
+// lab declares (lab.Lab.InvariantNames).
 type Invariant string
-
-// The invariants.
-const (
-	// NoLostOrders: every order the gateway acknowledged (201) exists,
-	// CONFIRMED, after the run.
-	NoLostOrders Invariant = "no_lost_orders"
-	// NoDoubleCharge: no order is charged more than once.
-	NoDoubleCharge Invariant = "no_double_charge"
-	// FailedOrdersCompensated: every FAILED order has its stock released
-	// and its payment, if any, refunded.
-	FailedOrdersCompensated Invariant = "failed_orders_compensated"
-)
 
 // Scenario is one checked scenario file.
 type Scenario struct {
@@ -114,7 +103,8 @@ type Knob struct {
 // LoadProfile is the k6 load of a scenario: an open model (arrival rate), so that
 // a slow system does not slow the load down.
 type LoadProfile struct {
-	// Script is a k6 script's file name in loadtests/: "checkout.js".
+	// Script is a k6 script's file name in the lab's scripts directory:
+	// "load.js".
 	Script string
 	// Executor is ConstantArrivalRate or RampingArrivalRate.
 	Executor string
@@ -246,7 +236,7 @@ type TraceCheck struct {
 	Name    string
 	Phase   string
 	Service string
-	// Operation is the root span's name ("POST /v1/orders"); empty: any.
+	// Operation is the root span's name ("POST /v1/items"); empty: any.
 	Operation string
 	// MinTraces is the fewest traces that decide; fewer is inconclusive.
 	MinTraces int

@@ -45,7 +45,7 @@ phases:
   - {name: baseline, duration: 10s}
   - name: fault
     duration: 10s
-    faults: [{network: {edge: orders->payments, toxic: latency, attributes: {latency: 50}}}]
+    faults: [{network: {edge: store->ledger, toxic: latency, attributes: {latency: 50}}}]
   - {name: recovery, duration: 15s}
 checks:
 `
@@ -58,7 +58,7 @@ checks:
     - {name: avail, phase: fault, query: 'max_over_time(x[$window])', objective: ">= 0.99"}
   recovery:
     - {name: r, after: fault, query: up, tolerance: ">= 1", within: 5s}
-  invariants: [no_double_charge]
+  invariants: [no_double_debit]
 `, true},
 		{"a bound relative to the baseline that an unchanged value meets", "pass", `  slo:
     - {name: p99, phase: fault, query: 'max_over_time(x[$window])', objective: "<= 2 * baseline"}
@@ -70,7 +70,7 @@ checks:
     - {name: open, phase: fault, query: 'max_over_time(x[$window])', objective: "== 2"}
 `, false},
 		{"a span event", "pass", `  traces:
-    - {name: retried, phase: fault, service: gateway, require_event: {name: retry}}
+    - {name: retried, phase: fault, service: api, require_event: {name: retry}}
 `, false},
 		{"expect fail is not asked", "fail", `  slo:
     - {name: p99, phase: fault, query: 'max_over_time(x[$window])', objective: "< 0.5"}
@@ -78,7 +78,7 @@ checks:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Parse("t.yaml", []byte(fmt.Sprintf(head, tt.expect)+tt.checks), WithScriptCheck(anyScript))
+			s, err := Parse("t.yaml", []byte(fmt.Sprintf(head, tt.expect)+tt.checks), WithScriptCheck(anyScript), WithLab(testLab(t)))
 			require.NoError(t, err)
 			w := s.SensitivityWarning()
 			if !tt.warn {
@@ -97,7 +97,7 @@ load: {script: checkout.js, executor: constant-arrival-rate, rate: 1}
 phases: [{name: steady, duration: 10s}]
 checks:
   slo: [{name: p99, phase: steady, query: 'max_over_time(x[$window])', objective: "< 0.5"}]
-`), WithScriptCheck(anyScript))
+`), WithScriptCheck(anyScript), WithLab(testLab(t)))
 		require.NoError(t, err)
 		assert.Empty(t, s.SensitivityWarning())
 	})

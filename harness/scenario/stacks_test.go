@@ -13,8 +13,8 @@ import (
 // disconnect is base with its network fault replaced by a container fault
 // and no stacks: invalid until it says stacks: [compose].
 func disconnect(t *testing.T) string {
-	return edit(t, "- network: {edge: orders->payments, toxic: latency, attributes: {latency: 100}}",
-		"- container: {service: payments, action: disconnect}")
+	return edit(t, "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
+		"- container: {service: ledger, action: disconnect}")
 }
 
 // withStacks returns doc with a stacks line after expect.
@@ -51,7 +51,7 @@ func TestStacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Parse("t.yaml", []byte(tt.doc(t)), WithScriptCheck(anyScript))
+			s, err := Parse("t.yaml", []byte(tt.doc(t)), WithScriptCheck(anyScript), WithLab(testLab(t)))
 			require.NoError(t, err)
 			assert.Equal(t, tt.stacks, s.Stacks)
 			assert.Equal(t, tt.local, s.RunsOn(StackLocal))
@@ -64,18 +64,18 @@ func TestStacks(t *testing.T) {
 
 func TestContainerFaults(t *testing.T) {
 	s, err := Parse("t.yaml", []byte(withStacks(t, replaceIn(t, disconnect(t),
-		"- container: {service: payments, action: disconnect}",
-		"- container: {service: payments, action: disconnect}\n      - container: {service: orders, action: kill}\n"+
-			"      - container:\n          service: inventory\n          action: pause\n      - container: {service: gateway, action: stop}"),
-		"stacks: [compose]")), WithScriptCheck(anyScript))
+		"- container: {service: ledger, action: disconnect}",
+		"- container: {service: ledger, action: disconnect}\n      - container: {service: store, action: kill}\n"+
+			"      - container:\n          service: cache\n          action: pause\n      - container: {service: api, action: stop}"),
+		"stacks: [compose]")), WithScriptCheck(anyScript), WithLab(testLab(t)))
 	require.NoError(t, err)
 	assert.Equal(t, []faults.Spec{
-		{Container: &faults.ContainerFault{Service: "payments", Action: "disconnect"}},
-		{Container: &faults.ContainerFault{Service: "orders", Action: "kill"}},
-		{Container: &faults.ContainerFault{Service: "inventory", Action: "pause"}},
-		{Container: &faults.ContainerFault{Service: "gateway", Action: "stop"}},
+		{Container: &faults.ContainerFault{Service: "ledger", Action: "disconnect"}},
+		{Container: &faults.ContainerFault{Service: "store", Action: "kill"}},
+		{Container: &faults.ContainerFault{Service: "cache", Action: "pause"}},
+		{Container: &faults.ContainerFault{Service: "api", Action: "stop"}},
 	}, s.Phases[1].Faults)
-	assert.Equal(t, "container payments disconnect", s.Phases[1].Faults[0].String())
+	assert.Equal(t, "container ledger disconnect", s.Phases[1].Faults[0].String())
 }
 
 func TestStackRules(t *testing.T) {
@@ -118,11 +118,11 @@ func TestStackRules(t *testing.T) {
 		// The container fault's own rules.
 		{name: "container fault rules",
 			doc: func(t *testing.T) string {
-				return withStacks(t, replaceIn(t, disconnect(t), "{service: payments, action: disconnect}", "{service: toxiproxy}"), "stacks: [compose]")
+				return withStacks(t, replaceIn(t, disconnect(t), "{service: ledger, action: disconnect}", "{service: toxiproxy}"), "stacks: [compose]")
 			},
 			want: []string{ // a missing field is reported on its mapping, which comes first
 				fault + ".action: action is missing: say what happens to the container; allowed: stop, kill, pause, disconnect",
-				fault + `.service: unknown service "toxiproxy"; allowed: gateway, orders, inventory, payments`,
+				fault + `.service: unknown service "toxiproxy"; allowed: api, store, cache, ledger`,
 			}},
 		{name: "container fault fields",
 			doc: func(t *testing.T) string {
@@ -134,19 +134,19 @@ func TestStackRules(t *testing.T) {
 			}},
 		{name: "a container fault that is not a mapping",
 			doc: func(t *testing.T) string {
-				return withStacks(t, replaceIn(t, disconnect(t), "{service: payments, action: disconnect}", "payments"), "stacks: [compose]")
+				return withStacks(t, replaceIn(t, disconnect(t), "{service: ledger, action: disconnect}", "ledger"), "stacks: [compose]")
 			},
-			want: []string{fault + `: want a mapping of field: value, got "payments"; allowed: service, action`}},
+			want: []string{fault + `: want a mapping of field: value, got "ledger"; allowed: service, action`}},
 		{name: "two container faults on one service",
 			doc: func(t *testing.T) string {
-				return withStacks(t, replaceIn(t, disconnect(t), "action: disconnect}", "action: disconnect}\n      - container: {service: payments, action: pause}"), "stacks: [compose]")
+				return withStacks(t, replaceIn(t, disconnect(t), "action: disconnect}", "action: disconnect}\n      - container: {service: ledger, action: pause}"), "stacks: [compose]")
 			},
-			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a container fault on payments in this phase: merge the two, or use another phase"}},
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a container fault on ledger in this phase: merge the two, or use another phase"}},
 		{name: "a process and a container fault on one service",
 			doc: func(t *testing.T) string {
-				return withStacks(t, replaceIn(t, disconnect(t), "- container:", "- process: {service: payments, action: kill}\n      - container:"), "stacks: [compose]")
+				return withStacks(t, replaceIn(t, disconnect(t), "- container:", "- process: {service: ledger, action: kill}\n      - container:"), "stacks: [compose]")
 			},
-			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a process fault on payments in this phase: merge the two, or use another phase"}},
+			want: []string{"phases[1].faults[1]: phases[1].faults[0] already puts a process fault on ledger in this phase: merge the two, or use another phase"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -150,25 +151,20 @@ func (d *decoder) fault(n *yaml.Node, path string) (faults.Spec, bool) {
 	return spec, len(d.problems) == start
 }
 
-// specProblems returns everything wrong with spec: package faults' problems,
-// with those of the fault's target (its edge or service) decided by the lab
-// instead of faults' constants. The target's problems come first, as in
-// package faults; a request fault whose service the lab refuses has no
-// method problems (the methods are the service's).
+// specProblems returns everything wrong with spec in the lab (package
+// faults' rules against the lab's topology); a request fault on a service
+// without a fault admin API points at the service in the lab file.
 func (d *decoder) specProblems(spec faults.Spec) []faults.FieldError {
+	out := spec.Problems(d.topology)
 	f := spec.Fault()
 	if f == nil {
-		return spec.Problems()
+		return out
 	}
-	target := targetField(f)
-	out := d.targetProblems(f)
-	refused := len(out) > 0
-	for _, p := range spec.Problems() {
-		switch {
-		case p.Field == target:
-		case refused && p.Field == faults.KindRequest+".method":
-		default:
-			out = append(out, p)
+	if refused := d.refusedRequest(f); refused != nil {
+		for i, p := range out {
+			if p.Field == refused.Field {
+				out[i] = *refused
+			}
 		}
 	}
 	return out
@@ -286,67 +282,6 @@ func (d *decoder) containerFault(n *yaml.Node, path string, bad map[string]bool)
 	return f
 }
 
-// knobKind is the type of a service flag.
-type knobKind int
-
-const (
-	knobBool knobKind = iota
-	knobInt
-	knobFloat
-	knobDuration
-)
-
-// knobSpec describes one service flag a scenario may set.
-type knobSpec struct {
-	name     string
-	kind     knobKind
-	min, max float64 // ints and floats
-}
-
-// Knobs returns the flags a scenario may set on service, in the order the
-// documentation lists them; nil for an unknown service.
-func Knobs(service string) []string {
-	specs := knobSpecs(service)
-	if specs == nil {
-		return nil
-	}
-	names := make([]string, len(specs))
-	for i, k := range specs {
-		names[i] = k.name
-	}
-	return names
-}
-
-// knobSpecs returns the flags of service that scenarios may set: the shop's,
-// as the parser checks them without WithLab (see builtinLab). They stay
-// until the stacks take the knobs from the lab file too; labs/shop/lab.yaml
-// declares the same.
-func knobSpecs(service string) []knobSpec {
-	resilience := []knobSpec{
-		{name: "deadlines", kind: knobBool},
-		{name: "call-timeout", kind: knobDuration},
-		{name: "wait-for-ready", kind: knobBool},
-		{name: "retries", kind: knobBool},
-		{name: "retry-max-attempts", kind: knobInt, min: 2, max: 5},
-		{name: "breaker", kind: knobBool},
-		{name: "breaker-failures", kind: knobInt, min: 1, max: 1000},
-		{name: "breaker-open-for", kind: knobDuration},
-		{name: "max-inflight", kind: knobInt, min: 0, max: 100_000},
-	}
-	switch service {
-	case faults.Gateway:
-		return append(resilience,
-			knobSpec{name: "rate-limit", kind: knobFloat, min: 0, max: 1_000_000},
-			knobSpec{name: "rate-burst", kind: knobInt, min: 1, max: 1_000_000},
-			knobSpec{name: "request-timeout", kind: knobDuration})
-	case faults.Orders:
-		return resilience
-	case faults.Inventory, faults.Payments:
-		return []knobSpec{{name: "max-inflight", kind: knobInt, min: 0, max: 100_000}}
-	}
-	return nil
-}
-
 // services reads the service knobs.
 func (d *decoder) services(n *yaml.Node, s *Scenario) {
 	o, ok := d.object(n, "services", d.lab.ServiceNames())
@@ -378,11 +313,11 @@ func (d *decoder) load(n *yaml.Node, s *Scenario, cfg config) {
 		return
 	}
 	l := &s.Load
-	if v, ok := d.need(o, "script", `a k6 script in loadtests/, like "checkout.js"`); ok {
+	if v, ok := d.need(o, "script", fmt.Sprintf(`a k6 script in the lab's scripts directory (%s), like "load.js"`, d.lab.Load.Scripts)); ok {
 		if script, ok := d.str(v, o.field("script")); ok {
 			switch {
 			case !scriptRE.MatchString(script):
-				d.errorf(v, o.field("script"), nil, "%q: name a k6 script by its file name in loadtests/, like \"checkout.js\"", script)
+				d.errorf(v, o.field("script"), nil, "%q: name a k6 script by its file name in the lab's scripts directory (%s), like \"load.js\"", script, d.lab.Load.Scripts)
 			default:
 				if err := cfg.scriptCheck(script); err != nil {
 					d.errorf(v, o.field("script"), nil, "%v", err)

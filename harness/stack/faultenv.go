@@ -21,12 +21,13 @@ import (
 func FaultEnv(s Stack, hc *http.Client) faults.Env {
 	ep := s.Endpoints()
 	env := faults.Env{
+		Services:  ep.ServiceOrder,
 		Toxiproxy: FaultProxies(toxiproxy.New(ep.ToxiproxyURL)),
 		Processes: s,
 		AdminURL: func(service string) (string, error) {
 			svc, ok := ep.Services[service]
 			if !ok || svc.AdminURL == "" {
-				return "", fmt.Errorf("the lab has no admin API for service %q", service)
+				return "", fmt.Errorf("service %q: %w", service, faults.ErrNoAdminAPI)
 			}
 			return svc.AdminURL, nil
 		},

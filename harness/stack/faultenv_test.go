@@ -44,7 +44,7 @@ type procStack struct{ *recorder }
 
 func (procStack) Endpoints() stack.Endpoints {
 	return stack.Endpoints{ToxiproxyURL: "http://127.0.0.1:1", Services: map[string]stack.Service{
-		stack.Payments: {AdminURL: "http://127.0.0.1:2"},
+		"payments": {AdminURL: "http://127.0.0.1:2"},
 	}}
 }
 
@@ -93,10 +93,10 @@ func TestFaultEnv(t *testing.T) {
 	assert.Nil(t, env.Containers, "a lab of processes")
 	assert.NotNil(t, env.Processes)
 	assert.NotNil(t, env.Toxiproxy)
-	u, err := env.AdminURL(stack.Payments)
+	u, err := env.AdminURL("payments")
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:2", u)
-	_, err = env.AdminURL(stack.Orders)
+	_, err = env.AdminURL("orders")
 	require.ErrorContains(t, err, `the lab has no admin API for service "orders"`)
 
 	cs := &recorder{}
@@ -106,7 +106,7 @@ func TestFaultEnv(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ledger.Close() })
 	in := faults.NewInjector(env, ledger)
-	a, err := in.Apply(t.Context(), "r", "sc", "fault", faults.Spec{Container: &faults.ContainerFault{Service: stack.Payments, Action: faults.ContainerPause}})
+	a, err := in.Apply(t.Context(), "r", "sc", "fault", faults.Spec{Container: &faults.ContainerFault{Service: "payments", Action: faults.ContainerPause}})
 	require.NoError(t, err)
 	require.NoError(t, in.Remove(t.Context(), a))
 	assert.Equal(t, []string{"pause payments", "unpause payments"}, cs.log(),
@@ -142,14 +142,4 @@ func TestFaultProxies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]faults.Proxy{"a_to_b": {Enabled: true, Toxics: []faults.Toxic{}}}, ps)
 	assert.Error(t, p.AddToxic(t.Context(), "nope", slow), "an unknown proxy is an error")
-}
-
-// The stack's names are the fault model's, the services in start order.
-func TestNamesAreTheFaultModels(t *testing.T) {
-	assert.ElementsMatch(t, faults.Services(), stack.Services())
-	assert.Equal(t, []string{stack.Inventory, stack.Payments, stack.Orders, stack.Gateway}, stack.Services())
-	assert.Equal(t, faults.Edges(), stack.EdgeNames())
-	for _, e := range stack.EdgeNames() {
-		assert.Equal(t, faults.ProxyName(e), stack.ProxyName(e))
-	}
 }

@@ -173,11 +173,11 @@ func notScrapedError(jobs map[string]time.Time, got map[string]time.Duration, la
 }
 
 // ObservedReport is the progress lines of a lab that WaitScraped saw
-// observed: for each job (the shop's services in start order, then any other
-// job by name) when it was ready since start and how much later Prometheus
-// first scraped it, then the whole lab's two times.
-func ObservedReport(start time.Time, readyAt map[string]time.Time, after map[string]time.Duration) string {
-	order := slices.DeleteFunc(Services(), func(s string) bool { _, ok := readyAt[s]; return !ok })
+// observed: for each job (in services' order, then any other job by name)
+// when it was ready since start and how much later Prometheus first scraped
+// it, then the whole lab's two times.
+func ObservedReport(start time.Time, services []string, readyAt map[string]time.Time, after map[string]time.Duration) string {
+	order := slices.DeleteFunc(slices.Clone(services), func(s string) bool { _, ok := readyAt[s]; return !ok })
 	for _, job := range slices.Sorted(maps.Keys(readyAt)) {
 		if !slices.Contains(order, job) {
 			order = append(order, job)

@@ -180,18 +180,18 @@ func TestWaitScrapedCancelled(t *testing.T) {
 func TestObservedReport(t *testing.T) {
 	start := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 	readyAt := map[string]time.Time{
-		"orders":    start.Add(310 * time.Millisecond),
-		"inventory": start.Add(120 * time.Millisecond),
-		"payments":  start.Add(200 * time.Millisecond),
-		"gateway":   start.Add(400 * time.Millisecond),
+		"api":    start.Add(310 * time.Millisecond),
+		"store":  start.Add(120 * time.Millisecond),
+		"ledger": start.Add(200 * time.Millisecond),
+		"extra":  start.Add(400 * time.Millisecond),
 	}
 	after := map[string]time.Duration{
-		"orders": 5300 * time.Millisecond, "inventory": 5600 * time.Millisecond,
-		"payments": 5400 * time.Millisecond, "gateway": 5200 * time.Millisecond,
+		"api": 5300 * time.Millisecond, "store": 5600 * time.Millisecond, "extra": 5200 * time.Millisecond,
 	}
-	assert.Equal(t, `  inventory   ready at 0.12s, first scraped 5.6s later
-  payments    ready at 0.20s, first scraped 5.4s later
-  orders      ready at 0.31s, first scraped 5.3s later
-  gateway     ready at 0.40s, first scraped 5.2s later
-  lab ready in 0.4s, observed by Prometheus in 5.7s`, ObservedReport(start, readyAt, after))
+	assert.Equal(t, `  store       ready at 0.12s, first scraped 5.6s later
+  ledger      ready at 0.20s, not scraped yet
+  api         ready at 0.31s, first scraped 5.3s later
+  extra       ready at 0.40s, first scraped 5.2s later
+  lab ready in 0.4s, observed by Prometheus in 5.7s`, ObservedReport(start, []string{"store", "ledger", "cache", "api"}, readyAt, after),
+		"in the services' order (cache was not waited for), then the other jobs")
 }

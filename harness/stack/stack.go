@@ -8,23 +8,10 @@ package stack
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 )
-
-// The shop's services. Their names, like the edges', come from package
-// faults for now (the next step of issue 11 reads them from the lab file).
-const (
-	Inventory = faults.Inventory
-	Payments  = faults.Payments
-	Orders    = faults.Orders
-	Gateway   = faults.Gateway
-)
-
-// Services returns the shop's services in start order.
-func Services() []string { return []string{Inventory, Payments, Orders, Gateway} }
 
 // Service is where one service of a lab listens, as the harness reaches
 // it (its first replica, directly, not through a proxy).
@@ -96,20 +83,6 @@ type Endpoints struct {
 
 // EdgeOrder returns e's edge names, sorted.
 func (e Endpoints) EdgeOrder() []string { return slices.Sorted(maps.Keys(e.Edges)) }
-
-// EdgeNames returns the lab's network edges: one in front of the gateway for
-// client-side faults, and one per inter-service call path.
-func EdgeNames() []string { return faults.Edges() }
-
-// Callee is the service an edge leads to: "orders->payments" → "payments".
-func Callee(edge string) string {
-	_, to, _ := strings.Cut(edge, "->")
-	return to
-}
-
-// ProxyName is the Toxiproxy proxy name of an edge: "orders->payments" →
-// "orders_to_payments".
-func ProxyName(edge string) string { return faults.ProxyName(edge) }
 
 // Stack is a running lab: its endpoints, and control of its services'
 // processes for process faults and knobs (faults.Processes, which package

@@ -4,18 +4,20 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 )
 
-func TestProxyName(t *testing.T) {
-	tests := map[string]string{
-		"orders->payments": "orders_to_payments",
-		"client->gateway":  "client_to_gateway",
-		"plain":            "plain",
-	}
-	for edge, want := range tests {
-		assert.Equal(t, want, ProxyName(edge), edge)
-	}
-	for _, e := range EdgeNames() {
-		assert.NotContains(t, ProxyName(e), "->")
-	}
+// The proxies Toxiproxy is populated with are the endpoints' edges, in a
+// stable order.
+func TestProxySpecsAreTheEdgesSorted(t *testing.T) {
+	e := Endpoints{Edges: map[string]Edge{
+		"client->api": {Name: "client->api", Proxy: "client_to_api", Listen: "127.0.0.1:7000", Upstream: "127.0.0.1:7080"},
+		"api->store":  {Name: "api->store", Proxy: "api_to_store", Listen: "127.0.0.1:7010", Upstream: "127.0.0.1:7090"},
+	}}
+	assert.Equal(t, []string{"api->store", "client->api"}, e.EdgeOrder())
+	assert.Equal(t, []toxiproxy.ProxySpec{
+		{Name: "api_to_store", Listen: "127.0.0.1:7010", Upstream: "127.0.0.1:7090"},
+		{Name: "client_to_api", Listen: "127.0.0.1:7000", Upstream: "127.0.0.1:7080"},
+	}, e.ProxySpecs())
 }

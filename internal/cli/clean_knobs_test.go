@@ -36,8 +36,8 @@ func TestCleanRestoresKnobs(t *testing.T) {
 	t.Cleanup(api.Close)
 	ready := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(ready.Close)
-	ep := stack.Endpoints{ToxiproxyURL: api.URL, Services: map[string]stack.Service{}}
-	for _, svc := range stack.Services() {
+	ep := stack.Endpoints{ToxiproxyURL: api.URL, Services: map[string]stack.Service{}, ServiceOrder: shopServices(t)}
+	for _, svc := range shopServices(t) {
 		s := httptest.NewServer(faultinject.NewInjector(nil, nil).AdminHandler())
 		t.Cleanup(s.Close)
 		ep.Services[svc] = stack.Service{AdminURL: s.URL}

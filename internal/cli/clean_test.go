@@ -61,13 +61,15 @@ func TestCleanAfterCrash(t *testing.T) {
 	})
 	tp := toxiproxy.New(api.URL)
 	var specs []toxiproxy.ProxySpec
-	for _, e := range stack.EdgeNames() {
-		specs = append(specs, toxiproxy.ProxySpec{Name: stack.ProxyName(e), Listen: "127.0.0.1:0", Upstream: "127.0.0.1:1"})
+	shop, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	for _, e := range shop.Edges {
+		specs = append(specs, toxiproxy.ProxySpec{Name: e.Proxy(), Listen: "127.0.0.1:0", Upstream: "127.0.0.1:1"})
 	}
 	require.NoError(t, tp.Populate(t.Context(), specs))
-	ep := stack.Endpoints{ToxiproxyURL: api.URL, Services: map[string]stack.Service{}}
+	ep := stack.Endpoints{ToxiproxyURL: api.URL, Services: map[string]stack.Service{}, ServiceOrder: shopServices(t)}
 	injectors := map[string]*faultinject.Injector{}
-	for _, svc := range stack.Services() {
+	for _, svc := range shopServices(t) {
 		in := faultinject.NewInjector(nil, nil)
 		s := httptest.NewServer(in.AdminHandler())
 		t.Cleanup(s.Close)
@@ -88,7 +90,7 @@ func TestCleanAfterCrash(t *testing.T) {
 		{Network: &faults.NetworkFault{Edge: "orders->payments", Toxic: faults.ToxicLatency, Stream: faults.Downstream, Toxicity: 1,
 			Attributes: map[string]int64{"latency": 200}}},
 		{Network: &faults.NetworkFault{Edge: "gateway->inventory", Toxic: faults.ToxicDown, Stream: faults.Downstream, Toxicity: 1}},
-		{Request: &faults.RequestFault{Service: faults.Payments, Method: "*", GRPCCode: "UNAVAILABLE", Probability: 0.1}},
+		{Request: &faults.RequestFault{Service: "payments", Method: "*", GRPCCode: "UNAVAILABLE", Probability: 0.1}},
 	} {
 		_, err := crashed.Apply(t.Context(), "run-42", "latency", "fault", s)
 		require.NoError(t, err)
@@ -111,12 +113,20 @@ func TestCleanAfterCrash(t *testing.T) {
 		assert.Empty(t, p.Toxics, name)
 		assert.True(t, p.Enabled, name)
 	}
-	assert.Empty(t, injectors[faults.Payments].List())
+	assert.Empty(t, injectors["payments"].List())
 
 	out.Reset()
 	code = Run(t.Context(), env, []string{"clean", "-run-dir", dir})
 	require.Equal(t, exitcode.OK, code, errOut.String())
 	assert.Equal(t, "no fault pending in the ledger\nlab is clean\n", out.String())
+}
+
+// shopServices are the services of the shop's lab file, dependencies first.
+func shopServices(t *testing.T) []string {
+	t.Helper()
+	shop, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	return shop.StartOrder()
 }
 
 // writeState writes a lab state file into st.RunDir.

