@@ -99,7 +99,11 @@ func commandToken(ctx context.Context, l *lab.Lab, argv []string, vars lab.Harne
 	}
 	prog := rendered[0]
 	if !filepath.IsAbs(prog) && strings.ContainsRune(prog, filepath.Separator) {
-		prog = l.Path(prog)
+		abs, err := filepath.Abs(l.Path(prog)) // the command runs in the lab's root
+		if err != nil {
+			return "", err
+		}
+		prog = abs
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()

@@ -523,3 +523,33 @@ func TestSettleHTTP(t *testing.T) {
 		})
 	}
 }
+
+// A lab file named by a relative path, whose invariant is a program given
+// relative to the lab's root (bin/check), runs that program: it is
+// resolved once, not against the root twice.
+func TestCommandRelativeToARelativeLabRoot(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.MkdirAll(filepath.Join("team", "bin"), 0o755))
+	self, err := os.Executable()
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(self, filepath.Join("team", "bin", "check")))
+	doc := `name: team
+services:
+  ledger:
+    protocol: http
+    ports: {public: 7080}
+    local: {command: ./ledger}
+    ready: {http: {port: public, path: /healthz}}
+edges:
+  client->ledger: {proxy_port: 7000}
+load: {scripts: .}
+invariants:
+  relative: {command: [bin/check, ` + helperArg + `, verdict]}
+`
+	l, err := lab.Parse(filepath.Join("team", "lab.yaml"), []byte(doc))
+	require.NoError(t, err)
+	got := newSet(t, l, Builtins{}, dir).Invariants(t.Context(), []string{"relative"}, run("t1"))
+	require.Len(t, got, 1)
+	assert.Equal(t, journal.Pass, got[0].Outcome, got[0].Detail)
+}

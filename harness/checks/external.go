@@ -42,7 +42,13 @@ func (s *Set) runCommand(ctx context.Context, field string, argv []string, input
 	}
 	prog := rendered[0]
 	if !filepath.IsAbs(prog) && strings.ContainsRune(prog, filepath.Separator) {
-		prog = s.lab.Path(prog) // relative to the lab's root, like its other paths
+		// Relative to the lab's root, like its other paths; absolute, since
+		// the command runs in that root.
+		abs, err := filepath.Abs(s.lab.Path(prog))
+		if err != nil {
+			return nil, "", err
+		}
+		prog = abs
 	}
 	name := "command " + argv[0]
 	if timeout > 0 {
