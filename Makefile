@@ -22,7 +22,10 @@ SERVICES    := gateway orders inventory payments
 # runs them too, without the tests behind `-tags tools` (those run the pinned
 # k6 and promtool); the integration and e2e layers are behind `-tags
 # integration` and `-tags e2e`.
-UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... ./dashboards/... | grep -v -e /contracttest -e /integration)
+UNIT_PKGS   = $(shell $(GO) list ./services/... ./faults/... ./harness/... ./internal/... ./cmd/... ./dashboards/... ./labs/... | grep -v -e /contracttest -e /integration)
+# The second system under test, a Go module of its own (examples/bookings):
+# its unit tests run in the unit layer, its scenarios in `make chaos-example`.
+EXAMPLE     := examples/bookings
 # Packages of the contract layer.
 CONTRACT_PKGS := ./contracts/... ./services/contracttest/...
 
@@ -88,6 +91,7 @@ generate:
 .PHONY: check-generated
 check-generated: generate
 	@git diff --exit-code -- services/api || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	$(MAKE) -C $(EXAMPLE) generate-check
 
 ## slo: regenerate the Prometheus rules in slo/rules from the SLO definitions slo/slos.yaml
 .PHONY: slo
@@ -168,6 +172,7 @@ test: lint test-unit test-integration test-contract test-e2e
 test-unit: tools
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -tags tools -race -count=1 -timeout 10m $(UNIT_PKGS)
+	cd $(EXAMPLE) && $(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/example-unit.xml --jsonfile $(REPORTS)/example-unit.json -- -count=1 -timeout 5m ./...
 
 ## test-integration: (-tags integration) testcontainers-go: each gRPC service's image behind a Toxiproxy container; deadlines, retries, breaker
 .PHONY: test-integration
@@ -209,6 +214,12 @@ chaos: build tools $(if $(filter compose,$(STACK)),$(compose_images))
 .PHONY: chaos-sensitivity
 chaos-sensitivity: build tools $(if $(filter compose,$(STACK)),$(compose_images))
 	$(BIN)/chaoslab chaos -sensitivity -stack $(STACK) $(if $(SCENARIO),-scenario $(SCENARIO))
+
+## chaos-example: the same main job on the second system under test, examples/bookings (its own lab file, services, k6 script, SLOs and scenarios); SENSITIVITY=1 for its sensitivity run
+.PHONY: chaos-example
+chaos-example: build tools
+	$(MAKE) -C $(EXAMPLE) build
+	$(BIN)/chaoslab chaos -lab $(EXAMPLE)/lab.yaml -chaos-run-dir .run/bookings -reports $(REPORTS)/bookings $(if $(filter 1,$(SENSITIVITY)),-sensitivity) $(if $(SCENARIO),-scenario $(SCENARIO))
 
 ## up: start the lab with docker compose (images built here, third-party images pulled; COMPOSE_OFFLINE=1: stand-ins); Grafana on :3000
 .PHONY: up
