@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,9 +112,6 @@ func TestLabFileRunsTheSystem(t *testing.T) {
 				}
 				argv = append(argv, r)
 			}
-			// The lab names bin/ (harness templates have no .BinDir): use
-			// the binaries this test built.
-			argv[0] = filepath.Join(bin, strings.TrimPrefix(argv[0], "bin/"))
 			in, _ := json.Marshal(tt.run)
 			cmd := exec.CommandContext(t.Context(), argv[0], argv[1:]...)
 			cmd.Stdin = bytes.NewReader(in)

@@ -76,6 +76,9 @@ type KnobVars struct {
 type HarnessVars struct {
 	// RunDir is the harness's run directory.
 	RunDir string
+	// BinDir is where the lab's binaries are built, as for the services'
+	// templates: a checker built with them is {{.BinDir}}/<name>.
+	BinDir string
 	// PrometheusURL is the lab's Prometheus HTTP API.
 	PrometheusURL string
 	// addrs are the services' ports (replica 0) as the harness reaches them.
@@ -287,7 +290,7 @@ func (l *Lab) RenderCompose(service string, replica int, p Placement) (Container
 // in local placement p (services on 127.0.0.1) with its Prometheus at
 // prometheusURL.
 func (l *Lab) HarnessVarsFor(p Placement, prometheusURL string) HarnessVars {
-	h := HarnessVars{RunDir: p.RunDir, PrometheusURL: prometheusURL, addrs: map[string]map[string]string{}}
+	h := HarnessVars{RunDir: p.RunDir, BinDir: p.BinDir, PrometheusURL: prometheusURL, addrs: map[string]map[string]string{}}
 	for _, s := range l.Services {
 		h.addrs[s.Name] = map[string]string{}
 		for _, port := range s.Ports {
@@ -481,9 +484,9 @@ type harnessVocab struct {
 }
 
 func (v harnessVocab) check(r *ref) *refProblem {
-	top := []string{".RunDir", ".PrometheusURL", `.Addr "<service>" "<port>"`}
+	top := []string{".RunDir", ".BinDir", ".PrometheusURL", `.Addr "<service>" "<port>"`}
 	switch name := r.idents[0]; {
-	case (name == "RunDir" || name == "PrometheusURL") && len(r.idents) == 1 && len(r.args) == 0:
+	case (name == "RunDir" || name == "BinDir" || name == "PrometheusURL") && len(r.idents) == 1 && len(r.args) == 0:
 		return nil
 	case name == "Addr" && len(r.idents) == 1:
 		if len(r.args) != 2 {

@@ -48,6 +48,9 @@ type Endpoints struct {
 	Lab string `json:"lab,omitempty"`
 	// PortOffset is how far the stack shifted the lab file's port plan.
 	PortOffset int `json:"port_offset,omitempty"`
+	// BinDir is the lab's {{.BinDir}} on the host, absolute ("" when the
+	// stack builds no binaries on the host: the lab's bin/ then).
+	BinDir string `json:"bin_dir,omitempty"`
 	// GatewayURL is the system's entry point for load: http:// and the
 	// proxy of the lab's load entry edge, so that client-side faults apply.
 	GatewayURL string `json:"gateway_url"`

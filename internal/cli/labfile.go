@@ -77,7 +77,11 @@ func labChecks(l *labfile.Lab, e stack.Endpoints, vars labfile.HarnessVars) (*ch
 // e, whose run directory is runDir: the services on 127.0.0.1, shifted by
 // the lab's port offset.
 func harnessVars(l *labfile.Lab, e stack.Endpoints, runDir string) labfile.HarnessVars {
-	return l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, "", nil), e.PrometheusURL)
+	binDir := e.BinDir
+	if binDir == "" {
+		binDir = l.Path("bin")
+	}
+	return l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, binDir, nil), e.PrometheusURL)
 }
 
 // labPaths are where a lab file's scenarios, k6 scripts and SLO

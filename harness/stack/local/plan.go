@@ -68,7 +68,7 @@ func planFor(l *lab.Lab, cfg Config, runDir, binDir string, auth map[string]stri
 	}
 	ports := PortsFor(l, cfg.PortOffset)
 	pl := plan{ports: ports, endpoints: endpointsFor(l, ports, keyFile)}
-	pl.endpoints.PortOffset = cfg.PortOffset
+	pl.endpoints.PortOffset, pl.endpoints.BinDir = cfg.PortOffset, binDir
 	placement := l.LocalPlacement(cfg.PortOffset, runDir, binDir, auth)
 	var missing []string
 	for _, name := range l.StartOrder() {
