@@ -97,7 +97,8 @@ func TestFaultEnv(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:2", u)
 	_, err = env.AdminURL("orders")
-	require.ErrorContains(t, err, `the lab has no admin API for service "orders"`)
+	require.ErrorIs(t, err, faults.ErrNoAdminAPI, "rollback's request sweep skips such a service")
+	assert.ErrorContains(t, err, `service "orders"`)
 
 	cs := &recorder{}
 	env = stack.FaultEnv(containerStack{procStack{cs}}, nil)
