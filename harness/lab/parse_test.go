@@ -321,7 +321,7 @@ func TestRules(t *testing.T) {
 		{name: "harness templates name ports", old: `'{{.Addr "ledger" "public"}}'`, new: `'{{.Addr "ledger" "metrics"}}'`,
 			want: []string{`invariants.balanced.command[1]: service ledger has no port "metrics"; allowed: public, admin`}},
 		{name: "harness templates see no service values", old: `'{{.Addr "ledger" "public"}}'`, new: `'{{.Listen.public}}'`,
-			want: []string{`invariants.balanced.command[1]: unknown template value .Listen.public; allowed: .RunDir, .PrometheusURL, .Addr "<service>" "<port>"`}},
+			want: []string{`invariants.balanced.command[1]: unknown template value .Listen.public; allowed: .RunDir, .BinDir, .PrometheusURL, .Addr "<service>" "<port>"`}},
 		{name: "http checkers take URLs", old: "{command: [./check-balance, '{{.Addr \"ledger\" \"public\"}}']}", new: "{http: 'localhost/check'}",
 			want: []string{`invariants.balanced.http: "localhost/check" is not an http(s) URL: write one like http://127.0.0.1:9090`}},
 		{name: "settle interval below timeout", old: "invariants:", new: "settle: {command: [./idle], timeout: 2s, interval: 3s}\ninvariants:",

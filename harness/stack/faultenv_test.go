@@ -43,8 +43,8 @@ func (r *recorder) log() []string {
 type procStack struct{ *recorder }
 
 func (procStack) Endpoints() stack.Endpoints {
-	return stack.Endpoints{ToxiproxyURL: "http://127.0.0.1:1", Services: map[string]stack.Service{
-		"payments": {AdminURL: "http://127.0.0.1:2"},
+	return stack.Endpoints{ToxiproxyURL: "http://127.0.0.1:1", ServiceOrder: []string{"payments", "orders"}, Services: map[string]stack.Service{
+		"payments": {AdminURL: "http://127.0.0.1:2"}, "orders": {},
 	}}
 }
 
