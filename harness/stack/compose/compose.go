@@ -1,7 +1,8 @@
 // Package compose runs the lab with docker-compose (docker-compose.yml at
-// the repository's root): the shop's images built from ./Dockerfile,
-// Toxiproxy, Prometheus, Jaeger and Grafana as containers, their ports
-// published on 127.0.0.1 at the local lab's default ports. It implements
+// the repository's root, generated from the lab file by Files: make
+// compose-file): the lab's images, Toxiproxy, Prometheus, Jaeger and
+// Grafana as containers, their ports published on 127.0.0.1 at the local
+// lab's default ports. It implements
 // stack.Stack, so the scenario library runs on it unchanged: process faults
 // become docker kill/pause/unpause, knobs recreate a service with an override
 // file, and it adds container faults (stop, kill, pause, disconnect).
@@ -144,9 +145,9 @@ func (c Config) stateFile() string { return filepath.Join(c.RunDir, "state.json"
 // runner returns the commands' runner; the JWT key and the image choice go
 // to docker-compose through its environment.
 func (c Config) runner(key string) runner {
-	env := []string{"CHAOSLAB_IMAGE_TAG=" + c.ImageTag}
+	env := []string{ImageTagVar + "=" + c.ImageTag}
 	if key != "" {
-		env = append(env, "CHAOSLAB_JWT_KEY="+key)
+		env = append(env, JWTKeyVar+"="+key)
 	}
 	if c.Offline {
 		images := OfflineImages()
@@ -155,7 +156,7 @@ func (c Config) runner(key string) runner {
 		}
 	}
 	return runner{
-		dir: c.Dir, files: []string{filepath.Join(c.Dir, "docker-compose.yml"), c.knobsFile()},
+		dir: c.Dir, files: []string{filepath.Join(c.Dir, ComposeFile), c.knobsFile()},
 		project: c.Project, env: env, environ: c.Environ,
 	}
 }
