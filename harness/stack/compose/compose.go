@@ -284,24 +284,12 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 // checkImages fails early, naming the make target, when an image that
 // cannot be pulled is missing.
 func (c Config) checkImages(ctx context.Context, r runner) error {
-	var want []string
-	for _, s := range c.Lab.StartOrder() {
-		img, err := c.Lab.RenderCompose(s, 0, c.Lab.ComposePlacement(c.RunDir, c.ImageTag, nil))
-		if err != nil {
-			return err
-		}
-		want = append(want, img.Image)
-	}
-	if c.Offline {
-		images := OfflineImages() // by variable: <SERVICE>_IMAGE
-		for _, svc := range c.services(nil) {
-			if img, ok := images[strings.ToUpper(svc)+"_IMAGE"]; ok {
-				want = append(want, img)
-			}
-		}
+	want, err := c.images()
+	if err != nil {
+		return err
 	}
 	var missing []string
-	for _, img := range slices.Sorted(slices.Values(want)) {
+	for _, img := range want {
 		if _, err := r.docker(ctx, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
 			missing = append(missing, img)
 		}
@@ -314,6 +302,30 @@ func (c Config) checkImages(ctx context.Context, r runner) error {
 		return fmt.Errorf("missing images %s: build them with %s", strings.Join(missing, ", "), how)
 	}
 	return nil
+}
+
+// images are the images Up runs that cannot be pulled, sorted: the lab's
+// services' (only the image is rendered: the auth values are left empty),
+// and the offline stand-ins when Offline.
+func (c Config) images() ([]string, error) {
+	var want []string
+	p := c.Lab.ComposePlacement(c.RunDir, c.ImageTag, c.Lab.Load.Auth.AuthVars("", ""))
+	for _, s := range c.Lab.StartOrder() {
+		img, err := c.Lab.RenderCompose(s, 0, p)
+		if err != nil {
+			return nil, err
+		}
+		want = append(want, img.Image)
+	}
+	if c.Offline {
+		images := OfflineImages() // by variable: <SERVICE>_IMAGE
+		for _, svc := range c.services(nil) {
+			if img, ok := images[strings.ToUpper(svc)+"_IMAGE"]; ok {
+				want = append(want, img)
+			}
+		}
+	}
+	return slices.Sorted(slices.Values(want)), nil
 }
 
 // bridgeGateway is the host's address on Docker's default bridge, which

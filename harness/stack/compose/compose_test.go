@@ -106,6 +106,31 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 	}
 }
 
+// The images Up checks for are the lab's, rendered with the image tag, and
+// the stand-ins offline.
+func TestImagesUpNeeds(t *testing.T) {
+	shop := loadShop(t)
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "online", cfg: Config{Lab: shop, ImageTag: "v1"},
+			want: []string{"chaoslab/gateway:v1", "chaoslab/inventory:v1", "chaoslab/orders:v1", "chaoslab/payments:v1"}},
+		{name: "offline, shop only", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true, ShopOnly: true},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/toxiproxy:local"}},
+		{name: "offline", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/jaeger:local", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/prometheus:local", "chaoslab/toxiproxy:local"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.images()
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
 // trimScheme is the host:port of an http URL.
 func trimScheme(u string) string {
 	hostPort, _, _ := strings.Cut(strings.TrimPrefix(u, "http://"), "/")
