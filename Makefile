@@ -105,6 +105,18 @@ slo-check: tools
 	$(PROMTOOL) check rules slo/rules/*.yml
 	$(PROMTOOL) test rules slo/tests/*.yml
 
+## compose-file: regenerate docker-compose.yml and compose/ (prometheus.yml, toxiproxy.json, jaeger.yaml) from the lab file labs/shop/lab.yaml
+.PHONY: compose-file
+compose-file:
+	$(GO) run ./cmd/chaoslab compose-file
+
+## compose-file-check: fail when docker-compose.yml or compose/ is stale with the lab file; docker-compose config -q
+.PHONY: compose-file-check
+compose-file-check:
+	$(GO) run ./cmd/chaoslab compose-file -check
+	@if command -v docker-compose >/dev/null 2>&1; then docker-compose config -q && echo "docker-compose.yml: valid"; \
+	  else echo "docker-compose is not installed: its config check was left out"; fi
+
 ## lint: go vet (every build tag: tools, integration, e2e) and gofmt
 .PHONY: lint
 lint:

@@ -47,6 +47,8 @@ func commands() map[string]command {
 		"report":   {summary: "regenerate a chaos run's reports (HTML, JUnit) from its journals and print its summary", run: runReport},
 		"clean":    {summary: "remove every fault and knob chaoslab left in the lab (after a crashed or killed run)", run: runClean},
 		"slo":      {summary: "generate the Prometheus rules of slo/slos.yaml, or check the committed ones", run: runSLO},
+
+		"compose-file": {summary: "generate docker-compose.yml and compose/ from the lab file, or check the committed ones", run: runComposeFile},
 	}
 }
 

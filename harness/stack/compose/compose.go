@@ -1,7 +1,8 @@
 // Package compose runs the lab with docker-compose (docker-compose.yml at
-// the repository's root): the shop's images built from ./Dockerfile,
-// Toxiproxy, Prometheus, Jaeger and Grafana as containers, their ports
-// published on 127.0.0.1 at the local lab's default ports. It implements
+// the repository's root, generated from the lab file by Files: make
+// compose-file): the lab's images, Toxiproxy, Prometheus, Jaeger and
+// Grafana as containers, their ports published on 127.0.0.1 at the local
+// lab's default ports. It implements
 // stack.Stack, so the scenario library runs on it unchanged: process faults
 // become docker kill/pause/unpause, knobs recreate a service with an override
 // file, and it adds container faults (stop, kill, pause, disconnect).
@@ -144,9 +145,9 @@ func (c Config) stateFile() string { return filepath.Join(c.RunDir, "state.json"
 // runner returns the commands' runner; the JWT key and the image choice go
 // to docker-compose through its environment.
 func (c Config) runner(key string) runner {
-	env := []string{"CHAOSLAB_IMAGE_TAG=" + c.ImageTag}
+	env := []string{ImageTagVar + "=" + c.ImageTag}
 	if key != "" {
-		env = append(env, "CHAOSLAB_JWT_KEY="+key)
+		env = append(env, JWTKeyVar+"="+key)
 	}
 	if c.Offline {
 		images := OfflineImages()
@@ -155,7 +156,7 @@ func (c Config) runner(key string) runner {
 		}
 	}
 	return runner{
-		dir: c.Dir, files: []string{filepath.Join(c.Dir, "docker-compose.yml"), c.knobsFile()},
+		dir: c.Dir, files: []string{filepath.Join(c.Dir, ComposeFile), c.knobsFile()},
 		project: c.Project, env: env, environ: c.Environ,
 	}
 }
@@ -283,24 +284,12 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 // checkImages fails early, naming the make target, when an image that
 // cannot be pulled is missing.
 func (c Config) checkImages(ctx context.Context, r runner) error {
-	var want []string
-	for _, s := range c.Lab.StartOrder() {
-		img, err := c.Lab.RenderCompose(s, 0, c.Lab.ComposePlacement(c.RunDir, c.ImageTag, nil))
-		if err != nil {
-			return err
-		}
-		want = append(want, img.Image)
-	}
-	if c.Offline {
-		images := OfflineImages() // by variable: <SERVICE>_IMAGE
-		for _, svc := range c.services(nil) {
-			if img, ok := images[strings.ToUpper(svc)+"_IMAGE"]; ok {
-				want = append(want, img)
-			}
-		}
+	want, err := c.images()
+	if err != nil {
+		return err
 	}
 	var missing []string
-	for _, img := range slices.Sorted(slices.Values(want)) {
+	for _, img := range want {
 		if _, err := r.docker(ctx, "image", "inspect", "--format", "{{.Id}}", img); err != nil {
 			missing = append(missing, img)
 		}
@@ -313,6 +302,30 @@ func (c Config) checkImages(ctx context.Context, r runner) error {
 		return fmt.Errorf("missing images %s: build them with %s", strings.Join(missing, ", "), how)
 	}
 	return nil
+}
+
+// images are the images Up runs that cannot be pulled, sorted: the lab's
+// services' (only the image is rendered: the auth values are left empty),
+// and the offline stand-ins when Offline.
+func (c Config) images() ([]string, error) {
+	var want []string
+	p := c.Lab.ComposePlacement(c.RunDir, c.ImageTag, c.Lab.Load.Auth.AuthVars("", ""))
+	for _, s := range c.Lab.StartOrder() {
+		img, err := c.Lab.RenderCompose(s, 0, p)
+		if err != nil {
+			return nil, err
+		}
+		want = append(want, img.Image)
+	}
+	if c.Offline {
+		images := OfflineImages() // by variable: <SERVICE>_IMAGE
+		for _, svc := range c.services(nil) {
+			if img, ok := images[strings.ToUpper(svc)+"_IMAGE"]; ok {
+				want = append(want, img)
+			}
+		}
+	}
+	return slices.Sorted(slices.Values(want)), nil
 }
 
 // bridgeGateway is the host's address on Docker's default bridge, which

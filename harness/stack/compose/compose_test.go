@@ -13,7 +13,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chaoslab/chaoslab/faults"
-	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
@@ -73,44 +72,62 @@ func TestWriteKnobsIsAValidOverride(t *testing.T) {
 }
 
 // The endpoints are the ports docker-compose.yml publishes, and the edges
-// are the proxies of compose/toxiproxy.json.
+// are the proxies of compose/toxiproxy.json, as compose-file generates them
+// (TestTheCommittedComposeFilesAreGenerated: and as they are committed).
 func TestEndpointsMatchTheComposeFiles(t *testing.T) {
-	shop, err := lab.Load(filepath.Join("..", "..", "..", "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
-		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated"}, Settle: []string{"no_pending_orders"}}))
-	require.NoError(t, err)
+	shop := loadShop(t)
 	e := endpoints(shop, "/run/jwt.key", "172.17.0.1")
 	assert.Equal(t, "http://127.0.0.1:8000", e.GatewayURL)
 	assert.Equal(t, "172.17.0.1:9099", e.HarnessMetricsAddr)
 
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docker-compose.yml"))
-	require.NoError(t, err)
-	var file struct {
-		Services map[string]struct {
-			Ports []string `yaml:"ports"`
-		} `yaml:"services"`
-	}
-	require.NoError(t, yaml.Unmarshal(b, &file))
+	files := parse(t, shopFiles(t))
 	require.Len(t, e.Services, 4)
 	for svc, s := range e.Services {
-		published := file.Services[svc].Ports
+		published := files.compose.Services[svc].Ports
 		for _, addr := range []string{s.Addr, trimScheme(s.MetricsURL), trimScheme(s.AdminURL)} {
 			_, port, err := net.SplitHostPort(addr)
 			require.NoError(t, err)
 			assert.Contains(t, published, "127.0.0.1:"+port+":"+port, "%s publishes %s", svc, addr)
 		}
 	}
+	for url, service := range map[string]string{e.GatewayURL: "toxiproxy", e.ToxiproxyURL: "toxiproxy", e.PrometheusURL: "prometheus", "http://" + e.JaegerQueryGRPC: "jaeger", e.JaegerQueryURL: "jaeger", "http://" + e.OTLPGRPC: "jaeger"} {
+		_, port, err := net.SplitHostPort(trimScheme(url))
+		require.NoError(t, err)
+		assert.Contains(t, strings.Join(files.compose.Services[service].Ports, " "), "127.0.0.1:"+port+":", "%s publishes %s", service, url)
+	}
 
-	var proxies []struct{ Name, Listen, Upstream string }
-	b, err = os.ReadFile(filepath.Join("..", "..", "..", "compose", "toxiproxy.json"))
-	require.NoError(t, err)
-	require.NoError(t, yaml.Unmarshal(b, &proxies))
 	got := map[string]stack.Edge{}
-	for _, p := range proxies {
+	for _, p := range files.proxies {
 		got[p.Name] = stack.Edge{Proxy: p.Name, Listen: p.Listen, Upstream: p.Upstream}
 	}
 	require.Len(t, e.Edges, 5)
 	for name, edge := range e.Edges {
 		assert.Equal(t, stack.Edge{Proxy: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream}, got[edge.Proxy], name)
+	}
+}
+
+// The images Up checks for are the lab's, rendered with the image tag, and
+// the stand-ins offline.
+func TestImagesUpNeeds(t *testing.T) {
+	shop := loadShop(t)
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "online", cfg: Config{Lab: shop, ImageTag: "v1"},
+			want: []string{"chaoslab/gateway:v1", "chaoslab/inventory:v1", "chaoslab/orders:v1", "chaoslab/payments:v1"}},
+		{name: "offline, shop only", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true, ShopOnly: true},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/toxiproxy:local"}},
+		{name: "offline", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/jaeger:local", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/prometheus:local", "chaoslab/toxiproxy:local"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.images()
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
 	}
 }
 
