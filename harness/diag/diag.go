@@ -60,7 +60,7 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// SortByPosition orders problems by line, then column (stable).
+// SortByPosition sorts problems by line, then column (stable).
 func SortByPosition(ps []Problem) {
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if a.Line != b.Line {

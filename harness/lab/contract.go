@@ -77,7 +77,7 @@ type Write struct {
 // Verdict is what an invariant checker answers: how many records it
 // examined and the violations it found.
 //
-//	{"examined": 120, "violations": [{"id": "o-17", "detail": "charged twice"}], "detail": "120 orders"}
+//	{"examined": 120, "violations": [{"id": "o-17", "detail": "charged twice"}], "detail": "120 bookings"}
 type Verdict struct {
 	// Examined is how many records the checker looked at; 0 makes the check
 	// inconclusive (a check that examined nothing never passes).
@@ -156,7 +156,7 @@ func DecodeVerdict(data []byte) (Verdict, error) {
 
 // SettleStatus is what a settle probe (command or http) answers:
 //
-//	{"pending": 3, "detail": "3 orders PENDING"}
+//	{"pending": 3, "detail": "3 transfers in flight"}
 //
 // The harness stops waiting when Pending is 0.
 type SettleStatus struct {

@@ -23,7 +23,7 @@ import (
 )
 
 // Client is the caller of an entry edge: the load generator and the
-// client-side faults sit in front of the system ("client->gateway").
+// client-side faults sit in front of the system ("client->api").
 const Client = "client"
 
 // Protocol is what a service speaks on the port its edges reach.
@@ -132,7 +132,7 @@ type Port struct {
 // Local is how the local stack runs a service: one process per replica.
 // Every string is a template (see Vars).
 type Local struct {
-	// Command is the program: "{{.BinDir}}/orders"; relative to Root when
+	// Command is the program: "{{.BinDir}}/store"; relative to Root when
 	// relative after rendering.
 	Command string
 	// Args are its arguments.
@@ -148,7 +148,7 @@ type Local struct {
 // Compose is how the compose stack runs a service: a container per replica.
 // Image and Env are templates (see Vars).
 type Compose struct {
-	// Image is the image: "chaoslab/orders:{{.ImageTag}}".
+	// Image is the image: "team/store:{{.ImageTag}}".
 	Image string
 	// Build says how to build Image locally; nil: it is pulled or built
 	// elsewhere.
@@ -239,7 +239,7 @@ type Knob struct {
 // proxy the harness creates.
 type Edge struct {
 	Pos
-	// Name is "from->to": "orders->payments", "client->gateway".
+	// Name is "from->to": "api->store", "client->api".
 	Name string
 	// From is a service, or Client for an entry edge.
 	From string
@@ -255,8 +255,7 @@ type Edge struct {
 // Entry reports whether the edge leads into the system from the client.
 func (e *Edge) Entry() bool { return e.From == Client }
 
-// Proxy is the Toxiproxy proxy's name: "orders->payments" →
-// "orders_to_payments".
+// Proxy is the Toxiproxy proxy's name: "api->store" → "api_to_store".
 func (e *Edge) Proxy() string { return strings.ReplaceAll(e.Name, "->", "_to_") }
 
 // Proxies is the Toxiproxy the harness starts for the edges.
@@ -389,7 +388,7 @@ func AuthProviders() []string { return []string{AuthNone, AuthHS256, AuthCommand
 // Plot is one series the report draws over a run.
 type Plot struct {
 	Pos
-	// Name is unique in the lab: "p99 latency POST /v1/orders".
+	// Name is unique in the lab: "p99 latency POST /v1/items".
 	Name string
 	// Unit is how the value reads: "s", "ratio", "req/s".
 	Unit string
@@ -471,7 +470,7 @@ func (l *Lab) Service(name string) (*Service, bool) {
 	return l.Services[i], true
 }
 
-// Edge returns the edge named name ("orders->payments").
+// Edge returns the edge named name ("api->store").
 func (l *Lab) Edge(name string) (*Edge, bool) {
 	i := slices.IndexFunc(l.Edges, func(e *Edge) bool { return e.Name == name })
 	if i < 0 {

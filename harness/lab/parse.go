@@ -433,7 +433,7 @@ func (r *reader) local(n *yaml.Node, path, service string) *Local {
 		return nil
 	}
 	l := &Local{KnobArg: defaultKnobArg}
-	if v, ok := r.need(o, "command", `the program, like "{{.BinDir}}/orders"`); ok {
+	if v, ok := r.need(o, "command", `the program, like "{{.BinDir}}/store"`); ok {
 		if s, ok := r.str(v, o.field("command")); ok {
 			l.Command = s
 			r.template(v, o.field("command"), s, service, "service")
@@ -496,7 +496,7 @@ func (r *reader) compose(n *yaml.Node, path, service string) *Compose {
 		return nil
 	}
 	c := &Compose{}
-	if v, ok := r.need(o, "image", `the image, like "chaoslab/orders:{{.ImageTag}}"`); ok {
+	if v, ok := r.need(o, "image", `the image, like "team/store:{{.ImageTag}}"`); ok {
 		if s, ok := r.str(v, o.field("image")); ok {
 			c.Image = s
 			r.template(v, o.field("image"), s, service, "image")
@@ -776,7 +776,7 @@ func (r *reader) edges(n *yaml.Node) {
 		path := field("edges", name)
 		m := edgeRE.FindStringSubmatch(name)
 		if m == nil {
-			r.errorf(k, path, nil, `%q is not an edge: write "caller->callee", like "orders->payments" or "client->gateway"`, name)
+			r.errorf(k, path, nil, `%q is not an edge: write "caller->callee", like "api->store" or "client->api"`, name)
 			continue
 		}
 		e := &Edge{Pos: pos(k), Name: name, From: m[1], To: m[2], TargetPort: defaultTargetPort}
@@ -828,10 +828,10 @@ func (r *reader) edges(n *yaml.Node) {
 		r.lab.Edges = append(r.lab.Edges, e)
 	}
 	if len(o.order) > 0 && len(r.lab.EntryEdges()) == 0 && len(r.rejected) == 0 {
-		r.errorf(o.node, "edges", nil, "no entry edge: add one from client in front of the system, like client->gateway: {proxy_port: 8000}")
+		r.errorf(o.node, "edges", nil, "no entry edge: add one from client in front of the system, like client->api: {proxy_port: 8000}")
 	}
 	if len(o.order) == 0 {
-		r.errorf(o.node, "edges", nil, "is empty: give at least the entry edge, like client->gateway: {proxy_port: 8000}")
+		r.errorf(o.node, "edges", nil, "is empty: give at least the entry edge, like client->api: {proxy_port: 8000}")
 	}
 }
 
@@ -1058,7 +1058,7 @@ func (r *reader) plots(n *yaml.Node) {
 			continue
 		}
 		p := Plot{Pos: pos(o.node)}
-		if v, ok := r.need(o, "name", `what the plot shows, like "p99 latency POST /v1/orders"`); ok {
+		if v, ok := r.need(o, "name", `what the plot shows, like "p99 latency POST /v1/items"`); ok {
 			if s, ok := r.str(v, o.field("name")); ok {
 				if j, dup := seen[s]; dup {
 					r.errorf(resolve(v), o.field("name"), nil, "repeated plot name: plots[%d] is %q already", j, s)

@@ -252,7 +252,7 @@ func TestRules(t *testing.T) {
 		// Edges.
 		{name: "edges are caller->callee", old: "web->ledger: {proxy_port: 6001}", new: "web-ledger: {proxy_port: 6001}",
 			want: []string{`services.web.local.args[3]: web is the caller of no edge, so it has no edge "web->ledger": declare it under edges`,
-				`edges.web-ledger: "web-ledger" is not an edge: write "caller->callee", like "orders->payments" or "client->gateway"`}},
+				`edges.web-ledger: "web-ledger" is not an edge: write "caller->callee", like "api->store" or "client->api"`}},
 		{name: "edges name services", old: "web->ledger: {proxy_port: 6001}", new: "web->ledgr: {proxy_port: 6001}",
 			want: []string{`services.web.local.args[3]: web is the caller of no edge, so it has no edge "web->ledger": declare it under edges`,
 				`edges.web->ledgr: the callee "ledgr" is no service of the lab; allowed: web, ledger`}},
@@ -260,7 +260,7 @@ func TestRules(t *testing.T) {
 			want: []string{`services.web.local.args[3]: web is the caller of no edge, so it has no edge "web->ledger": declare it under edges`,
 				`edges.web->client: client calls the system; it is never called: an edge leads to a service; allowed: web, ledger`}},
 		{name: "an entry edge is required", old: "  client->web: {proxy_port: 6000}\n", new: "",
-			want: []string{"edges: no entry edge: add one from client in front of the system, like client->gateway: {proxy_port: 8000}"}},
+			want: []string{"edges: no entry edge: add one from client in front of the system, like client->api: {proxy_port: 8000}"}},
 		{name: "edges need a proxy port", old: "{proxy_port: 6001}", new: "{}",
 			want: []string{"edges.web->ledger.proxy_port: missing: the port the edge's Toxiproxy proxy listens on"}},
 		{name: "target ports exist", old: "{proxy_port: 6001}", new: "{proxy_port: 6001, target_port: grpc}",

@@ -24,7 +24,7 @@ type PlannedPort struct {
 	// (ComponentToxiproxy, …).
 	Component string
 	// Name is the port's name: a service's port ("public"), a proxy
-	// ("proxy orders->payments"), "api", "http", a Jaeger port.
+	// ("proxy api->store"), "api", "http", a Jaeger port.
 	Name string
 	// Replica is the service's (or, for a proxy, the callee's) replica.
 	Replica int
@@ -32,7 +32,7 @@ type PlannedPort struct {
 	Number int
 }
 
-// String is "orders public 50051", "orders[1] public 51051".
+// String is "store public 50051", "store[1] public 51051".
 func (p PlannedPort) String() string {
 	c := p.Component
 	if p.Replica > 0 {
@@ -42,7 +42,7 @@ func (p PlannedPort) String() string {
 }
 
 // ProxyPortName is the plan's name of an edge's proxy: "proxy
-// orders->payments".
+// api->store".
 func ProxyPortName(edge string) string { return "proxy " + edge }
 
 // PortPlan returns every port the lab listens on when the harness starts

@@ -1,7 +1,7 @@
 // Package load runs chaoslab's k6 scripts (loadtests/) as a process per
 // scenario and reads back what k6 did: its end-of-test summary (requests,
 // failures, dropped iterations, latency percentiles, overall and per
-// phase), the orders it saw acknowledged, and whether its thresholds held.
+// phase), the writes it saw acknowledged, and whether its thresholds held.
 //
 // k6 gets the run id, the scenario and the timeline through the env
 // contract of loadtests/lib/config.js; it tags every sample with run_id,
@@ -73,7 +73,8 @@ type Options struct {
 	Env map[string]string
 }
 
-// Ack is an order the gateway acknowledged, as the script logged it.
+// Ack is a write the system acknowledged, as the script logged it (an ACK
+// or ACCEPTED line: docs/lab.md, load.acks).
 type Ack struct {
 	OrderID string `json:"order_id"`
 	Key     string `json:"idempotency_key"`
@@ -111,8 +112,8 @@ type Threshold struct {
 // Result is what k6 did.
 type Result struct {
 	journal.Load
-	// Acked are the orders acknowledged with 201 (CONFIRMED), Accepted
-	// those with 202 (PENDING), in the order k6 logged them.
+	// Acked are the writes logged as ACK (confirmed), Accepted those
+	// logged as ACCEPTED (taken, not yet done), in the order k6 logged them.
 	Acked    []Ack `json:"acked_orders"`
 	Accepted []Ack `json:"accepted_orders"`
 	// Origin is the timeline's origin and Started when the load started

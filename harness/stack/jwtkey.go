@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// EnsureJWTKey makes sure path holds an HS256 key for the lab's gateway: a
+// EnsureJWTKey makes sure path holds an HS256 key for the lab's hs256-jwt auth
+// provider: a
 // random 32-byte key, hex encoded, written once (mode 0600) and kept across
 // restarts of the lab so that minted tokens stay valid. It returns the key.
 func EnsureJWTKey(path string) (string, error) {

@@ -143,7 +143,7 @@ func Evaluate(ctx context.Context, f Finder, c scenario.TraceCheck, phases []jou
 // assertion is one kind of trace assertion.
 type assertion struct {
 	// describe says what a trace satisfying it has: "have event retry on
-	// orders {peer.service=payments}".
+	// api {peer.service=store}".
 	describe string
 	holds    func(traces.Trace) bool
 	// more adds to the detail what helps a reader find the offenders.
@@ -252,7 +252,7 @@ func missing(t traces.Trace, want []string) []string {
 	return out
 }
 
-// attrString writes attributes in key order: "{peer.service=payments}".
+// attrString writes attributes in key order: "{peer.service=store}".
 func attrString(attrs map[string]string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {

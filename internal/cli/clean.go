@@ -71,7 +71,7 @@ ledger: run clean again).`)
 }
 
 // restoredKnobs says that the rollback restarted k's service with its
-// defaults, and whose knobs it ran with: "restored orders's defaults:
+// defaults, and whose knobs it ran with: "restored store's defaults:
 // -breaker=false -retries=false were set by run X, scenario Y".
 func restoredKnobs(k faults.Knobs) string {
 	switch {

@@ -36,7 +36,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"token":    {summary: "mint a dev JWT for the gateway's write routes", run: runToken},
+		"token":    {summary: "mint an HS256 JWT with the lab's key (hs256-jwt auth)", run: runToken},
 		"list":     {summary: "list the scenario library: expectation, duration, faults, purpose", run: runList},
 		"run":      {summary: "run scenarios against the running lab; report and exit code", run: runCmd},
 		"chaos":    {summary: "up, run the scenario library (or one), down: the main job (make chaos)", run: runChaos},

@@ -40,7 +40,7 @@ type suiteFlags struct {
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.scenarios, "scenarios", "", "directory of scenario files, used when no file is given (default: scenarios/ in the lab file's root)")
-	fs.StringVar(&s.name, "scenario", "", "run only the scenario with this name (e.g. latency-payments)")
+	fs.StringVar(&s.name, "scenario", "", "run only the scenario with this name (see chaoslab list)")
 	fs.StringVar(&s.loadtests, "loadtests", "", "directory of the k6 scripts (default: the lab file's load.scripts)")
 	fs.StringVar(&s.reports, "reports", filepath.Join("reports", "chaos"), "where each run's report directory goes")
 	fs.StringVar(&s.slos, "slos", "", "SLO definitions that scenario checks refer to by name (default: the lab file's slos)")

@@ -9,11 +9,11 @@ import (
 )
 
 // tokenKeyEnv holds the HS256 key when -key-file is not given: the
-// variable the shop's gateway reads its key from too.
+// variable a service of the lab may read its key from too.
 const tokenKeyEnv = "CHAOSLAB_JWT_KEY"
 
 // runToken mints an HS256 bearer token (the hs256-jwt auth provider's,
-// which the shop's gateway accepts).
+// which an hs256-jwt lab's services accept).
 func runToken(_ context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "token", "token [-key-file F] [-subject S] [-ttl D]")
 	keyFile := fs.String("key-file", "", "file holding the HS256 key (default: the key in $"+tokenKeyEnv+")")

@@ -203,7 +203,7 @@ func writeKnobs(path string, knobs map[string]map[string]string) error {
 }
 
 // EnvName is the variable a service reads a flag from:
-// ("orders", "breaker-open-for") → CHAOSLAB_ORDERS_BREAKER_OPEN_FOR.
+// ("store", "pool-size") → CHAOSLAB_STORE_POOL_SIZE.
 func EnvName(service, flag string) string {
 	return "CHAOSLAB_" + strings.ToUpper(service) + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }

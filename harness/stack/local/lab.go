@@ -80,8 +80,9 @@ func (c Config) progress(format string, args ...any) {
 	}
 }
 
-// Up starts the lab: Prometheus, Jaeger, Toxiproxy (with its proxies), then
-// inventory, payments, orders and the gateway, each waited for until ready,
+// Up starts the lab file's system: Prometheus, Jaeger, Toxiproxy (with a
+// proxy per edge), then its services dependencies first, each waited for
+// until ready,
 // and then waits until Prometheus has scraped each service (up) since it was
 // ready, so that a scenario's first seconds are measured. On any failure, or
 // when ctx is cancelled, everything started is stopped.
