@@ -1,10 +1,11 @@
-// Configuration of chaoslab's k6 scripts, read from the environment.
-//
-// The env contract (every script in loadtests/ follows it; the Go runner in
+// Configuration of chaoslab's k6 scripts, read from the environment: the
+// env contract of docs/lab.md, which every lab's scripts get (the shop's in
+// loadtests/ and examples/bookings' import this file; the Go runner in
 // harness/load sets it):
 //
-//   BASE_URL           the shop's entry point, default http://127.0.0.1:8000
-//   TOKEN              bearer JWT for the write routes
+//   BASE_URL           the system's entry point (the proxy of the lab's load
+//                      entry edge), default http://127.0.0.1:8000 (the shop's)
+//   TOKEN              bearer token from the lab's auth provider (if any)
 //   RUN_ID, SCENARIO   tags on every sample (run_id, scenario)
 //   PHASES             the timeline, "baseline:10s,fault:15s,recovery:15s";
 //                      each request is tagged with the phase it started in

@@ -35,7 +35,7 @@ export function idempotencyKey(data) {
   return `${data.keyPrefix}-${exec.vu.idInTest}-${exec.vu.iterationInScenario}`;
 }
 
-// keyPrefix makes the run id and scenario fit the gateway's key alphabet
+// keyPrefix makes the run id and scenario fit an idempotency key's alphabet
 // [A-Za-z0-9_-] and length: the scenarios of one run share the run id and
 // the lab, so the scenario must be part of every key. Without a run id, a
 // random one keeps keys unique across runs.

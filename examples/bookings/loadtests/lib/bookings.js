@@ -2,7 +2,7 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
-import { idempotencyKey } from './timeline.js';
+import { idempotencyKey } from '../../../../loadtests/lib/timeline.js';
 
 // TIMEOUT_ERROR_CODE is k6's error_code of a request that timed out.
 const TIMEOUT_ERROR_CODE = 1050;
