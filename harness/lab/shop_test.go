@@ -37,7 +37,7 @@ import (
 const shopLab = "../../labs/shop/lab.yaml"
 
 // shopBuiltins are the shop's built-in checkers as the harness has them
-// today: the invariants of harness/invariants (scenario.Invariants) and the
+// today: the invariants of labs/shop/invariants (invariants.Names) and the
 // runner's wait for no PENDING order.
 var shopBuiltins = lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}
 
@@ -89,7 +89,7 @@ func TestShopTopology(t *testing.T) {
 	assert.Equal(t, "loadtests", l.Load.Scripts)
 	assert.Equal(t, lab.AcksConsole, l.Load.Acks)
 	assert.Equal(t, lab.Auth{Provider: lab.AuthHS256, KeyFile: "jwt.key", Subject: "chaoslab", TTL: 24 * time.Hour}, l.Load.Auth,
-		"internal/cli labToken: gateway.MintToken(key, \"chaoslab\", 24h), the key in <run dir>/jwt.key")
+		"harness/auth: an HS256 token for subject chaoslab, valid 24h, the key in <run dir>/jwt.key")
 	assert.Equal(t, time.Second, l.Telemetry.Prometheus.ScrapeInterval, "local.DefaultConfig().ScrapeInterval")
 }
 
