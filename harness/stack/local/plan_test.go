@@ -140,3 +140,34 @@ func TestKnobArgsFollowTheLabFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"--fsync=false"}, args)
 }
+
+// A lab on the team's own Prometheus and Jaeger: the harness talks to
+// those, and plans none of its own.
+func TestEndpointsOnExistingTelemetry(t *testing.T) {
+	l, err := lab.Parse(filepath.Join(t.TempDir(), "lab.yaml"), []byte(`name: payroll
+services:
+  front:
+    protocol: http
+    ports: {public: 7100, metrics: 7101}
+    local: {command: ./front}
+    ready: {http: {port: metrics, path: /ready}}
+    metrics: {port: metrics}
+edges:
+  client->front: {proxy_port: 7000}
+telemetry:
+  prometheus: {url: "http://127.0.0.1:19090"}
+  jaeger: {otlp_grpc: "127.0.0.1:14317", otlp_http: "127.0.0.1:14318", query_grpc: "127.0.0.1:16685", query_url: "http://127.0.0.1:16686"}
+load: {scripts: .}
+`))
+	require.NoError(t, err)
+	ports := PortsFor(l, 0)
+	assert.NotContains(t, ports, "prometheus", "no own Prometheus")
+	assert.NotContains(t, ports, "jaeger", "no own Jaeger")
+	e := endpointsFor(l, ports, "")
+	assert.Equal(t, "http://127.0.0.1:19090", e.PrometheusURL)
+	assert.Equal(t, "127.0.0.1:14317", e.OTLPGRPC)
+	assert.Equal(t, "127.0.0.1:16685", e.JaegerQueryGRPC)
+	assert.Equal(t, "http://127.0.0.1:16686", e.JaegerQueryURL)
+	assert.Empty(t, e.JaegerHealthAddr)
+	assert.Empty(t, e.JWTKeyFile, "auth none: no key")
+}
