@@ -418,7 +418,7 @@ func (p *countingProbe) probe(ctx context.Context) (lab.SettleStatus, error) {
 		return lab.SettleStatus{}, p.err
 	}
 	if p.calls <= p.pendingCalls {
-		return lab.SettleStatus{Pending: 2, Detail: "2 orders PENDING"}, nil
+		return lab.SettleStatus{Pending: 2, Detail: "2 store PENDING"}, nil
 	}
 	return lab.SettleStatus{}, nil
 }
@@ -436,9 +436,9 @@ func TestSettleBuiltin(t *testing.T) {
 		{"settled at once", "{builtin: no_open_transfers, timeout: 1s, interval: 50ms}", countingProbe{}, true, 0, 1, "settled after"},
 		{"pending for two polls", "{builtin: no_open_transfers, timeout: 5s, interval: 50ms}", countingProbe{pendingCalls: 2}, true, 0, 3, "settled after"},
 		{"still pending at the timeout", "{builtin: no_open_transfers, timeout: 1s, interval: 300ms}", countingProbe{pendingCalls: 1000}, false, 2, 5,
-			"not settled after 1s: 2 pending (2 orders PENDING)"},
-		{"the probe never answers", "{builtin: no_open_transfers, timeout: 1s, interval: 300ms}", countingProbe{err: errors.New("orders: connection refused")}, false, 0, 5,
-			"not settled after 1s: the probe did not answer: orders: connection refused"},
+			"not settled after 1s: 2 pending (2 store PENDING)"},
+		{"the probe never answers", "{builtin: no_open_transfers, timeout: 1s, interval: 300ms}", countingProbe{err: errors.New("store: connection refused")}, false, 0, 5,
+			"not settled after 1s: the probe did not answer: store: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

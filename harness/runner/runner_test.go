@@ -108,7 +108,7 @@ func newRunner(t *testing.T, ev *events, loadFn func(context.Context, load.Optio
 	t.Helper()
 	return &Runner{
 		Stack: fakeStack{ev}, Faults: &fakeInjector{ev: ev}, Prometheus: emptyProm{},
-		ServiceOrder: []string{"inventory", "payments", "orders", "gateway"},
+		ServiceOrder: []string{"cache", "ledger", "store", "api"},
 		Load:         loadFn, RunID: "r1", ReportDir: t.TempDir(), StackName: "test",
 		ScrapeInterval: 10 * time.Millisecond,
 	}
@@ -134,12 +134,12 @@ func loadUntilDone(ev *events) func(context.Context, load.Options) (load.Result,
 func twoPhases() *scenario.Scenario {
 	return &scenario.Scenario{
 		Name: "unit", Expect: scenario.ExpectPass,
-		Knobs: []scenario.Knob{{Service: "orders", Flag: "retries", Value: "false"}},
-		Load:  scenario.LoadProfile{Script: "checkout.js", Executor: scenario.ConstantArrivalRate, Rate: 1},
+		Knobs: []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}},
+		Load:  scenario.LoadProfile{Script: "write.js", Executor: scenario.ConstantArrivalRate, Rate: 1},
 		Phases: []scenario.Phase{
 			{Name: "baseline", Duration: 200 * time.Millisecond},
 			{Name: "fault", Duration: 300 * time.Millisecond, Faults: []faults.Spec{{Network: &faults.NetworkFault{
-				Edge: "orders->payments", Toxic: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]int64{"latency": 100},
+				Edge: "store->ledger", Toxic: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]int64{"latency": 100},
 			}}}},
 		},
 	}
@@ -151,11 +151,11 @@ func TestRunAppliesKnobsAndFaultsAndUndoesThem(t *testing.T) {
 
 	require.Empty(t, j.Error)
 	assert.Equal(t, []string{
-		"restart orders -retries=false",
+		"restart store -retries=false",
 		"load start",
-		"apply fault orders->payments",
-		"remove fault orders->payments",
-		"restore orders",
+		"apply fault store->ledger",
+		"remove fault store->ledger",
+		"restore store",
 	}, ev.all())
 	require.Len(t, j.Phases, 2)
 	assert.Equal(t, "fault", j.Phases[1].Name)
@@ -175,7 +175,7 @@ func TestRunRollsBackOnCancellation(t *testing.T) {
 	go func() {
 		for {
 			for _, e := range ev.all() {
-				if e == "apply fault orders->payments" {
+				if e == "apply fault store->ledger" {
 					cancel()
 					return
 				}
@@ -188,8 +188,8 @@ func TestRunRollsBackOnCancellation(t *testing.T) {
 	assert.Equal(t, journal.VerdictError, j.Verdict)
 	assert.Contains(t, j.Error, "interrupted in phase fault")
 	log := ev.all()
-	assert.Contains(t, log, "remove fault orders->payments", "the fault is removed, on a context the cancellation did not end")
-	assert.Equal(t, "restore orders", log[len(log)-1], "knobs are restored last")
+	assert.Contains(t, log, "remove fault store->ledger", "the fault is removed, on a context the cancellation did not end")
+	assert.Equal(t, "restore store", log[len(log)-1], "knobs are restored last")
 }
 
 // A load that dies at once ends the run at once, with its error.
@@ -203,7 +203,7 @@ func TestRunStopsWhenTheLoadDies(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second+400*time.Millisecond, "does not wait out the phases")
 	assert.Equal(t, journal.VerdictError, j.Verdict)
 	assert.Contains(t, j.Error, "k6: script error")
-	assert.Equal(t, "restore orders", ev.all()[len(ev.all())-1])
+	assert.Equal(t, "restore store", ev.all()[len(ev.all())-1])
 }
 
 // fakeChecks are a lab's checks: they record the settle wait and the
@@ -256,8 +256,8 @@ func TestRunSettlesThenChecksTheLabsInvariants(t *testing.T) {
 		progress string
 	}{
 		{name: "settled", settled: checks.Settled{Probed: true, Waited: time.Millisecond, Timeout: time.Second}},
-		{name: "not settled", settled: checks.Settled{Probed: true, Pending: 2, Detail: "2 orders PENDING", Timeout: time.Second},
-			progress: "not settled after 1s: 2 pending (2 orders PENDING)"},
+		{name: "not settled", settled: checks.Settled{Probed: true, Pending: 2, Detail: "2 store PENDING", Timeout: time.Second},
+			progress: "not settled after 1s: 2 pending (2 store PENDING)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestRunSettlesThenChecksTheLabsInvariants(t *testing.T) {
 			j := r.Run(t.Context(), sc)
 
 			require.Empty(t, j.Error)
-			assert.Equal(t, []string{"remove fault orders->payments", "settle", "invariants", "restore orders"}, ev.all()[3:],
+			assert.Equal(t, []string{"remove fault store->ledger", "settle", "invariants", "restore store"}, ev.all()[3:],
 				"settle after the load, the invariants after the settle, the knobs restored last")
 			assert.Equal(t, []string{"no_double_charge", "no_lost_orders"}, fc.names)
 			assert.Equal(t, lab.RunInput{
@@ -326,7 +326,7 @@ func (p *rangeProm) QueryRange(_ context.Context, q string, rg promv1.Range, _ .
 // The report draws the lab's plots for the scenario's script.
 func TestRunSamplesTheLabsPlotsForItsScript(t *testing.T) {
 	plots := []lab.Plot{
-		{Name: "p99 latency POST /v1/orders", Unit: "s", Query: "q_orders_p99", Scripts: []string{"checkout.js", "baseline.js"}},
+		{Name: "p99 latency POST /v1/items", Unit: "s", Query: "q_orders_p99", Scripts: []string{"write.js", "baseline.js"}},
 		{Name: "p99 latency GET /v1/products", Unit: "s", Query: "q_products_p99", Scripts: []string{"products.js"}},
 		{Name: "throughput", Unit: "req/s", Query: "q_throughput"},
 	}
@@ -335,7 +335,7 @@ func TestRunSamplesTheLabsPlotsForItsScript(t *testing.T) {
 		wantQueries []string
 		wantSeries  []string
 	}{
-		{"checkout.js", []string{"q_orders_p99", "q_throughput"}, []string{"p99 latency POST /v1/orders", "throughput"}},
+		{"write.js", []string{"q_orders_p99", "q_throughput"}, []string{"p99 latency POST /v1/items", "throughput"}},
 		{"products.js", []string{"q_products_p99", "q_throughput"}, []string{"p99 latency GET /v1/products", "throughput"}},
 		{"soak.js", []string{"q_throughput"}, []string{"throughput"}},
 	}
@@ -370,46 +370,46 @@ func withKnobs(sc *scenario.Scenario, knobs ...scenario.Knob) *scenario.Scenario
 // run before the load.
 func TestRunKnobsGoThroughTheLedger(t *testing.T) {
 	knobs := []scenario.Knob{
-		{Service: "orders", Flag: "retries", Value: "false"},
-		{Service: "gateway", Flag: "rate-limit", Value: "5"},
-		{Service: "inventory", Flag: "latency", Value: "1ms"},
+		{Service: "store", Flag: "retries", Value: "false"},
+		{Service: "api", Flag: "rate-limit", Value: "5"},
+		{Service: "cache", Flag: "latency", Value: "1ms"},
 	}
 	t.Run("applied and restored", func(t *testing.T) {
 		ev := &events{}
 		j := newRunner(t, ev, loadUntilDone(ev)).Run(t.Context(), withKnobs(twoPhases(), knobs...))
 		require.Empty(t, j.Error)
 		assert.Equal(t, []string{
-			"restart inventory -latency=1ms",
-			"restart orders -retries=false",
-			"restart gateway -rate-limit=5",
+			"restart cache -latency=1ms",
+			"restart store -retries=false",
+			"restart api -rate-limit=5",
 			"load start",
-			"apply fault orders->payments",
-			"remove fault orders->payments",
-			"restore inventory",
-			"restore orders",
-			"restore gateway",
+			"apply fault store->ledger",
+			"remove fault store->ledger",
+			"restore cache",
+			"restore store",
+			"restore api",
 		}, ev.all())
 	})
 	t.Run("refused", func(t *testing.T) {
 		ev := &events{}
 		r := newRunner(t, ev, loadUntilDone(ev))
-		r.Faults.(*fakeInjector).knobsErr = map[string]error{"orders": errors.New("orders: not ready")}
+		r.Faults.(*fakeInjector).knobsErr = map[string]error{"store": errors.New("store: not ready")}
 		j := r.Run(t.Context(), withKnobs(twoPhases(), knobs...))
 		assert.Equal(t, journal.VerdictError, j.Verdict)
-		assert.Contains(t, j.Error, "applying knobs to orders: orders: not ready")
+		assert.Contains(t, j.Error, "applying knobs to store: store: not ready")
 		assert.Equal(t, []string{
-			"restart inventory -latency=1ms",
-			"knobs refused orders",
-			"restore inventory",
+			"restart cache -latency=1ms",
+			"knobs refused store",
+			"restore cache",
 		}, ev.all(), "the injector undoes what it refused; the runner restores what it applied")
 	})
 	t.Run("not restored", func(t *testing.T) {
 		ev := &events{}
 		r := newRunner(t, ev, loadUntilDone(ev))
-		r.Faults.(*fakeInjector).restoreErr = errors.New("orders: exited during start")
+		r.Faults.(*fakeInjector).restoreErr = errors.New("store: exited during start")
 		j := r.Run(t.Context(), twoPhases())
 		assert.Equal(t, journal.VerdictError, j.Verdict)
-		assert.Contains(t, j.Error, "restoring orders's defaults (run `chaoslab clean`): orders: exited during start")
+		assert.Contains(t, j.Error, "restoring store's defaults (run `chaoslab clean`): store: exited during start")
 	})
 }
 
@@ -451,14 +451,14 @@ func TestSensitivityRunInjectsNothingAndExpectsAFailureOnData(t *testing.T) {
 			j := r.Run(t.Context(), sc)
 
 			require.Empty(t, j.Error)
-			assert.Equal(t, []string{"restart orders -retries=false", "load start", "restore orders"}, ev.all(), "knobs apply, no fault is injected")
+			assert.Equal(t, []string{"restart store -retries=false", "load start", "restore store"}, ev.all(), "knobs apply, no fault is injected")
 			assert.True(t, j.Sensitivity)
 			assert.Equal(t, journal.Fail, j.Expect, "a sensitivity run expects a failure on data")
 			require.Len(t, j.Faults, 1)
 			f := j.Faults[0]
 			assert.True(t, f.NoOp)
 			assert.Equal(t, "fault", f.Phase)
-			assert.Equal(t, "orders->payments", f.Target)
+			assert.Equal(t, "store->ledger", f.Target)
 			assert.False(t, f.Applied.IsZero())
 			assert.InDelta(t, 300*time.Millisecond, f.Removed.Sub(f.Applied), float64(150*time.Millisecond), "recorded over its phase")
 			assert.Equal(t, tt.wantVerdict, j.Verdict, j.VerdictReason)
@@ -469,7 +469,7 @@ func TestSensitivityRunInjectsNothingAndExpectsAFailureOnData(t *testing.T) {
 	}
 }
 
-// scrapingProm is Prometheus' targets API: it has scraped orders only from
+// scrapingProm is Prometheus' targets API: it has scraped store only from
 // its third answer on, each time at the moment it answers.
 type scrapingProm struct {
 	ev    *events
@@ -484,10 +484,10 @@ func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
 	last := time.Now().Add(-time.Hour) // a scrape of the process before the restart
 	if p.calls >= 3 {
 		last = time.Now()
-		p.ev.add("scraped orders")
+		p.ev.add("scraped store")
 	}
 	return promv1.TargetsResult{Active: []promv1.ActiveTarget{{
-		Labels: model.LabelSet{"job": "orders"}, Health: promv1.HealthGood, LastScrape: last,
+		Labels: model.LabelSet{"job": "store"}, Health: promv1.HealthGood, LastScrape: last,
 	}}}, nil
 }
 
@@ -503,19 +503,19 @@ func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
 	require.Empty(t, j.Error)
 	log := ev.all()
 	require.GreaterOrEqual(t, len(log), 3)
-	assert.Equal(t, []string{"restart orders -retries=false", "scraped orders", "load start"}, log[:3])
+	assert.Equal(t, []string{"restart store -retries=false", "scraped store", "load start"}, log[:3])
 
-	// The restore at the end restarted orders: the next scenario waits again.
+	// The restore at the end restarted store: the next scenario waits again.
 	before := len(ev.all())
 	sc := twoPhases()
 	sc.Knobs = nil
 	j = r.Run(t.Context(), sc)
 	require.Empty(t, j.Error)
-	assert.Equal(t, []string{"scraped orders", "load start"}, ev.all()[before:before+2])
+	assert.Equal(t, []string{"scraped store", "load start"}, ev.all()[before:before+2])
 }
 
 func TestRestartOrder(t *testing.T) {
-	order := []string{"inventory", "payments", "orders", "gateway"}
+	order := []string{"cache", "ledger", "store", "api"}
 	knobs := func(services ...string) map[string]map[string]string {
 		out := map[string]map[string]string{}
 		for _, s := range services {
@@ -529,10 +529,10 @@ func TestRestartOrder(t *testing.T) {
 		knobs map[string]map[string]string
 		want  []string
 	}{
-		{"dependencies first", order, knobs("gateway", "inventory", "orders"), []string{"inventory", "orders", "gateway"}},
+		{"dependencies first", order, knobs("api", "cache", "store"), []string{"cache", "store", "api"}},
 		{"none", order, knobs(), nil},
-		{"a service the order does not know goes last", order, knobs("orders", "ledger", "audit"), []string{"orders", "audit", "ledger"}},
-		{"no order: by name", nil, knobs("orders", "gateway"), []string{"gateway", "orders"}},
+		{"a service the order does not know goes last", order, knobs("store", "reports", "audit"), []string{"store", "audit", "reports"}},
+		{"no order: by name", nil, knobs("store", "api"), []string{"api", "store"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
