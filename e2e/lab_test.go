@@ -245,6 +245,7 @@ func TestDownAfterUpWasKilled(t *testing.T) {
 	args := labArgs(cfg)
 
 	up := exec.Command(filepath.Join(root, "bin", "chaoslab"), append([]string{"up"}, args...)...)
+	up.Dir = root // where the default -lab, labs/shop/lab.yaml, is
 	up.Stdout, up.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, up.Start())
 	upDone := make(chan struct{})
