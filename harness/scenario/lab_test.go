@@ -103,6 +103,7 @@ services:
     protocol: http
     ports: {public: 7080, admin: 7180}
     local: {command: ./web}
+    compose: {image: "small/web:{{.ImageTag}}"}
     ready: {http: {port: public, path: /healthz}}
     faults: {port: admin}
     knobs:
@@ -111,6 +112,7 @@ services:
     protocol: grpc
     ports: {public: 7081, admin: 7181}
     local: {command: ./api}
+    compose: {image: "small/api:{{.ImageTag}}"}
     ready: {grpc: {port: public}}
     faults: {port: admin}
     knobs:
@@ -119,6 +121,7 @@ services:
     protocol: grpc
     ports: {public: 7082}
     local: {command: ./store}
+    compose: {image: "small/store:{{.ImageTag}}"}
     ready: {grpc: {port: public}}
     knobs:
       mode: {type: string, values: [fast, safe], default: safe, help: "how writes are flushed"}
@@ -168,7 +171,7 @@ func TestWithLab(t *testing.T) {
 		{name: "the protocol decides the status: api serves gRPC", old: faultLine, new: `      - request: {service: api, method: "*", http_status: 503}`,
 			want: []string{"phases[1].faults[0].request.http_status: http_status applies to HTTP services; api serves gRPC: use grpc_code"}},
 		{name: "a request fault on a service without one", old: faultLine, new: `      - request: {service: store, method: "*", latency: 100ms}`,
-			want: []string{"phases[1].faults[0].request.service: service store has no fault admin API in the lab (small.yaml:19): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: web, api"}},
+			want: []string{"phases[1].faults[0].request.service: service store has no fault admin API in the lab (small.yaml:21): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: web, api"}},
 		{name: "a request fault on a shop service is refused for its service only", old: faultLine, new: `      - request: {service: payments, method: Nope, latency: 100ms}`,
 			want: []string{`phases[1].faults[0].request.service: unknown service "payments"; allowed: web, api, store`}},
 		{name: "the lab's knobs", old: "load:", new: "services:\n  web: {cache: false}\n  api: {pool: 32}\n  store: {mode: fast}\nload:",
@@ -204,4 +207,45 @@ func TestWithLab(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A scenario runs on the stacks its lab can run on: without `stacks:`,
+// those; a stack the lab cannot run on is an error at its line, saying
+// which service lacks what.
+func TestStacksFollowTheLab(t *testing.T) {
+	localOnly, err := lab.Parse("local.yaml", []byte(`name: local-only
+services:
+  api:
+    protocol: http
+    ports: {public: 7080}
+    local: {command: ./api}
+    ready: {http: {port: public, path: /healthz}}
+  store:
+    protocol: grpc
+    ports: {public: 7081}
+    local: {command: ./store}
+    ready: {grpc: {port: public}}
+edges:
+  client->api: {proxy_port: 7000}
+  api->store: {proxy_port: 7001}
+load: {scripts: .}
+`))
+	require.NoError(t, err)
+	doc := strings.Replace(base, "store->ledger", "api->store", 1)
+
+	sc, err := Parse("t.yaml", []byte(doc), WithLab(localOnly), WithScriptCheck(anyScript))
+	require.NoError(t, err)
+	assert.Equal(t, []string{StackLocal}, sc.Stacks, "without stacks: the lab's")
+	assert.False(t, sc.RunsOn(StackCompose))
+
+	_, err = Parse("t.yaml", []byte("stacks: [local, compose]\n"+doc), WithLab(localOnly), WithScriptCheck(anyScript))
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	require.Len(t, verr.Problems, 1)
+	assert.Equal(t, `t.yaml:1:17: stacks[1]: lab local-only cannot run on the compose stack: service api has no compose image (services.api.compose, local.yaml:3); allowed: local`,
+		verr.Problems[0].String())
+
+	sc, err = Parse("t.yaml", []byte(doc), WithLab(parseSmallLab(t)), WithScriptCheck(anyScript))
+	require.NoError(t, err)
+	assert.Equal(t, Stacks(), sc.Stacks, "a lab with both: every stack")
 }

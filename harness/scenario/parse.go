@@ -277,7 +277,8 @@ func (d *decoder) scenario(root *yaml.Node, s *Scenario, cfg config) {
 		}
 	}
 	// The stacks first: whether a fault can be applied depends on them.
-	s.Stacks = Stacks()
+	s.Stacks, _ = d.labStacks()
+	d.stacksRead.list = s.Stacks
 	if n := top.get("stacks"); n != nil {
 		s.Stacks = d.stacks(n, top.keys["stacks"])
 	}

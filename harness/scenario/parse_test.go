@@ -189,7 +189,7 @@ func TestRules(t *testing.T) {
 			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",
 			new: "- request: {service: cache, method: /cache.v1.CacheService/Lookup, grpc_code: UNAVAILABLE}",
 			want: []string{
-				"phases[1].faults[0].request.service: service cache has no fault admin API in the lab (testdata/lab/lab.yaml:36): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: api, store, ledger",
+				"phases[1].faults[0].request.service: service cache has no fault admin API in the lab (testdata/lab/lab.yaml:38): request faults need the faultinject package (services/faultinject) and `faults:` in the lab; allowed: api, store, ledger",
 			}},
 		{name: "the methods are the service's own",
 			old: "- network: {edge: store->ledger, toxic: latency, attributes: {latency: 100}}",

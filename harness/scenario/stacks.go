@@ -38,10 +38,14 @@ func (d *decoder) stacks(n, key *yaml.Node) []string {
 		return Stacks()
 	}
 	seen := map[string]bool{}
+	runnable, why := d.labStacks()
 	for i, it := range items {
 		v, ok := d.enum(it, index("stacks", i), Stacks())
 		switch {
 		case !ok:
+			d.stacksRead.bad = true
+		case why[v] != "":
+			d.errorf(resolve(it), index("stacks", i), runnable, "lab %s cannot run on the %s stack: %s", d.lab.Name, v, why[v])
 			d.stacksRead.bad = true
 		case seen[v]:
 			d.errorf(resolve(it), index("stacks", i), nil, "%s is listed twice", v)
@@ -60,6 +64,28 @@ func (d *decoder) stacks(n, key *yaml.Node) []string {
 	return out
 }
 
+// labStacks returns the stacks the lab can run on, in the order of Stacks
+// — local when every service has a local command, compose when every
+// service has a compose image — and why it cannot run on each other one:
+// the default of a scenario without `stacks:`.
+func (d *decoder) labStacks() (runnable []string, why map[string]string) {
+	why = map[string]string{}
+	for _, s := range d.lab.Services {
+		if s.Local == nil && why[StackLocal] == "" {
+			why[StackLocal] = fmt.Sprintf("service %s has no local command (services.%s.local, %s:%d)", s.Name, s.Name, d.lab.File, s.Pos.Line)
+		}
+		if s.Compose == nil && why[StackCompose] == "" {
+			why[StackCompose] = fmt.Sprintf("service %s has no compose image (services.%s.compose, %s:%d)", s.Name, s.Name, d.lab.File, s.Pos.Line)
+		}
+	}
+	for _, st := range Stacks() {
+		if why[st] == "" {
+			runnable = append(runnable, st)
+		}
+	}
+	return runnable, why
+}
+
 // composeOnly returns what is wrong with a container fault given the
 // scenario's stacks: "" when the scenario runs on the compose stack only
 // (or its stacks have problems of their own, reported already).
@@ -67,7 +93,7 @@ func (r stacksRead) composeOnly() string {
 	switch {
 	case r.bad:
 		return ""
-	case !r.given:
+	case !r.given && !slices.Equal(r.list, []string{StackCompose}):
 		return `container faults need the compose stack, and without "stacks:" the scenario runs on every stack: add "stacks: [compose]" at the top of the file`
 	case !slices.Equal(r.list, []string{StackCompose}):
 		return fmt.Sprintf(`container faults need the compose stack, and the scenario runs on %s too (stacks, line %d): set "stacks: [compose]"`,
