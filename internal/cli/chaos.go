@@ -21,7 +21,7 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	scs, defs, err := sf.selectScenarios(fs.Args())
+	scs, defs, lf, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -33,10 +33,6 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 		if scs, err = forSensitivity(env, scs); err != nil {
 			return err
 		}
-	}
-	lf, err := loadLabFile(sf.labFile)
-	if err != nil {
-		return err
 	}
 	start := time.Now()
 	fmt.Fprintf(env.Stdout, "starting a %s of lab %s for %d scenarios\n", o.describe(), lf.Name, len(scs))

@@ -17,7 +17,7 @@ func runList(_ context.Context, env Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	scs, _, err := sf.selectScenarios(fs.Args())
+	scs, _, _, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}

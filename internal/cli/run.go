@@ -72,14 +72,15 @@ func forSensitivity(env Env, scs []*scenario.Scenario) ([]*scenario.Scenario, er
 
 // selectScenarios loads and validates the scenarios named by args (files or
 // directories; none: the scenarios directory) and the SLO definitions their
-// checks name, before anything starts.
-func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slodef.Set, error) {
+// checks name, before anything starts, with the lab file they were checked
+// against (the one the stacks then run).
+func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slodef.Set, *labfile.Lab, error) {
 	if s.repeat < 1 || s.repeat > 100 {
-		return nil, nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
+		return nil, nil, nil, usageErr("-repeat must be from 1 to 100, got %d", s.repeat)
 	}
 	lf, err := loadLabFile(s.labFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s.fromLab(lf)
 	if len(args) == 0 {
@@ -87,7 +88,7 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 	}
 	opt, defs, err := scenarioChecks(s.loadtests, s.slos, lf)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var out []*scenario.Scenario
 	var problems []error
@@ -113,24 +114,24 @@ func (s *suiteFlags) selectScenarios(args []string) ([]*scenario.Scenario, *slod
 		out = append(out, sc)
 	}
 	if len(problems) > 0 {
-		return nil, nil, &exitError{code: exitcode.Usage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
+		return nil, nil, nil, &exitError{code: exitcode.Usage, err: fmt.Errorf("invalid scenarios, nothing was run:\n%w", errors.Join(problems...))}
 	}
 	if s.name != "" {
 		for _, sc := range out {
 			if sc.Name == s.name {
-				return []*scenario.Scenario{sc}, defs, nil
+				return []*scenario.Scenario{sc}, defs, lf, nil
 			}
 		}
 		names := make([]string, 0, len(out))
 		for _, sc := range out {
 			names = append(names, sc.Name)
 		}
-		return nil, nil, usageErr("no scenario named %q; there are: %s", s.name, strings.Join(names, ", "))
+		return nil, nil, nil, usageErr("no scenario named %q; there are: %s", s.name, strings.Join(names, ", "))
 	}
 	if len(out) == 0 {
-		return nil, nil, usageErr("no scenario files found in %s", strings.Join(args, ", "))
+		return nil, nil, nil, usageErr("no scenario files found in %s", strings.Join(args, ", "))
 	}
-	return out, defs, nil
+	return out, defs, lf, nil
 }
 
 // fromLab fills the paths the flags left empty from the lab file lf.
@@ -178,7 +179,7 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	scs, defs, err := sf.selectScenarios(fs.Args())
+	scs, defs, lf, err := sf.selectScenarios(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -192,10 +193,6 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 		if scs, err = forSensitivity(env, scs); err != nil {
 			return err
 		}
-	}
-	lf, err := loadLabFile(sf.labFile)
-	if err != nil {
-		return err
 	}
 	lab, err := o.attach(lf)
 	if err != nil {
