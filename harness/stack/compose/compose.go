@@ -362,25 +362,8 @@ func bridgeGateway(ctx context.Context, r runner) (string, error) {
 // host.docker.internal.
 func endpoints(l *lab.Lab, keyFile, bridgeGW string) stack.Endpoints {
 	p := local.PortsFor(l, 0)
-	e := stack.Endpoints{
-		Lab:              l.Name,
-		GatewayURL:       "http://" + p.Addr(lab.ComponentToxiproxy, lab.ProxyPortName(l.Load.Entry)),
-		PrometheusURL:    "http://" + p.Addr(lab.ComponentPrometheus, "http"),
-		JaegerQueryGRPC:  p.Addr(lab.ComponentJaeger, "query-grpc"),
-		JaegerQueryURL:   "http://" + p.Addr(lab.ComponentJaeger, "query-http"),
-		OTLPGRPC:         p.Addr(lab.ComponentJaeger, "otlp-grpc"),
-		ToxiproxyURL:     "http://" + p.Addr(lab.ComponentToxiproxy, "api"),
-		JaegerHealthAddr: p.Addr(lab.ComponentJaeger, "health"),
-		Services:         map[string]stack.Service{},
-		ServiceOrder:     l.StartOrder(),
-		Edges:            map[string]stack.Edge{},
-		JWTKeyFile:       keyFile,
-
-		HarnessMetricsAddr: net.JoinHostPort(bridgeGW, strconv.Itoa(p[lab.ComponentHarness]["metrics"])),
-	}
-	for _, s := range l.Services {
-		e.Services[s.Name] = local.ServiceEndpoints(l, s, func(port string) string { return p.Addr(s.Name, port) })
-	}
+	e := local.EndpointsFor(l, p, keyFile)
+	e.HarnessMetricsAddr = net.JoinHostPort(bridgeGW, strconv.Itoa(p[lab.ComponentHarness]["metrics"]))
 	for _, edge := range l.Edges {
 		to, _ := l.Service(edge.To)
 		e.Edges[edge.Name] = stack.Edge{

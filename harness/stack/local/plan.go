@@ -67,7 +67,7 @@ func planFor(l *lab.Lab, cfg Config, runDir, binDir string, auth map[string]stri
 		return plan{}, fmt.Errorf("lab %s (%s): %w", l.Name, l.File, err)
 	}
 	ports := PortsFor(l, cfg.PortOffset)
-	pl := plan{ports: ports, endpoints: endpointsFor(l, ports, keyFile)}
+	pl := plan{ports: ports, endpoints: EndpointsFor(l, ports, keyFile)}
 	pl.endpoints.PortOffset, pl.endpoints.BinDir = cfg.PortOffset, binDir
 	placement := l.LocalPlacement(cfg.PortOffset, runDir, binDir, auth)
 	var missing []string
@@ -112,10 +112,10 @@ func resolveCommand(l *lab.Lab, command string) (string, error) {
 	return path, nil
 }
 
-// endpointsFor is where the lab l listens on the local port plan ports, all
+// EndpointsFor is where the lab l listens on the local port plan ports, all
 // on 127.0.0.1 — or, for a Prometheus and a Jaeger the lab file points at,
 // where they are — with the hs256-jwt key in keyFile ("" without one).
-func endpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
+func EndpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 	e := stack.Endpoints{
 		Lab:                l.Name,
 		GatewayURL:         "http://" + ports.Addr(lab.ComponentToxiproxy, lab.ProxyPortName(l.Load.Entry)),
@@ -140,7 +140,7 @@ func endpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 		e.JaegerHealthAddr = ports.Addr(lab.ComponentJaeger, "health")
 	}
 	for _, s := range l.Services {
-		e.Services[s.Name] = ServiceEndpoints(l, s, func(port string) string { return ports.Addr(s.Name, port) })
+		e.Services[s.Name] = serviceEndpoints(l, s, func(port string) string { return ports.Addr(s.Name, port) })
 	}
 	for _, edge := range l.Edges {
 		e.Edges[edge.Name] = stack.Edge{
@@ -152,10 +152,10 @@ func endpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 	return e
 }
 
-// ServiceEndpoints is where the harness reaches service s of l, with addr
+// serviceEndpoints is where the harness reaches service s of l, with addr
 // giving the address of each of its ports: the address its edges forward
 // to, its metrics, readiness probe and fault admin API.
-func ServiceEndpoints(l *lab.Lab, s *lab.Service, addr func(port string) string) stack.Service {
+func serviceEndpoints(l *lab.Lab, s *lab.Service, addr func(port string) string) stack.Service {
 	target := "public"
 	for _, edge := range l.Edges {
 		if edge.To == s.Name {

@@ -44,7 +44,7 @@ func TestPortsForFollowTheLabFileAndShift(t *testing.T) {
 
 func TestEndpointsWireEachEdgeToItsCalleesPort(t *testing.T) {
 	l := testLab(t)
-	e := endpointsFor(l, PortsFor(l, 0), "/run/jwt.key")
+	e := EndpointsFor(l, PortsFor(l, 0), "/run/jwt.key")
 	assert.Equal(t, "notes", e.Lab)
 	assert.Equal(t, "http://127.0.0.1:7000", e.GatewayURL, "load enters through the entry edge's proxy")
 	assert.Equal(t, "http://127.0.0.1:7900", e.PrometheusURL)
@@ -163,7 +163,7 @@ load: {scripts: .}
 	ports := PortsFor(l, 0)
 	assert.NotContains(t, ports, "prometheus", "no own Prometheus")
 	assert.NotContains(t, ports, "jaeger", "no own Jaeger")
-	e := endpointsFor(l, ports, "")
+	e := EndpointsFor(l, ports, "")
 	assert.Equal(t, "http://127.0.0.1:19090", e.PrometheusURL)
 	assert.Equal(t, "127.0.0.1:14317", e.OTLPGRPC)
 	assert.Equal(t, "127.0.0.1:16685", e.JaegerQueryGRPC)
