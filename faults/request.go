@@ -40,6 +40,10 @@ type RequestFault struct {
 	// Probability is the chance, in (0, 1], that a matching request is hit;
 	// scenario files default to 1.
 	Probability float64 `json:"probability"`
+	// Seed, when not 0, makes the service draw the probability from a
+	// generator of its own seeded with it (faultinject.Fault.Seed), so a
+	// run can be replayed.
+	Seed uint64 `json:"seed,omitempty"`
 }
 
 // ToFaultinject returns the fault as the service's admin API takes it.
@@ -51,6 +55,7 @@ func (r RequestFault) ToFaultinject() faultinject.Fault {
 		HTTPStatus:  r.HTTPStatus,
 		Abort:       r.Abort,
 		Probability: r.Probability,
+		Seed:        r.Seed,
 	}
 }
 
@@ -71,6 +76,9 @@ func (r RequestFault) String() string {
 		b.WriteString(" abort")
 	}
 	fmt.Fprintf(&b, " probability=%s", strconv.FormatFloat(r.Probability, 'g', -1, 64))
+	if r.Seed != 0 {
+		fmt.Fprintf(&b, " seed=%d", r.Seed)
+	}
 	return b.String()
 }
 

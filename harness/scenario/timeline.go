@@ -268,6 +268,11 @@ func (d *decoder) requestFault(n *yaml.Node, path string, bad map[string]bool) *
 		}},
 		{"abort", func(v *yaml.Node, p string) (ok bool) { f.Abort, ok = d.boolean(v, p); return ok }},
 		{"probability", func(v *yaml.Node, p string) (ok bool) { f.Probability, ok = d.fraction(v, p); return ok }},
+		{"seed", func(v *yaml.Node, p string) bool {
+			x, ok := d.integer(v, p, 0, 1<<62)
+			f.Seed = uint64(x)
+			return ok
+		}},
 	})
 	return f
 }

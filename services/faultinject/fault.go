@@ -48,6 +48,12 @@ type Fault struct {
 	// Probability is the chance, in (0, 1], that a matching request gets the
 	// fault; 0 means 1.
 	Probability float64 `json:"probability,omitempty"`
+	// Seed, when not 0, makes the rule draw its probability from its own
+	// generator seeded with Seed, from the moment the rule is set: the
+	// sequence of hits and misses is the same in every run (which requests
+	// get them still depends on their order of arrival). 0 draws from the
+	// injector's source.
+	Seed uint64 `json:"seed,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration

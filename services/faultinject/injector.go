@@ -115,7 +115,7 @@ func (in *Injector) set(f Fault) (Fault, bool, error) {
 	in.publishLocked(faults)
 	in.logger.Info("fault set", "fault.id", f.ID, "fault.method", f.Method, "fault.latency", f.Latency.String(),
 		"fault.grpc_code", f.GRPCCode, "fault.http_status", f.HTTPStatus, "fault.abort", f.Abort,
-		"fault.probability", f.Probability)
+		"fault.probability", f.Probability, "fault.seed", f.Seed)
 	return f, created, nil
 }
 
@@ -180,6 +180,8 @@ type rule struct {
 	httpStatus  int        // 0: no HTTP error
 	abort       bool
 	probability float64 // in (0, 1]
+	// draw, when set, is the rule's own seeded source (Fault.Seed).
+	draw func() float64
 }
 
 // ruleSet is the rules of one transport: by method or route, and for "*".
@@ -207,6 +209,9 @@ func newSnapshot(faults []Fault) *snapshot {
 		}
 		if r.probability == 0 {
 			r.probability = 1
+		}
+		if f.Seed != 0 {
+			r.draw = seeded(f.Seed)
 		}
 		if f.GRPCCode != "" {
 			r.code, _ = parseCode(f.GRPCCode) // validated by Set
@@ -257,7 +262,26 @@ func (rs *ruleSet) pick(method string, float func() float64) *rule {
 	return nil
 }
 
-// hit draws whether r applies to one request.
+// hit draws whether r applies to one request, from its own source when it
+// has one, else from float.
 func (r *rule) hit(float func() float64) bool {
-	return r.probability >= 1 || float() < r.probability
+	if r.probability >= 1 {
+		return true
+	}
+	if r.draw != nil {
+		float = r.draw
+	}
+	return float() < r.probability
+}
+
+// seeded returns a source of floats in [0, 1) seeded with seed, safe for
+// concurrent use.
+func seeded(seed uint64) func() float64 {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var mu sync.Mutex
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.Float64()
+	}
 }

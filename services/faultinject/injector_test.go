@@ -198,6 +198,24 @@ func TestProbability(t *testing.T) {
 		}
 		assert.Equal(t, run(), run())
 	})
+	// A fault's own seed decides its draws whatever the injector's source:
+	// two injectors drawing from different sources give the same sequence.
+	t.Run("the fault's seed, not the injector's source", func(t *testing.T) {
+		run := func(source, seed uint64) []bool {
+			in := faultinject.NewInjector(nil, nil, faultinject.WithRand(rand.New(rand.NewPCG(source, source))))
+			_, err := in.Set(faultinject.Fault{Method: "*", GRPCCode: "UNAVAILABLE", Probability: 0.5, Seed: seed})
+			require.NoError(t, err)
+			var got []bool
+			for range 64 {
+				_, err, _ := invoke(t.Context(), in, charge)
+				got = append(got, err != nil)
+			}
+			return got
+		}
+		assert.Equal(t, run(1, 42), run(2, 42), "same seed, different sources")
+		assert.NotEqual(t, run(1, 42), run(1, 43), "another seed draws otherwise")
+		assert.NotEqual(t, run(1, 0), run(2, 0), "no seed: the injector's source decides")
+	})
 }
 
 func TestSetDeleteClearList(t *testing.T) {
