@@ -206,83 +206,17 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 // settle probe, the invariants, the plots, the restart order and the load's
 // token.
 func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
-	e := lab.Endpoints()
+	r, release, err := newRunner(ctx, env, lab, lf, o, sf.loadtests, defs)
+	if err != nil {
+		return err
+	}
+	defer release()
+	r.Sensitivity = sf.sensitivity
 	runID := time.Now().UTC().Format("20060102-150405")
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
 	if err != nil {
 		return &exitError{code: exitcode.Infra, err: err}
-	}
-	k6, err := filepath.Abs(filepath.Join(o.toolsDir, "k6"))
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	loadtests, err := filepath.Abs(sf.loadtests)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	vars := harnessVars(lf, e, lab.RunDir())
-	checks, releaseChecks, err := labChecks(lf, e, vars)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	defer releaseChecks()
-	token, err := auth.Token(ctx, lf, lab.RunDir(), vars, time.Now())
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-
-	inj, ledger, err := injectorFor(lab)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	defer ledger.Close()
-	// A previous run that crashed may have left faults in place, and
-	// services running with its knobs.
-	rolled, err := inj.RollbackPending(ctx)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: fmt.Errorf("rolling back the faults and knobs of a previous run: %w", err)}
-	}
-	if len(rolled.Faults) > 0 {
-		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled.Faults))
-	}
-	for _, k := range rolled.Knobs {
-		fmt.Fprintln(env.Stdout, restoredKnobs(k))
-	}
-
-	pc, err := promapi.NewClient(promapi.Config{Address: e.PrometheusURL})
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	jc, err := traces.Dial(e.JaegerQueryGRPC)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	defer jc.Close()
-	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	defer stopWindows()
-
-	r := &runner.Runner{
-		Stack:          lab,
-		Faults:         windows,
-		Prometheus:     promv1.NewAPI(pc),
-		Traces:         jc,
-		Checks:         checks,
-		Plots:          lf.Plots,
-		ServiceOrder:   lf.StartOrder(),
-		ResolveSLO:     defs.Resolve,
-		Load:           load.Run,
-		K6:             k6,
-		LoadtestsDir:   loadtests,
-		Token:          token,
-		StackName:      o.stack,
-		Progress:       env.Stdout,
-		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
-		Sensitivity:    sf.sensitivity,
-		Targets:        promv1.NewAPI(pc),
 	}
 	var rounds [][]*journal.Journal
 	for round := 1; round <= sf.repeat && ctx.Err() == nil; round++ {
@@ -334,6 +268,97 @@ func runRound(ctx context.Context, env Env, r *runner.Runner, scs []*scenario.Sc
 	}
 	fmt.Fprintf(env.Stdout, "\nreport: %s\n", filepath.Join(r.ReportDir, "index.html"))
 	return js
+}
+
+// newRunner returns a runner of scenarios on lab, with everything it
+// reads and the faults it applies wired: the lab file lf's settle probe,
+// invariants, plots, restart order and token, the SLO definitions defs,
+// Prometheus, Jaeger, the fault ledger (after rolling back what a crashed
+// run left) and the fault windows the harness serves. release undoes what
+// newRunner opened.
+func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOptions, loadtestsDir string, defs *slodef.Set) (_ *runner.Runner, release func(), err error) {
+	var undo []func()
+	release = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
+	infra := func(err error) (*runner.Runner, func(), error) {
+		return nil, release, &exitError{code: exitcode.Infra, err: err}
+	}
+	e := lab.Endpoints()
+	k6, err := filepath.Abs(filepath.Join(o.toolsDir, "k6"))
+	if err != nil {
+		return infra(err)
+	}
+	loadtests, err := filepath.Abs(loadtestsDir)
+	if err != nil {
+		return infra(err)
+	}
+	vars := harnessVars(lf, e, lab.RunDir())
+	checks, releaseChecks, err := labChecks(lf, e, vars)
+	if err != nil {
+		return infra(err)
+	}
+	undo = append(undo, releaseChecks)
+	token, err := auth.Token(ctx, lf, lab.RunDir(), vars, time.Now())
+	if err != nil {
+		return infra(err)
+	}
+	inj, ledger, err := injectorFor(lab)
+	if err != nil {
+		return infra(err)
+	}
+	undo = append(undo, func() { ledger.Close() })
+	// A previous run that crashed may have left faults in place, and
+	// services running with its knobs.
+	rolled, err := inj.RollbackPending(ctx)
+	if err != nil {
+		return infra(fmt.Errorf("rolling back the faults and knobs of a previous run: %w", err))
+	}
+	if len(rolled.Faults) > 0 {
+		fmt.Fprintf(env.Stdout, "rolled back %d faults left by a previous run\n", len(rolled.Faults))
+	}
+	for _, k := range rolled.Knobs {
+		fmt.Fprintln(env.Stdout, restoredKnobs(k))
+	}
+	pc, err := promapi.NewClient(promapi.Config{Address: e.PrometheusURL})
+	if err != nil {
+		return infra(err)
+	}
+	jc, err := traces.Dial(e.JaegerQueryGRPC)
+	if err != nil {
+		return infra(err)
+	}
+	undo = append(undo, func() { jc.Close() })
+	windows, stopWindows, err := faultWindows(ctx, env, inj, e.HarnessMetricsAddr)
+	if err != nil {
+		return infra(err)
+	}
+	undo = append(undo, stopWindows)
+	return &runner.Runner{
+		Stack:          lab,
+		Faults:         windows,
+		Prometheus:     promv1.NewAPI(pc),
+		Traces:         jc,
+		Checks:         checks,
+		Plots:          lf.Plots,
+		ServiceOrder:   lf.StartOrder(),
+		ResolveSLO:     defs.Resolve,
+		Load:           load.Run,
+		K6:             k6,
+		LoadtestsDir:   loadtests,
+		Token:          token,
+		StackName:      o.stack,
+		Progress:       env.Stdout,
+		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
+		Targets:        promv1.NewAPI(pc),
+	}, release, nil
 }
 
 // forStack keeps the scenarios that run on the stack and says which it
