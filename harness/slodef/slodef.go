@@ -101,6 +101,18 @@ func (s *Set) Query(name, window string) (string, error) {
 	return o.SLI.successRatio(window), nil
 }
 
+// EventRate returns the PromQL of the rate of the events the SLO named
+// name counts (its SLI's total, good and bad alike) over window — a
+// Prometheus duration or "$window" — per second: how much of the traffic
+// it judges was answered at all.
+func (s *Set) EventRate(name, window string) (string, error) {
+	o, err := s.SLO(name)
+	if err != nil {
+		return "", err
+	}
+	return rated(o.SLI.Total, window), nil
+}
+
 // Resolve returns the PromQL of the SLI of the SLO named name with $window
 // in it: Query(name, "$window"). It is what the scenario runner uses to
 // resolve a check's `slo:`.

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"token":    {summary: "mint an HS256 JWT with the lab's key (hs256-jwt auth)", run: runToken},
 		"list":     {summary: "list the scenario library: expectation, duration, faults, purpose", run: runList},
 		"run":      {summary: "run scenarios against the running lab; report and exit code", run: runCmd},
+		"explore":  {summary: "find the faults that break a lab: a fault space from a baseline's traces, run point by point, a matrix", run: runExplore},
 		"chaos":    {summary: "up, run the scenario library (or one), down: the main job (make chaos)", run: runChaos},
 		"up":       {summary: "start the local lab (Jaeger, Prometheus, Toxiproxy, the shop) on 127.0.0.1", run: runUp},
 		"down":     {summary: "stop every process of the local lab, even if `up` was killed", run: runDown},

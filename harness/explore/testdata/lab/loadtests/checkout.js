@@ -1,0 +1,1 @@
+// A stand-in for loadtests/checkout.js in the golden tests.
