@@ -48,7 +48,7 @@ type Reach struct {
 	Traces int `json:"traces"`
 	// Calls counts the traces that make each call.
 	Calls map[Call]int `json:"-"`
-	// Paths are the distinct call orders, most taken first (the longer of
+	// Paths are the distinct sequences of calls, most taken first (the longer of
 	// two as often taken first).
 	Paths []Path `json:"paths"`
 	// Unknown are cross-service spans that match no edge of the lab

@@ -43,7 +43,7 @@ var httpStatus = map[string]int{MethodUnavailable: 503, MethodDeadline: 504, Met
 
 // Point is one fault of the space: a variant on one target.
 type Point struct {
-	// ID is stable and unique: "method payments /pay.v1.Pay/Charge UNAVAILABLE".
+	// ID is stable and unique: "method store /store.v1.Store/Put UNAVAILABLE".
 	ID      string `json:"id"`
 	Kind    string `json:"kind"`
 	Variant string `json:"variant"`
@@ -60,7 +60,7 @@ type Point struct {
 	What string `json:"what"`
 	// Fault is what the generated scenario injects.
 	Fault faults.Spec `json:"fault"`
-	// step orders points along the journey: the index of their first call
+	// step ranks points along the journey: the index of their first call
 	// in the most taken path.
 	step int
 }

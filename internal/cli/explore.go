@@ -53,7 +53,7 @@ func (f *exploreFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "the seed of the request faults' draws, recorded in the report and in every generated scenario (default: a random one)")
 	fs.StringVar(&f.reduce, "reduce", strings.Join(explore.Rules(), ","), "the reduction rules, comma-separated: "+strings.Join(explore.Rules(), ", ")+", or none (docs/explore.md)")
 	fs.StringVar(&f.focus, "focus", "", "keep only the points on these services or edges, comma-separated (the space is still built from every trace)")
-	fs.StringVar(&f.knobs, "knobs", "", "service flags every point runs with, comma-separated service.flag=value (orders.retries=false): explore a weaker configuration")
+	fs.StringVar(&f.knobs, "knobs", "", "service flags every point runs with, comma-separated service.flag=value (api.retries=false): explore a weaker configuration")
 	fs.IntVar(&f.pairs, "pairs", 0, "after the single points, run up to this many pairs of points that each passed alone")
 }
 
@@ -158,7 +158,7 @@ be decided; 2: bad input; 4: the lab or the baseline could not be used.
 
 Examples:
   chaoslab explore -journey checkout.js
-  chaoslab explore -journey checkout.js -knobs orders.retries=false -focus payments
+  chaoslab explore -journey checkout.js -knobs api.retries=false -focus store
   chaoslab explore -lab examples/bookings/lab.yaml -budget 6m`)
 	o := labFlags(fs, env)
 	o.chaosFlags(fs)
