@@ -233,6 +233,17 @@ chaos-example: build tools
 	$(MAKE) -C $(EXAMPLE) build
 	$(BIN)/chaoslab chaos -lab $(EXAMPLE)/lab.yaml -chaos-run-dir .run/bookings -reports $(REPORTS)/bookings $(if $(filter 1,$(SENSITIVITY)),-sensitivity) $(if $(SCENARIO),-scenario $(SCENARIO))
 
+## explore: find the faults that break the shop's checkout (docs/explore.md): a fault space from a baseline's traces, run point by point within BUDGET (10m), a matrix and a scenario per finding; KNOBS=svc.flag=v,… explores a weaker configuration, FOCUS=svc|edge a part
+.PHONY: explore
+explore: build tools
+	$(BIN)/chaoslab explore -journey checkout.js -chaos-run-dir .run/explore $(if $(BUDGET),-budget $(BUDGET)) $(if $(KNOBS),-knobs $(KNOBS)) $(if $(FOCUS),-focus $(FOCUS))
+
+## explore-example: the same exploration, unchanged, on the second system under test (examples/bookings)
+.PHONY: explore-example
+explore-example: build tools
+	$(MAKE) -C $(EXAMPLE) build
+	$(BIN)/chaoslab explore -lab $(EXAMPLE)/lab.yaml -chaos-run-dir .run/bookings-explore -reports $(REPORTS)/bookings-explore $(if $(BUDGET),-budget $(BUDGET))
+
 ## up: start the lab with docker compose (images built here, third-party images pulled; COMPOSE_OFFLINE=1: stand-ins); Grafana on :3000
 .PHONY: up
 up: build $(compose_images)
