@@ -3,6 +3,7 @@ package explore
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,13 +23,40 @@ const (
 
 // SLO is one of the lab's SLOs as an experiment checks it.
 type SLO struct {
-	Name string
+	Name string `json:"name"`
 	// Objective is the share of good events, in (0, 1).
-	Objective float64
+	Objective float64 `json:"objective"`
 	// Events is the PromQL of its events' rate over $window (the SLI's
 	// total): what the throughput check compares with the baseline.
-	Events string
+	Events string `json:"events"`
+	// At are the services (Prometheus jobs) its events were scraped from
+	// in the baseline; empty when that is not known (an SLI written as a
+	// query).
+	At []string `json:"at,omitempty"`
 }
+
+// judgedDuring reports whether the SLO judges the fault phase of a point
+// on targets: not when it is measured only at the services the fault acts
+// on, unless one is the entry — a service's own SLO under a fault
+// injected into it, or on the edges into it, measures the fault itself
+// (its injected errors, the requests its cut edge no longer brings), not
+// how the system copes. Its recovery is still judged.
+func (s SLO) judgedDuring(targets []string, entry string) bool {
+	if len(s.At) == 0 || slices.Contains(s.At, entry) {
+		return true
+	}
+	for _, at := range s.At {
+		if !slices.Contains(targets, at) {
+			return true
+		}
+	}
+	return false
+}
+
+// atEntry reports whether the SLO counts the journey's own answers, at the
+// entry service (or where it is measured is not known): the throughput
+// check applies to it.
+func (s SLO) atEntry(entry string) bool { return len(s.At) == 0 || slices.Contains(s.At, entry) }
 
 // Experiment is what every generated scenario shares: the journey under
 // steady load, the timeline, and the checks — the lab's SLOs over the
@@ -36,7 +64,9 @@ type SLO struct {
 type Experiment struct {
 	// Journey is the k6 script; Rate its arrivals per second.
 	Journey string
-	Rate    int
+	// Entry is the service the journey enters by (load.entry's callee).
+	Entry string
+	Rate  int
 	// Baseline and Fault are the lengths of those phases; the recovery
 	// phase lasts Recovery plus the three samples that confirm it.
 	Baseline, Fault, Recovery time.Duration
@@ -138,10 +168,11 @@ type recoveryCheckFile struct {
 // points (one, or a pair) in its fault phase, named name, with a `#
 // Purpose:` header that says what it does and where it came from.
 func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
-	var what []string
+	var what, targets []string
 	var fs []map[string]any
 	for _, p := range points {
 		what = append(what, p.What)
+		targets = append(targets, p.Service)
 		f, err := faultFile(p.Fault)
 		if err != nil {
 			return nil, err
@@ -161,16 +192,26 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 		Checks:   checksFile{Invariants: e.Invariants},
 		Services: knobsFile(e.Knobs),
 	}
+	var own []string
 	for _, s := range e.SLOs {
 		objective := ">= " + strconv.FormatFloat(s.Objective, 'g', -1, 64)
-		f.Checks.SLO = append(f.Checks.SLO,
-			sloCheckFile{Name: s.Name, Phase: PhaseFault, SLO: s.Name, Objective: objective, OnEmpty: "fail", OnNaN: "fail"},
-			sloCheckFile{Name: s.Name + "-throughput", Phase: PhaseFault, Query: s.Events,
+		if s.judgedDuring(targets, e.Entry) {
+			f.Checks.SLO = append(f.Checks.SLO,
+				sloCheckFile{Name: s.Name, Phase: PhaseFault, SLO: s.Name, Objective: objective, OnEmpty: "fail", OnNaN: "fail"})
+		} else {
+			own = append(own, s.Name)
+		}
+		if s.atEntry(e.Entry) {
+			f.Checks.SLO = append(f.Checks.SLO, sloCheckFile{Name: s.Name + "-throughput", Phase: PhaseFault, Query: s.Events,
 				Objective: fmt.Sprintf(">= %g * %s", e.Throughput, PhaseBaseline), OnEmpty: "fail", OnNaN: "fail"})
+		}
 		f.Checks.Recovery = append(f.Checks.Recovery, recoveryCheckFile{Name: s.Name + "-recovers", After: PhaseFault,
 			SLO: s.Name, Tolerance: objective, Within: e.Recovery.String()})
 	}
-	return encode(f, purpose)
+	if len(own) > 0 {
+		f.Purpose += fmt.Sprintf(" %s measured only where the fault acts, so judged on recovery only.", strings.Join(own, ", "))
+	}
+	return encode(f, f.Purpose)
 }
 
 // encode writes f as YAML after a `# Purpose:` header.

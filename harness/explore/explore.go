@@ -27,8 +27,12 @@ import (
 	"strings"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
 	"github.com/chaoslab/chaoslab/harness/journal"
 	"github.com/chaoslab/chaoslab/harness/lab"
+	"github.com/chaoslab/chaoslab/harness/promql"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/slodef"
 	"github.com/chaoslab/chaoslab/harness/traces"
@@ -38,6 +42,11 @@ import (
 // journal and report under the directory it was given.
 type scenarioRunner interface {
 	Run(ctx context.Context, sc *scenario.Scenario) *journal.Journal
+}
+
+// promQuerier evaluates PromQL (Prometheus' v1 API).
+type promQuerier interface {
+	Query(ctx context.Context, query string, ts time.Time, opts ...promv1.Option) (model.Value, promv1.Warnings, error)
 }
 
 // traceFinder reads traces from Jaeger (traces.Client).
@@ -55,6 +64,10 @@ type Explorer struct {
 	Run func(ctx context.Context, sc *scenario.Scenario, dir string) *journal.Journal
 	// Traces reads the baseline's traces.
 	Traces traceFinder
+	// Prometheus says where each SLO is measured: the jobs (one per
+	// service) its events are scraped from. Nil: not known, every SLO
+	// judges every point.
+	Prometheus promQuerier
 	// Parse checks a generated scenario file the way `chaoslab validate`
 	// would (scenario.Parse with the lab's options).
 	Parse func(name string, data []byte) (*scenario.Scenario, error)
@@ -149,7 +162,7 @@ type Result struct {
 	Reach    Reach  `json:"reach"`
 	// SLOs are the lab's SLOs the journey measured, which every point
 	// checks.
-	SLOs      []string      `json:"slos"`
+	SLOs      []SLO         `json:"slos"`
 	Unreached []Unreached   `json:"unreached"`
 	Points    []PointResult `json:"points"`
 }
@@ -178,16 +191,16 @@ func (x *Explorer) Explore(ctx context.Context, o Options) (*Result, error) {
 	exp := o.Experiment
 	exp.Seed = o.Space.Seed
 	exp.Invariants = x.Lab.InvariantNames()
+	if entry, ok := x.Lab.Edge(x.Lab.Load.Entry); ok {
+		exp.Entry = entry.To
+	}
 
 	slos, bj, base, err := x.baseline(ctx, o, exp)
 	res.Baseline = base
 	if err != nil {
 		return res, err
 	}
-	exp.SLOs = slos
-	for _, s := range slos {
-		res.SLOs = append(res.SLOs, s.Name)
-	}
+	exp.SLOs, res.SLOs = slos, slos
 	reach, err := x.reach(ctx, bj)
 	res.Reach = reach
 	if err != nil {
@@ -335,7 +348,44 @@ func (x *Explorer) baseline(ctx context.Context, o Options, exp Experiment) ([]S
 			x.say("  SLO %s: not measured by %s, not checked", s.Name, exp.Journey)
 		}
 	}
+	for i := range measured {
+		measured[i].At = x.placeSLO(ctx, measured[i].Name, j)
+		x.say("  SLO %s: measured at %s", measured[i].Name, orUnknown(measured[i].At))
+	}
 	return measured, j, dir, nil
+}
+
+func orUnknown(at []string) string {
+	if len(at) == 0 {
+		return "(not known: judges every point)"
+	}
+	return strings.Join(at, ", ")
+}
+
+// placeSLO returns the Prometheus jobs — the lab's services, one job each —
+// whose series make up the events of the SLO named name over the
+// baseline j; nil when that cannot be told (no Prometheus, an SLI written
+// as a query, an error).
+func (x *Explorer) placeSLO(ctx context.Context, name string, j *journal.Journal) []string {
+	s, err := x.SLOs.SLO(name)
+	if err != nil || x.Prometheus == nil || strings.Contains(s.SLI.Total, promql.WindowVar) || len(j.Phases) == 0 {
+		return nil
+	}
+	p := j.Phases[len(j.Phases)-1]
+	window := max(1, int(p.End.Sub(j.Phases[0].Start).Seconds()))
+	v, _, err := x.Prometheus.Query(ctx, fmt.Sprintf("count by (job) (last_over_time(%s[%ds]))", s.SLI.Total, window), p.End)
+	vec, ok := v.(model.Vector)
+	if err != nil || !ok {
+		return nil
+	}
+	var out []string
+	for _, smp := range vec {
+		if job := string(smp.Metric["job"]); job != "" {
+			out = append(out, job)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // baselineFile is the baseline scenario: the journey alone, every SLO over

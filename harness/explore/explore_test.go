@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -399,14 +401,17 @@ func TestExplore(t *testing.T) {
 	fl := &fakeLab{t: t, fails: []string{"request store " + put + " grpc_code=UNAVAILABLE", "request ledger " + debit + " grpc_code=INTERNAL"},
 		measured: map[string]bool{"items-availability": true}, base: time.Now()}
 	dir := t.TempDir()
-	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{baselineTraces()}, Parse: parser(t, l, defs), Stack: scenario.StackLocal}
+	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{baselineTraces()}, Parse: parser(t, l, defs), Stack: scenario.StackLocal,
+		Prometheus: fakeProm{`http_requests_total{route="POST /v1/items"}`: {"api"}}}
 	res, err := x.Explore(t.Context(), Options{
 		Experiment:  Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second, Throughput: 0.8},
 		BaselineFor: 15 * time.Second, Space: SpaceOptions{Probability: 0.1, Latency: 2 * time.Second, RestartAfter: 2 * time.Second, Seed: 7},
 		Rules: Rules(), Budget: time.Hour, Dir: dir, RunID: "r1",
 	})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"items-availability"}, res.SLOs, "catalog-latency is not measured by the journey")
+	require.Len(t, res.SLOs, 1, "catalog-latency is not measured by the journey")
+	assert.Equal(t, "items-availability", res.SLOs[0].Name)
+	assert.Equal(t, []string{"api"}, res.SLOs[0].At, "placed by the jobs its series come from")
 	assert.Equal(t, "explore-baseline", fl.ran[0])
 
 	status := map[string]string{}
@@ -500,4 +505,69 @@ func TestExploreRefusesABaselineThatMissesItsSLOs(t *testing.T) {
 	require.ErrorIs(t, err, ErrBaseline)
 	assert.Contains(t, err.Error(), "no trace of api")
 	assert.Equal(t, []string{"explore-baseline", "explore-baseline"}, fl.ran, "no point runs without a usable baseline")
+}
+
+func TestSLOJudgedDuring(t *testing.T) {
+	tests := []struct {
+		name            string
+		at, targets     []string
+		during, atEntry bool
+	}{
+		{"not known: judges everything", nil, []string{"store"}, true, true},
+		{"measured at the entry", []string{"api"}, []string{"api"}, true, true},
+		{"measured at the faulted service only", []string{"store"}, []string{"store"}, false, false},
+		{"measured at another service", []string{"ledger"}, []string{"store"}, true, false},
+		{"measured at the faulted service and another", []string{"ledger", "store"}, []string{"store"}, true, false},
+		{"a pair on both of its services", []string{"ledger", "store"}, []string{"store", "ledger"}, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := SLO{Name: "x", At: tt.at}
+			assert.Equal(t, tt.during, s.judgedDuring(tt.targets, "api"))
+			assert.Equal(t, tt.atEntry, s.atEntry("api"))
+		})
+	}
+}
+
+// TestOwnSLOIsJudgedOnRecoveryOnly: a fault on store does not judge
+// store's own SLO during the fault (it would measure the injected errors),
+// only its recovery; the entry's SLO has the throughput check.
+func TestOwnSLOIsJudgedOnRecoveryOnly(t *testing.T) {
+	l, defs := testLab(t), testSLOs(t)
+	sp, _ := testSpace(t)
+	exp := Experiment{Journey: "checkout.js", Entry: "api", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second, Throughput: 0.8,
+		SLOs: []SLO{{Name: "items-availability", Objective: 0.99, Events: "sum(rate(x[$window]))", At: []string{"api"}},
+			{Name: "catalog-latency", Objective: 0.95, Events: "sum(rate(y[$window]))", At: []string{"store"}}}}
+	p := sp.Points[0]
+	require.Equal(t, "store", p.Service)
+	data, err := exp.File(p.Name(), "a point", []Point{p})
+	require.NoError(t, err)
+	sc, err := parser(t, l, defs)(p.Name()+".yaml", data)
+	require.NoError(t, err, "%s", data)
+	var slo, rec []string
+	for _, c := range sc.Checks.SLO {
+		slo = append(slo, c.Name)
+	}
+	for _, c := range sc.Checks.Recovery {
+		rec = append(rec, c.Name)
+	}
+	assert.Equal(t, []string{"items-availability", "items-availability-throughput"}, slo)
+	assert.Equal(t, []string{"items-availability-recovers", "catalog-latency-recovers"}, rec)
+	assert.Contains(t, sc.Purpose, "catalog-latency measured only where the fault acts")
+}
+
+// fakeProm answers the placement query with the jobs of each selector.
+type fakeProm map[string][]string
+
+func (f fakeProm) Query(_ context.Context, q string, _ time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	for sel, jobs := range f {
+		if strings.Contains(q, sel) {
+			var v model.Vector
+			for _, j := range jobs {
+				v = append(v, &model.Sample{Metric: model.Metric{"job": model.LabelValue(j)}, Value: 1})
+			}
+			return v, nil, nil
+		}
+	}
+	return model.Vector{}, nil, nil
 }

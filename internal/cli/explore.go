@@ -235,7 +235,7 @@ Examples:
 	}
 	defer jc.Close()
 	x := &explore.Explorer{
-		Lab: lf, SLOs: defs, Traces: jc, Progress: env.Stdout, Stack: o.stack,
+		Lab: lf, SLOs: defs, Traces: jc, Progress: env.Stdout, Stack: o.stack, Prometheus: r.Prometheus,
 		Run: func(ctx context.Context, sc *scenario.Scenario, dir string) *journal.Journal {
 			r.ReportDir = dir
 			return r.Run(ctx, sc)
