@@ -210,7 +210,7 @@ func VerdictCheck(name string, v lab.Verdict) journal.Check {
 		c.Detail = fmt.Sprintf("%s among %s examined: %s%s%s → fail",
 			plural(len(v.Violations), "violation"), plural(v.Examined, "record"), strings.Join(listed, "; "), more, note)
 	case lab.OutcomeInconclusive:
-		c.Outcome = journal.Inconclusive
+		c.Outcome, c.NothingToExamine = journal.Inconclusive, true
 		c.Detail = "no record examined: nothing to check" + note + " → inconclusive"
 	default:
 		c.Outcome, c.OnData = journal.Pass, true

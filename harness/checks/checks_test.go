@@ -322,6 +322,8 @@ func TestHTTPInvariant(t *testing.T) {
 			assert.Equal(t, tt.outcome, c.Outcome, c.Detail)
 			assert.Equal(t, tt.onData, c.OnData)
 			assert.Contains(t, c.Detail, tt.detail)
+			assert.Equal(t, strings.Contains(tt.detail, "nothing to check"), c.NothingToExamine,
+				"only a checker that examined nothing is marked so, not one that failed to answer")
 			require.Len(t, reqs.all(), 1)
 			r := reqs.all()[0]
 			assert.Equal(t, http.MethodPost, r.Method)

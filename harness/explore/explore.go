@@ -16,7 +16,6 @@
 package explore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -458,8 +457,11 @@ func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, pr P
 }
 
 // status is a point's status from its journal: fail only on a measured
-// value (the verdict rules of an expect-fail scenario: a failure on
-// missing data does not count), pass when every check passed on data.
+// value (the rule of an expect-fail scenario: a failure on missing data
+// does not count); pass when every other check passed on data, an
+// invariant that found nothing to examine aside (no order failed, so none
+// needed compensating: it neither passes nor blocks); inconclusive
+// otherwise.
 func status(j *journal.Journal) (string, string) {
 	if j.Verdict == journal.VerdictError {
 		return StatusError, j.Error
@@ -467,11 +469,27 @@ func status(j *journal.Journal) (string, string) {
 	if on := failedOnData(j.Checks); len(on) > 0 {
 		return StatusFail, "failed on data: " + strings.Join(on, ", ")
 	}
-	d := journal.Decide(journal.Pass, j.Checks)
-	if d.Outcome == journal.Pass {
-		return StatusPass, ""
+	var undecided, nothing []string
+	decided := 0
+	for _, c := range j.Checks {
+		switch {
+		case c.Outcome == journal.Pass && c.OnData:
+			decided++
+		case c.NothingToExamine:
+			nothing = append(nothing, c.Name)
+		default:
+			undecided = append(undecided, c.Name)
+		}
 	}
-	return StatusInconclusive, cmp.Or(d.Reason, "some checks could not decide")
+	switch {
+	case decided == 0:
+		return StatusInconclusive, "no check passed on data"
+	case len(undecided) > 0:
+		return StatusInconclusive, "not decided: " + strings.Join(undecided, ", ")
+	case len(nothing) > 0:
+		return StatusPass, "every check passed on data; nothing to examine for " + strings.Join(nothing, ", ")
+	}
+	return StatusPass, ""
 }
 
 func failedOnData(cs []journal.Check) []string {

@@ -571,3 +571,28 @@ func (f fakeProm) Query(_ context.Context, q string, _ time.Time, _ ...promv1.Op
 	}
 	return model.Vector{}, nil, nil
 }
+
+func TestStatus(t *testing.T) {
+	pass := journal.Check{Name: "slo", Outcome: journal.Pass, OnData: true}
+	tests := []struct {
+		name   string
+		j      journal.Journal
+		status string
+	}{
+		{"every check passed", journal.Journal{Checks: []journal.Check{pass}}, StatusPass},
+		{"failed on data", journal.Journal{Checks: []journal.Check{pass, {Name: "x", Outcome: journal.Fail, OnData: true}}}, StatusFail},
+		{"failed without data", journal.Journal{Checks: []journal.Check{pass, {Name: "x", Outcome: journal.Fail}}}, StatusInconclusive},
+		{"passed without data", journal.Journal{Checks: []journal.Check{pass, {Name: "x", Outcome: journal.Pass}}}, StatusInconclusive},
+		{"an invariant with nothing to examine", journal.Journal{Checks: []journal.Check{pass, {Name: "inv", Outcome: journal.Inconclusive, NothingToExamine: true}}}, StatusPass},
+		{"an invariant that could not answer", journal.Journal{Checks: []journal.Check{pass, {Name: "inv", Outcome: journal.Inconclusive}}}, StatusInconclusive},
+		{"only nothing to examine", journal.Journal{Checks: []journal.Check{{Name: "inv", Outcome: journal.Inconclusive, NothingToExamine: true}}}, StatusInconclusive},
+		{"no checks", journal.Journal{}, StatusInconclusive},
+		{"an error", journal.Journal{Verdict: journal.VerdictError, Error: "k6 died"}, StatusError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why := status(&tt.j)
+			assert.Equal(t, tt.status, got, why)
+		})
+	}
+}

@@ -53,7 +53,7 @@ func Summary(w io.Writer, r *Result) {
 	fmt.Fprintln(tw, "POINT\tSTATUS\tWHY")
 	for _, p := range r.Points {
 		why := p.Reason
-		if p.Status == StatusPass {
+		if p.Status == StatusPass && why == "" {
 			why = "every check passed on data"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID(), p.Status, oneLine(why, 110))

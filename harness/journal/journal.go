@@ -156,6 +156,10 @@ type Check struct {
 	// counts as inconclusive, and only a failure on data meets a scenario's
 	// `expect: fail`.
 	OnData bool `json:"on_data"`
+	// NothingToExamine is set on an invariant that found no record to
+	// examine (inconclusive): it did not fail to decide, there was nothing
+	// for it to decide on — unlike a checker that errored or timed out.
+	NothingToExamine bool `json:"nothing_to_examine,omitempty"`
 	// Detail is one human line: what was compared, or why inconclusive.
 	Detail  string  `json:"detail"`
 	Queries []Query `json:"queries,omitempty"`

@@ -142,7 +142,7 @@ func noLostOrders(ctx context.Context, d *data, acked []string) journal.Check {
 		}
 	}
 	if len(ids) == 0 {
-		return inconclusive(c, "no order was acknowledged (201) during the run: nothing to check")
+		return nothingToExamine(c, "no order was acknowledged (201) during the run: nothing to check")
 	}
 	orders, err := d.ordersByID(ctx)
 	if err != nil {
@@ -215,7 +215,7 @@ func noDoubleCharge(ctx context.Context, d *data, since time.Time) journal.Check
 	bad := len(twice) + len(orphans)
 	c.Value, c.Threshold = journal.Float(float64(bad)), journal.Float(0)
 	if bad == 0 && checked == 0 {
-		return inconclusive(c, "no order since the start to examine: nothing to check")
+		return nothingToExamine(c, "no order since the start to examine: nothing to check")
 	}
 	c.OnData = true // the orders and charges since the start, examined
 	if bad == 0 {
@@ -291,7 +291,7 @@ func failedOrdersCompensated(ctx context.Context, d *data, since time.Time) jour
 	c.OnData = bad > 0 || failed > 0 && len(pending) == 0 // named offenders, or FAILED orders all examined
 	switch {
 	case failed == 0:
-		c.Outcome = journal.Inconclusive
+		c.Outcome, c.NothingToExamine = journal.Inconclusive, true
 		c.Detail = fmt.Sprintf("no FAILED order since the start to examine%s: nothing to check (list this invariant only in scenarios whose fault makes orders fail) → inconclusive", pendingNote)
 	case bad > 0:
 		c.Outcome = journal.Fail
@@ -442,6 +442,14 @@ func reservationStateName(s inventoryv1.ReservationState) string {
 }
 
 // inconclusive sets c inconclusive with detail.
+// nothingToExamine is c inconclusive because no record was there to
+// examine.
+func nothingToExamine(c journal.Check, detail string) journal.Check {
+	c = inconclusive(c, detail)
+	c.NothingToExamine = true
+	return c
+}
+
 func inconclusive(c journal.Check, detail string) journal.Check {
 	c.Outcome = journal.Inconclusive
 	c.Detail = detail

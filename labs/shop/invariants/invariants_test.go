@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,6 +290,8 @@ func TestCheck(t *testing.T) {
 			assert.Equal(t, tt.inv, c.Name)
 			assert.Equal(t, journal.KindInvariant, c.Kind)
 			assert.Equal(t, tt.outcome != journal.Inconclusive, c.OnData, "on data: decided over the records examined")
+			assert.Equal(t, strings.Contains(tt.detail, "nothing to check"), c.NothingToExamine,
+				"nothing to examine, not an error")
 			if tt.outcome != journal.Inconclusive {
 				require.NotNil(t, c.Value)
 				assert.Equal(t, tt.value, *c.Value)
