@@ -76,6 +76,15 @@ type Experiment struct {
 	// must keep during the fault (0.8): an objective that fails on a
 	// measured value when requests hang and none is answered.
 	Throughput float64
+	// ClientBudget, when above 0, adds the client's view: the share of the
+	// journey's requests the load saw fail (k6's, any non-2xx/3xx or no
+	// answer) during the fault may exceed the point's baseline by at most
+	// this much. It sees what no server-side SLI can: requests refused
+	// before they reach the entry (a killed entry service). It is the
+	// smallest error budget of the SLOs measured at the entry.
+	ClientBudget float64
+	// RunID tags the load's samples (run_id), which the client check reads.
+	RunID string
 	// Invariants are the lab's data invariants, by name.
 	Invariants []string
 	// Knobs are the service flags every experiment runs with (-knobs).
@@ -208,10 +217,22 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 		f.Checks.Recovery = append(f.Checks.Recovery, recoveryCheckFile{Name: s.Name + "-recovers", After: PhaseFault,
 			SLO: s.Name, Tolerance: objective, Within: e.Recovery.String()})
 	}
+	if e.ClientBudget > 0 {
+		f.Checks.SLO = append(f.Checks.SLO, sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
+			Objective: fmt.Sprintf("<= %s + %g", PhaseBaseline, e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
+	}
 	if len(own) > 0 {
 		f.Purpose += fmt.Sprintf(" %s measured only where the fault acts, so judged on recovery only.", strings.Join(own, ", "))
 	}
 	return encode(f, f.Purpose)
+}
+
+// clientFailures is the PromQL of the share of the load's requests that
+// failed over $window, from k6's remote-written http_reqs (tagged run_id
+// and scenario by the runner, expected_response by k6).
+func clientFailures(runID, scenario string) string {
+	sel := fmt.Sprintf(`run_id=%q,scenario=%q`, runID, scenario)
+	return fmt.Sprintf(`(sum(increase(k6_http_reqs_total{%s,expected_response="false"}[$window])) or vector(0)) / sum(increase(k6_http_reqs_total{%s}[$window]))`, sel, sel)
 }
 
 // encode writes f as YAML after a `# Purpose:` header.

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -200,6 +201,8 @@ func (x *Explorer) Explore(ctx context.Context, o Options) (*Result, error) {
 		return res, err
 	}
 	exp.SLOs, res.SLOs = slos, slos
+	exp.RunID = o.RunID
+	exp.ClientBudget = clientBudget(slos, exp.Entry)
 	reach, err := x.reach(ctx, bj)
 	res.Reach = reach
 	if err != nil {
@@ -352,6 +355,21 @@ func (x *Explorer) baseline(ctx context.Context, o Options, exp Experiment) ([]S
 		x.say("  SLO %s: measured at %s", measured[i].Name, orUnknown(measured[i].At))
 	}
 	return measured, j, dir, nil
+}
+
+// clientBudget is the smallest error budget of the SLOs measured at the
+// entry (0.01 when none is known to be).
+func clientBudget(slos []SLO, entry string) float64 {
+	budget := 0.0
+	for _, s := range slos {
+		if slices.Contains(s.At, entry) && (budget == 0 || 1-s.Objective < budget) {
+			budget = 1 - s.Objective
+		}
+	}
+	if budget == 0 {
+		return 0.01
+	}
+	return math.Round(budget*1e6) / 1e6
 }
 
 func orUnknown(at []string) string {

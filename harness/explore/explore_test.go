@@ -293,7 +293,8 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 	require.NoError(t, err)
 	exp := Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second,
 		SLOs: []SLO{{Name: "items-availability", Objective: 0.99, Events: events}}, Throughput: 0.8,
-		Invariants: l.InvariantNames(), Knobs: []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}}, Seed: 7}
+		Invariants: l.InvariantNames(), Knobs: []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}}, Seed: 7,
+		ClientBudget: 0.01, RunID: "r1"}
 	for _, p := range sp.Points {
 		t.Run(p.Name(), func(t *testing.T) {
 			data, err := exp.File(p.Name(), "a point", []Point{p})
@@ -317,7 +318,10 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 			for _, n := range sc.Checks.Invariants {
 				names = append(names, string(n))
 			}
-			assert.Equal(t, []string{"items-availability", "items-availability-throughput", "items-availability-recovers", "no_lost_items", "balanced_ledger"}, names)
+			assert.Equal(t, []string{"items-availability", "items-availability-throughput", "client-failures", "items-availability-recovers", "no_lost_items", "balanced_ledger"}, names)
+			client := sc.Checks.SLO[2]
+			assert.Contains(t, client.Query, `run_id="r1",scenario="`+p.Name()+`"`, "the load's own samples of this point")
+			assert.Equal(t, "<= baseline + 0.01", client.Objective.String())
 		})
 	}
 	t.Run("a pair", func(t *testing.T) {
@@ -570,6 +574,12 @@ func (f fakeProm) Query(_ context.Context, q string, _ time.Time, _ ...promv1.Op
 		}
 	}
 	return model.Vector{}, nil, nil
+}
+
+func TestClientBudget(t *testing.T) {
+	slos := []SLO{{Name: "a", Objective: 0.99, At: []string{"api"}}, {Name: "b", Objective: 0.999, At: []string{"api"}}, {Name: "c", Objective: 0.9999, At: []string{"store"}}}
+	assert.Equal(t, 0.001, clientBudget(slos, "api"), "the strictest SLO at the entry")
+	assert.Equal(t, 0.01, clientBudget(slos[2:], "api"), "none at the entry")
 }
 
 func TestStatus(t *testing.T) {
