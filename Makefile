@@ -208,7 +208,7 @@ contract-baseline:
 .PHONY: test-e2e
 test-e2e: build tools images
 	@mkdir -p $(REPORTS)
-	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -tags e2e -count=1 -timeout 10m ./e2e/...
+	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/e2e.xml --jsonfile $(REPORTS)/e2e.json -- -tags e2e -count=1 -timeout 20m ./e2e/...
 
 # STACK=compose runs the lab with docker-compose.yml; COMPOSE_OFFLINE=1 uses
 # the stand-in images (make images-offline) instead of pulling.
