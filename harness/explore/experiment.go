@@ -217,6 +217,11 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 		f.Checks.Recovery = append(f.Checks.Recovery, recoveryCheckFile{Name: s.Name + "-recovers", After: PhaseFault,
 			SLO: s.Name, Tolerance: objective, Within: e.Recovery.String()})
 	}
+	if len(points) == 1 {
+		if c, ok := actedCheck(points[0]); ok {
+			f.Checks.SLO = append(f.Checks.SLO, c)
+		}
+	}
 	if e.ClientBudget > 0 {
 		f.Checks.SLO = append(f.Checks.SLO, sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
 			Objective: fmt.Sprintf("<= %s + %g", PhaseBaseline, e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
@@ -225,6 +230,30 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 		f.Purpose += fmt.Sprintf(" %s measured only where the fault acts, so judged on recovery only.", strings.Join(own, ", "))
 	}
 	return encode(f, f.Purpose)
+}
+
+// ActedCheck names the check that shows a point's fault acted: without
+// it, a pass could be a fault that did nothing.
+const ActedCheck = "fault-acted"
+
+// actedCheck is the PromQL check that p's fault acted, for the kinds
+// Prometheus can tell: a request fault's hits, which services/faultinject
+// counts (chaoslab_faults_injected_total) on the service's own metrics (its
+// scrape job is its name); a killed or paused process, which Prometheus
+// fails to scrape (up < 1). An edge fault's effect is read from the traces
+// instead (Explorer.edgeActed).
+func actedCheck(p Point) (sloCheckFile, bool) {
+	switch p.Kind {
+	case KindMethod:
+		return sloCheckFile{Name: ActedCheck, Phase: PhaseFault,
+			Query:     fmt.Sprintf(`sum(increase(chaoslab_faults_injected_total{job=%q,method=%q}[$window])) or vector(0)`, p.Service, p.Method),
+			Objective: "> 0", OnEmpty: "fail", OnNaN: "fail"}, true
+	case KindService:
+		return sloCheckFile{Name: ActedCheck, Phase: PhaseFault,
+			Query:     fmt.Sprintf(`min(min_over_time(up{job=%q}[$window]))`, p.Service),
+			Objective: "< 1", OnEmpty: "inconclusive", OnNaN: "inconclusive"}, true
+	}
+	return sloCheckFile{}, false
 }
 
 // clientFailures is the PromQL of the share of the load's requests that

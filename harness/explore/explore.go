@@ -238,7 +238,7 @@ func (x *Explorer) Explore(ctx context.Context, o Options) (*Result, error) {
 			continue
 		}
 		start := now()
-		pr = x.runPoint(ctx, o, exp, pr, "a point of the fault space")
+		pr = x.runPoint(ctx, o, exp, reach, pr, "a point of the fault space")
 		took := now().Sub(start)
 		ran = append(ran, took)
 		est = mean(ran)
@@ -446,7 +446,7 @@ func (x *Explorer) reach(ctx context.Context, j *journal.Journal) (Reach, error)
 }
 
 // runPoint runs the experiment of pr's points and judges it.
-func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, pr PointResult, origin string) PointResult {
+func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, reach Reach, pr PointResult, origin string) PointResult {
 	start := time.Now()
 	defer func() { pr.Seconds = time.Since(start).Seconds() }()
 	data, err := exp.File(pr.Name, origin, pr.Points)
@@ -455,6 +455,9 @@ func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, pr P
 		if sc, err = x.Parse(pr.Name+".yaml", data); err == nil {
 			j := x.Run(ctx, sc, filepath.Join(o.Dir, "points"))
 			pr.Report = filepath.Join(o.Dir, "points", pr.Name)
+			if len(pr.Points) == 1 && pr.Points[0].Kind == KindEdge && j.Verdict != journal.VerdictError {
+				j.Checks = append(j.Checks, x.edgeActed(ctx, pr.Points[0], j, reach, exp.Entry))
+			}
 			pr.Checks = j.Checks
 			pr.Status, pr.Reason = status(j)
 		}
@@ -474,6 +477,68 @@ func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, pr P
 	return pr
 }
 
+// slowCall is how long a call on a faulted edge must take, when it does
+// not fail, to count as the fault's doing.
+const slowCall = time.Second
+
+// edgeActed is the check that an edge point's fault acted, from the traces
+// of its fault phase: a call on the edge that failed or took slowCall or
+// more (the caller's client span, matched by the methods the baseline saw
+// on the edge), or far fewer traces crossing the edge than in the
+// baseline (a breaker that fails fast leaves no client span).
+func (x *Explorer) edgeActed(ctx context.Context, p Point, j *journal.Journal, reach Reach, entry string) journal.Check {
+	c := journal.Check{Name: ActedCheck, Kind: "trace", Phase: PhaseFault, Objective: "a call on the edge failed or was slow, or the edge was crossed far less than in the baseline", Outcome: journal.Inconclusive}
+	i := slices.IndexFunc(j.Phases, func(ph journal.Phase) bool { return ph.Name == PhaseFault })
+	if i < 0 {
+		c.Detail = "the journal has no fault phase"
+		return c
+	}
+	ts, err := x.Traces.Find(ctx, traces.Query{Service: entry, Start: j.Phases[i].Start, End: j.Phases[i].End, Limit: 300})
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	if len(ts) < 10 {
+		c.Detail = fmt.Sprintf("%d traces of %s started in the fault phase: too few to tell", len(ts), entry)
+		return c
+	}
+	caller, _, _ := strings.Cut(p.Edge, "->")
+	methods := map[string]bool{}
+	for call := range reach.Calls {
+		if call.Edge == p.Edge {
+			methods[call.Method] = true
+		}
+	}
+	bad, crossed := 0, 0
+	view := labView{x.Lab}
+	for _, t := range ts {
+		hit := false
+		for _, s := range t.Spans {
+			if s.Service == caller && methods["/"+strings.TrimPrefix(s.Operation, "/")] && (s.Error || s.Duration >= slowCall) {
+				hit = true
+			}
+		}
+		if hit {
+			bad++
+		}
+		if slices.ContainsFunc(callsOf(view, t, map[string]int{}), func(cl Call) bool { return cl.Edge == p.Edge }) {
+			crossed++
+		}
+	}
+	base := float64(reach.Edges()[p.Edge]) / float64(max(1, reach.Traces))
+	share := float64(crossed) / float64(len(ts))
+	c.Value, c.Threshold, c.OnData = journal.Float(share), journal.Float(base/2), true
+	c.Detail = fmt.Sprintf("%d of %d traces had a failed or slow (≥ %s) call on %s; %.2f of them crossed it, %.2f in the baseline", bad, len(ts), slowCall, p.Edge, share, base)
+	if bad > 0 || share < base/2 {
+		c.Outcome = journal.Pass
+		c.Detail += " → the fault acted"
+	} else {
+		c.Outcome = journal.Fail
+		c.Detail += " → no sign of the fault"
+	}
+	return c
+}
+
 // status is a point's status from its journal: fail only on a measured
 // value (the rule of an expect-fail scenario: a failure on missing data
 // does not count); pass when every other check passed on data, an
@@ -483,6 +548,10 @@ func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, pr P
 func status(j *journal.Journal) (string, string) {
 	if j.Verdict == journal.VerdictError {
 		return StatusError, j.Error
+	}
+	if i := slices.IndexFunc(j.Checks, func(c journal.Check) bool { return c.Name == ActedCheck }); i >= 0 && !(j.Checks[i].Outcome == journal.Pass && j.Checks[i].OnData) {
+		// Whatever else was measured, it was not the fault's doing.
+		return StatusInconclusive, "the fault was not seen to act (" + j.Checks[i].Detail + "): neither a pass nor a failure would be its"
 	}
 	if on := failedOnData(j.Checks); len(on) > 0 {
 		return StatusFail, "failed on data: " + strings.Join(on, ", ")
@@ -547,7 +616,7 @@ func (x *Explorer) pairs(ctx context.Context, o Options, exp Experiment, res *Re
 				out = append(out, pr)
 				continue
 			}
-			pr = x.runPoint(ctx, o, exp, pr, "a pair of points that each passed alone")
+			pr = x.runPoint(ctx, o, exp, res.Reach, pr, "a pair of points that each passed alone")
 			x.say("[pair %d/%d] %s: %s", len(out)+1, o.Pairs, pr.ID(), pr.Status)
 			out = append(out, pr)
 		}

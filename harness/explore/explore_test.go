@@ -318,8 +318,13 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 			for _, n := range sc.Checks.Invariants {
 				names = append(names, string(n))
 			}
-			assert.Equal(t, []string{"items-availability", "items-availability-throughput", "client-failures", "items-availability-recovers", "no_lost_items", "balanced_ledger"}, names)
-			client := sc.Checks.SLO[2]
+			want := []string{"items-availability", "items-availability-throughput"}
+			if p.Kind != KindEdge {
+				want = append(want, ActedCheck) // an edge's is read from the traces
+			}
+			want = append(want, "client-failures", "items-availability-recovers", "no_lost_items", "balanced_ledger")
+			assert.Equal(t, want, names)
+			client := sc.Checks.SLO[len(sc.Checks.SLO)-1]
 			assert.Contains(t, client.Query, `run_id="r1",scenario="`+p.Name()+`"`, "the load's own samples of this point")
 			assert.Equal(t, "<= baseline + 0.01", client.Objective.String())
 		})
@@ -396,16 +401,93 @@ func (f *fakeLab) run(_ context.Context, sc *scenario.Scenario, dir string) *jou
 	return j
 }
 
-type fakeTraces struct{ ts []traces.Trace }
+// fakeTraces answers the first query (the baseline's) with ts, and every
+// later one (a point's fault phase) with fault.
+type fakeTraces struct {
+	ts, fault []traces.Trace
+	calls     *int
+}
 
-func (f fakeTraces) Find(context.Context, traces.Query) ([]traces.Trace, error) { return f.ts, nil }
+func (f fakeTraces) Find(context.Context, traces.Query) ([]traces.Trace, error) {
+	if f.calls == nil || *f.calls == 0 {
+		if f.calls != nil {
+			*f.calls++
+		}
+		return f.ts, nil
+	}
+	return f.fault, nil
+}
+
+// faultTraces are n copies of the full journey whose client spans failed.
+func faultTraces(n int) []traces.Trace {
+	var out []traces.Trace
+	for range n {
+		t := baselineTraces()[0]
+		t.Spans = slices.Clone(t.Spans)
+		for i := range t.Spans {
+			if strings.Contains(t.Spans[i].Operation, "/") {
+				t.Spans[i].Error = true
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func TestEdgeActed(t *testing.T) {
+	l := testLab(t)
+	sp, reach := testSpace(t)
+	var edge Point
+	for _, p := range sp.Points {
+		if p.ID == "edge api->store down" {
+			edge = p
+		}
+	}
+	healthy := func(n int) []traces.Trace {
+		var out []traces.Trace
+		for range n {
+			out = append(out, baselineTraces()[0])
+		}
+		return out
+	}
+	slow := healthy(12)
+	for i := range slow {
+		slow[i].Spans = slices.Clone(slow[i].Spans)
+		slow[i].Spans[1].Duration = 2 * time.Second // api's client span of Put
+	}
+	cut := make([]traces.Trace, 12)
+	for i := range cut {
+		cut[i] = newTrace("c").span("a", "", "api", items).t // the call never left api
+	}
+	tests := []struct {
+		name    string
+		ts      []traces.Trace
+		outcome string
+	}{
+		{"calls on the edge failed", faultTraces(12), journal.Pass},
+		{"calls on the edge were slow", slow, journal.Pass},
+		{"the edge was no longer crossed", cut, journal.Pass},
+		{"as healthy as the baseline", healthy(12), journal.Fail},
+		{"too few traces to tell", faultTraces(3), journal.Inconclusive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &Explorer{Lab: l, Traces: fakeTraces{fault: tt.ts, calls: new(int), ts: nil}}
+			*x.Traces.(fakeTraces).calls = 1
+			j := &journal.Journal{Phases: []journal.Phase{{Name: PhaseFault, Start: time.Now(), End: time.Now().Add(time.Second)}}}
+			c := x.edgeActed(t.Context(), edge, j, reach, "api")
+			assert.Equal(t, tt.outcome, c.Outcome, c.Detail)
+			assert.Equal(t, ActedCheck, c.Name)
+		})
+	}
+}
 
 func TestExplore(t *testing.T) {
 	l, defs := testLab(t), testSLOs(t)
 	fl := &fakeLab{t: t, fails: []string{"request store " + put + " grpc_code=UNAVAILABLE", "request ledger " + debit + " grpc_code=INTERNAL"},
 		measured: map[string]bool{"items-availability": true}, base: time.Now()}
 	dir := t.TempDir()
-	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{baselineTraces()}, Parse: parser(t, l, defs), Stack: scenario.StackLocal,
+	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{ts: baselineTraces(), fault: faultTraces(12), calls: new(int)}, Parse: parser(t, l, defs), Stack: scenario.StackLocal,
 		Prometheus: fakeProm{`http_requests_total{route="POST /v1/items"}`: {"api"}}}
 	res, err := x.Explore(t.Context(), Options{
 		Experiment:  Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second, Throughput: 0.8},
@@ -472,7 +554,7 @@ func TestExploreBudget(t *testing.T) {
 	l, defs := testLab(t), testSLOs(t)
 	fl := &fakeLab{t: t, measured: map[string]bool{"items-availability": true}, base: time.Now()}
 	clock := time.Unix(1_700_000_000, 0)
-	x := &Explorer{Lab: l, SLOs: defs, Traces: fakeTraces{baselineTraces()}, Parse: parser(t, l, defs),
+	x := &Explorer{Lab: l, SLOs: defs, Traces: fakeTraces{ts: baselineTraces()}, Parse: parser(t, l, defs),
 		// Each scenario takes a simulated minute.
 		Run: func(ctx context.Context, sc *scenario.Scenario, dir string) *journal.Journal {
 			clock = clock.Add(time.Minute)
@@ -496,7 +578,7 @@ func TestExploreBudget(t *testing.T) {
 func TestExploreRefusesABaselineThatMissesItsSLOs(t *testing.T) {
 	l, defs := testLab(t), testSLOs(t)
 	fl := &fakeLab{t: t, fails: []string{"never"}, measured: map[string]bool{}, base: time.Now()}
-	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{baselineTraces()}, Parse: parser(t, l, defs)}
+	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{ts: baselineTraces()}, Parse: parser(t, l, defs)}
 	opts := Options{Experiment: Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 5 * time.Second, Recovery: 5 * time.Second, Throughput: 0.8},
 		BaselineFor: 10 * time.Second, Rules: Rules(), Budget: time.Hour, Dir: t.TempDir()}
 	_, err := x.Explore(t.Context(), opts)
@@ -555,7 +637,7 @@ func TestOwnSLOIsJudgedOnRecoveryOnly(t *testing.T) {
 	for _, c := range sc.Checks.Recovery {
 		rec = append(rec, c.Name)
 	}
-	assert.Equal(t, []string{"items-availability", "items-availability-throughput"}, slo)
+	assert.Equal(t, []string{"items-availability", "items-availability-throughput", ActedCheck}, slo)
 	assert.Equal(t, []string{"items-availability-recovers", "catalog-latency-recovers"}, rec)
 	assert.Contains(t, sc.Purpose, "catalog-latency measured only where the fault acts")
 }
@@ -598,6 +680,10 @@ func TestStatus(t *testing.T) {
 		{"only nothing to examine", journal.Journal{Checks: []journal.Check{{Name: "inv", Outcome: journal.Inconclusive, NothingToExamine: true}}}, StatusInconclusive},
 		{"no checks", journal.Journal{}, StatusInconclusive},
 		{"an error", journal.Journal{Verdict: journal.VerdictError, Error: "k6 died"}, StatusError},
+		{"the fault acted", journal.Journal{Checks: []journal.Check{pass, {Name: ActedCheck, Outcome: journal.Pass, OnData: true}}}, StatusPass},
+		{"the fault did not act: no pass", journal.Journal{Checks: []journal.Check{pass, {Name: ActedCheck, Outcome: journal.Fail, OnData: true}}}, StatusInconclusive},
+		{"the fault did not act: no finding either", journal.Journal{Checks: []journal.Check{{Name: "slo", Outcome: journal.Fail, OnData: true}, {Name: ActedCheck, Outcome: journal.Fail, OnData: true}}}, StatusInconclusive},
+		{"not known whether it acted", journal.Journal{Checks: []journal.Check{pass, {Name: ActedCheck, Outcome: journal.Inconclusive}}}, StatusInconclusive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
