@@ -36,21 +36,33 @@ type SLO struct {
 }
 
 // judgedDuring reports whether the SLO judges the fault phase of a point
-// on targets: not when it is measured only at the services the fault acts
-// on, unless one is the entry — a service's own SLO under a fault
-// injected into it, or on the edges into it, measures the fault itself
-// (its injected errors, the requests its cut edge no longer brings), not
-// how the system copes. Its recovery is still judged.
-func (s SLO) judgedDuring(targets []string, entry string) bool {
-	if len(s.At) == 0 || slices.Contains(s.At, entry) {
+// whose faults act on targets, procs of them as processes (killed or
+// paused). Not when it is measured only at the services the faults act
+// on: a service's own SLO under a fault injected into it, or on the edges
+// into it, measures the fault itself (its injected errors, the requests
+// its cut edge no longer brings), not how the system copes — unless it is
+// the entry, whose SLOs are the journey's. And never when it is measured
+// only at a killed or paused process: a stopped process neither serves
+// nor is scraped, and what it counts after it resumes starts then, so its
+// own metrics cannot see its outage; the client's view does. Its recovery
+// is still judged.
+func (s SLO) judgedDuring(targets, procs []string, entry string) bool {
+	if len(s.At) == 0 {
 		return true
 	}
-	for _, at := range s.At {
-		if !slices.Contains(targets, at) {
-			return true
+	if subset(s.At, procs) {
+		return false
+	}
+	return slices.Contains(s.At, entry) || !subset(s.At, targets)
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
 		}
 	}
-	return false
+	return len(a) > 0
 }
 
 // atEntry reports whether the SLO counts the journey's own answers, at the
@@ -177,11 +189,14 @@ type recoveryCheckFile struct {
 // points (one, or a pair) in its fault phase, named name, with a `#
 // Purpose:` header that says what it does and where it came from.
 func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
-	var what, targets []string
+	var what, targets, procs []string
 	var fs []map[string]any
 	for _, p := range points {
 		what = append(what, p.What)
 		targets = append(targets, p.Service)
+		if p.Kind == KindService {
+			procs = append(procs, p.Service)
+		}
 		f, err := faultFile(p.Fault)
 		if err != nil {
 			return nil, err
@@ -204,13 +219,13 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 	var own []string
 	for _, s := range e.SLOs {
 		objective := ">= " + strconv.FormatFloat(s.Objective, 'g', -1, 64)
-		if s.judgedDuring(targets, e.Entry) {
+		if s.judgedDuring(targets, procs, e.Entry) {
 			f.Checks.SLO = append(f.Checks.SLO,
 				sloCheckFile{Name: s.Name, Phase: PhaseFault, SLO: s.Name, Objective: objective, OnEmpty: "fail", OnNaN: "fail"})
 		} else {
 			own = append(own, s.Name)
 		}
-		if s.atEntry(e.Entry) {
+		if s.atEntry(e.Entry) && s.judgedDuring(targets, procs, e.Entry) {
 			f.Checks.SLO = append(f.Checks.SLO, sloCheckFile{Name: s.Name + "-throughput", Phase: PhaseFault, Query: s.Events,
 				Objective: fmt.Sprintf(">= %g * %s", e.Throughput, PhaseBaseline), OnEmpty: "fail", OnNaN: "fail"})
 		}
@@ -223,8 +238,11 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 		}
 	}
 	if e.ClientBudget > 0 {
-		f.Checks.SLO = append(f.Checks.SLO, sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
-			Objective: fmt.Sprintf("<= %s + %g", PhaseBaseline, e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
+		f.Checks.SLO = append(f.Checks.SLO,
+			sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
+				Objective: fmt.Sprintf("<= %s + %g", PhaseBaseline, e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"},
+			sloCheckFile{Name: "client-latency", Phase: PhaseFault, Query: clientLatency(e.RunID, name),
+				Objective: fmt.Sprintf("<= 2 * %s + %g", PhaseBaseline, clientLatencySlack.Seconds()), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
 	}
 	if len(own) > 0 {
 		f.Purpose += fmt.Sprintf(" %s measured only where the fault acts, so judged on recovery only.", strings.Join(own, ", "))
@@ -262,6 +280,17 @@ func actedCheck(p Point) (sloCheckFile, bool) {
 func clientFailures(runID, scenario string) string {
 	sel := fmt.Sprintf(`run_id=%q,scenario=%q`, runID, scenario)
 	return fmt.Sprintf(`(sum(increase(k6_http_reqs_total{%s,expected_response="false"}[$window])) or vector(0)) / sum(increase(k6_http_reqs_total{%s}[$window]))`, sel, sel)
+}
+
+// clientLatencySlack is what a fault may add to the load's p95 latency,
+// beyond doubling it.
+const clientLatencySlack = 250 * time.Millisecond
+
+// clientLatency is the PromQL of the load's p95 request latency in
+// seconds, as k6 remote-writes it (a series per phase and request, each
+// its own phase's percentile): the worst of the series written in $window.
+func clientLatency(runID, scenario string) string {
+	return fmt.Sprintf(`max(last_over_time(k6_http_req_duration_p95{run_id=%q,scenario=%q}[$window]))`, runID, scenario)
 }
 
 // encode writes f as YAML after a `# Purpose:` header.

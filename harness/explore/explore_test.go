@@ -292,7 +292,7 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 	events, err := defs.EventRate("items-availability", "$window")
 	require.NoError(t, err)
 	exp := Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second,
-		SLOs: []SLO{{Name: "items-availability", Objective: 0.99, Events: events}}, Throughput: 0.8,
+		SLOs: []SLO{{Name: "items-availability", Objective: 0.99, Events: events, At: []string{"api"}}}, Entry: "api", Throughput: 0.8,
 		Invariants: l.InvariantNames(), Knobs: []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}}, Seed: 7,
 		ClientBudget: 0.01, RunID: "r1"}
 	for _, p := range sp.Points {
@@ -322,9 +322,13 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 			if p.Kind != KindEdge {
 				want = append(want, ActedCheck) // an edge's is read from the traces
 			}
-			want = append(want, "client-failures", "items-availability-recovers", "no_lost_items", "balanced_ledger")
+			want = append(want, "client-failures", "client-latency", "items-availability-recovers", "no_lost_items", "balanced_ledger")
+			if p.ID == "service api kill" || p.ID == "service api pause" {
+				// the entry's own SLO cannot see its process stopped: the client's view judges
+				want = slices.DeleteFunc(want, func(n string) bool { return n == "items-availability" || n == "items-availability-throughput" })
+			}
 			assert.Equal(t, want, names)
-			client := sc.Checks.SLO[len(sc.Checks.SLO)-1]
+			client := sc.Checks.SLO[len(sc.Checks.SLO)-2]
 			assert.Contains(t, client.Query, `run_id="r1",scenario="`+p.Name()+`"`, "the load's own samples of this point")
 			assert.Equal(t, "<= baseline + 0.01", client.Objective.String())
 		})
@@ -595,24 +599,28 @@ func TestExploreRefusesABaselineThatMissesItsSLOs(t *testing.T) {
 
 func TestSLOJudgedDuring(t *testing.T) {
 	tests := []struct {
-		name            string
-		at, targets     []string
-		during, atEntry bool
+		name               string
+		at, targets, procs []string
+		during             bool
 	}{
-		{"not known: judges everything", nil, []string{"store"}, true, true},
-		{"measured at the entry", []string{"api"}, []string{"api"}, true, true},
-		{"measured at the faulted service only", []string{"store"}, []string{"store"}, false, false},
-		{"measured at another service", []string{"ledger"}, []string{"store"}, true, false},
-		{"measured at the faulted service and another", []string{"ledger", "store"}, []string{"store"}, true, false},
-		{"a pair on both of its services", []string{"ledger", "store"}, []string{"store", "ledger"}, false, false},
+		{"not known: judges everything", nil, []string{"store"}, nil, true},
+		{"measured at the entry", []string{"api"}, []string{"api"}, nil, true},
+		{"measured at the faulted service only", []string{"store"}, []string{"store"}, nil, false},
+		{"measured at another service", []string{"ledger"}, []string{"store"}, nil, true},
+		{"measured at the faulted service and another", []string{"ledger", "store"}, []string{"store"}, nil, true},
+		{"a pair on both of its services", []string{"ledger", "store"}, []string{"store", "ledger"}, nil, false},
+		{"the entry killed or paused: its own metrics cannot see it", []string{"api"}, []string{"api"}, []string{"api"}, false},
+		{"another process killed", []string{"api"}, []string{"store"}, []string{"store"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := SLO{Name: "x", At: tt.at}
-			assert.Equal(t, tt.during, s.judgedDuring(tt.targets, "api"))
-			assert.Equal(t, tt.atEntry, s.atEntry("api"))
+			assert.Equal(t, tt.during, s.judgedDuring(tt.targets, tt.procs, "api"))
 		})
 	}
+	assert.True(t, SLO{At: []string{"api"}}.atEntry("api"))
+	assert.True(t, SLO{}.atEntry("api"), "not known: counted as the journey's")
+	assert.False(t, SLO{At: []string{"store"}}.atEntry("api"))
 }
 
 // TestOwnSLOIsJudgedOnRecoveryOnly: a fault on store does not judge
