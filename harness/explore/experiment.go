@@ -240,9 +240,9 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 	if e.ClientBudget > 0 {
 		f.Checks.SLO = append(f.Checks.SLO,
 			sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
-				Objective: fmt.Sprintf("<= %s + %g", PhaseBaseline, e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"},
+				Objective: fmt.Sprintf("<= %g", e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"},
 			sloCheckFile{Name: "client-latency", Phase: PhaseFault, Query: clientLatency(e.RunID, name),
-				Objective: fmt.Sprintf("<= 2 * %s + %g", PhaseBaseline, clientLatencySlack.Seconds()), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
+				Objective: fmt.Sprintf("<= %g", clientLatencySlack.Seconds()), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
 	}
 	if len(own) > 0 {
 		f.Purpose += fmt.Sprintf(" %s measured only where the fault acts, so judged on recovery only.", strings.Join(own, ", "))
@@ -274,23 +274,42 @@ func actedCheck(p Point) (sloCheckFile, bool) {
 	return sloCheckFile{}, false
 }
 
-// clientFailures is the PromQL of the share of the load's requests that
-// failed over $window, from k6's remote-written http_reqs (tagged run_id
-// and scenario by the runner, expected_response by k6).
+// The client's checks read k6's remote-written samples of this point (the
+// runner tags them run_id and scenario; the journey's timeline tags each
+// iteration with the phase it starts in). A series is one phase's own, so
+// its last value is that phase's count or percentile: no rate over a
+// series that may have one sample. The baseline's come from the window
+// before the fault's (offset $window: the baseline is shorter than it).
+func k6Series(metric, runID, scenario, phase, extra string, earlier bool) string {
+	off := ""
+	if earlier {
+		off = " offset $window"
+	}
+	return fmt.Sprintf(`max_over_time(%s{run_id=%q,scenario=%q,phase=%q%s}[$window]%s)`, metric, runID, scenario, phase, extra, off)
+}
+
+// clientFailures is the PromQL of how much larger the share of the load's
+// requests that failed (k6: any status outside 2xx/3xx, or no answer) was
+// in the fault phase than in the baseline.
 func clientFailures(runID, scenario string) string {
-	sel := fmt.Sprintf(`run_id=%q,scenario=%q`, runID, scenario)
-	return fmt.Sprintf(`(sum(increase(k6_http_reqs_total{%s,expected_response="false"}[$window])) or vector(0)) / sum(increase(k6_http_reqs_total{%s}[$window]))`, sel, sel)
+	share := func(phase string, earlier bool) string {
+		return fmt.Sprintf(`((sum(%s) or vector(0)) / sum(%s))`,
+			k6Series("k6_http_reqs_total", runID, scenario, phase, `,expected_response="false"`, earlier),
+			k6Series("k6_http_reqs_total", runID, scenario, phase, "", earlier))
+	}
+	return share(PhaseFault, false) + " - " + share(PhaseBaseline, true)
 }
 
 // clientLatencySlack is what a fault may add to the load's p95 latency,
 // beyond doubling it.
 const clientLatencySlack = 250 * time.Millisecond
 
-// clientLatency is the PromQL of the load's p95 request latency in
-// seconds, as k6 remote-writes it (a series per phase and request, each
-// its own phase's percentile): the worst of the series written in $window.
+// clientLatency is the PromQL of the load's p95 latency in the fault phase
+// beyond twice the baseline's, in seconds.
 func clientLatency(runID, scenario string) string {
-	return fmt.Sprintf(`max(last_over_time(k6_http_req_duration_p95{run_id=%q,scenario=%q}[$window]))`, runID, scenario)
+	return fmt.Sprintf(`max(%s) - 2 * max(%s)`,
+		k6Series("k6_http_req_duration_p95", runID, scenario, PhaseFault, "", false),
+		k6Series("k6_http_req_duration_p95", runID, scenario, PhaseBaseline, "", true))
 }
 
 // encode writes f as YAML after a `# Purpose:` header.

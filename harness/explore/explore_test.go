@@ -330,7 +330,9 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 			assert.Equal(t, want, names)
 			client := sc.Checks.SLO[len(sc.Checks.SLO)-2]
 			assert.Contains(t, client.Query, `run_id="r1",scenario="`+p.Name()+`"`, "the load's own samples of this point")
-			assert.Equal(t, "<= baseline + 0.01", client.Objective.String())
+			assert.Equal(t, "<= 0.01", client.Objective.String())
+			assert.Contains(t, client.Query, `phase="fault"`)
+			assert.Contains(t, client.Query, `phase="baseline",expected_response="false"}[$window] offset $window`, "the baseline's share, from the window before")
 		})
 	}
 	t.Run("a pair", func(t *testing.T) {
