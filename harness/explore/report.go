@@ -167,6 +167,9 @@ type matrixPage struct {
 	Baseline string
 }
 
+// NCols is how many check columns the matrix has.
+func (p matrixPage) NCols() int { return len(p.Columns) }
+
 type matrixCount struct {
 	Status string
 	N      int
@@ -187,7 +190,7 @@ type matrixCell struct {
 }
 
 func writeHTML(w io.Writer, dir string, r *Result) error {
-	t, err := template.New("matrix").Parse(matrixTemplate)
+	t, err := template.New("matrix").Funcs(template.FuncMap{"slug": slug}).Parse(matrixTemplate)
 	if err != nil {
 		return err
 	}
@@ -211,6 +214,9 @@ func writeHTML(w io.Writer, dir string, r *Result) error {
 		}
 		row.Describe = strings.Join(what, "; ")
 		for _, col := range page.Columns {
+			if len(p.Checks) == 0 {
+				break // a point that did not run: its reason spans the columns
+			}
 			i := slices.IndexFunc(p.Checks, func(c journal.Check) bool { return c.Name == col })
 			if i < 0 {
 				row.Cells = append(row.Cells, matrixCell{})
