@@ -283,6 +283,7 @@ func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpti
 		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
 		Sensitivity:    sf.sensitivity,
 		Targets:        promv1.NewAPI(pc),
+		IsDefault:      knobDefault(lf),
 	}
 	var rounds [][]*journal.Journal
 	for round := 1; round <= sf.repeat && ctx.Err() == nil; round++ {
