@@ -115,6 +115,9 @@ type Runner struct {
 	// that starts its load late anyway is recorded (journal.Harness.K6Late)
 	// and the runner doubles the lead for the scenarios after it, up to 2 s.
 	StartLead time.Duration
+	// Shard, when set, is the part of a sharded library this runner runs;
+	// every journal records it.
+	Shard *journal.Shard
 	// lead is the lead in use (StartLead, grown after a late k6).
 	lead time.Duration
 }
@@ -146,6 +149,7 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journa
 	j := &journal.Journal{
 		RunID: r.RunID, Scenario: sc.Name, File: sc.File, Purpose: strings.TrimSpace(sc.Purpose),
 		Expect: string(sc.Expect), Stack: r.StackName, Started: time.Now().UTC(), Sensitivity: r.Sensitivity,
+		Shard: r.Shard,
 	}
 	dir := filepath.Join(r.ReportDir, sc.Name)
 	if r.Sensitivity {

@@ -36,6 +36,9 @@ type suiteFlags struct {
 	repeat    int
 	// sensitivity runs the scenarios with their faults replaced by no-ops.
 	sensitivity bool
+	// shard, when set (chaos -shard K/N), is the part of the library the
+	// selection is: each journal and report directory records it.
+	shard *journal.Shard
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
@@ -207,7 +210,7 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 // token.
 func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOptions, sf suiteFlags, scs []*scenario.Scenario, defs *slodef.Set) error {
 	e := lab.Endpoints()
-	runID := time.Now().UTC().Format("20060102-150405")
+	runID := newRunID(time.Now(), sf.shard)
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
 	if err != nil {
@@ -284,6 +287,7 @@ func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpti
 		Sensitivity:    sf.sensitivity,
 		Targets:        promv1.NewAPI(pc),
 		IsDefault:      knobDefault(lf),
+		Shard:          sf.shard,
 	}
 	var rounds [][]*journal.Journal
 	for round := 1; round <= sf.repeat && ctx.Err() == nil; round++ {
@@ -293,6 +297,9 @@ func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpti
 			fmt.Fprintf(env.Stdout, "\n=== round %d of %d\n", round, sf.repeat)
 		}
 		r.ReportDir = filepath.Join(reports, r.RunID)
+		if err := writeManifest(r.ReportDir, r.RunID, sf.shard, scs); err != nil {
+			return &exitError{code: exitcode.Infra, err: err}
+		}
 		rounds = append(rounds, runRound(ctx, env, r, scs))
 	}
 	var all []*journal.Journal
