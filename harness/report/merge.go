@@ -230,7 +230,8 @@ var ErrNotEmpty = errors.New("it is not empty: merge into a new directory")
 
 // WriteMerged makes out one run's report directory of parts' journals js
 // (Merge's answer): each scenario's directory copied whole from its part
-// (journal, report, k6's files), merged.json naming the parts, and the
+// (journal, k6's files) with its report.html written again, merged.json
+// naming the parts, and the
 // suite's junit.xml, index.html and summary.json. out must not exist or be
 // empty.
 func WriteMerged(out string, parts []Part, js []*journal.Journal, missing []string) error {
@@ -256,8 +257,12 @@ func WriteMerged(out string, parts []Part, js []*journal.Journal, missing []stri
 			if filepath.Base(j.Scenario) != j.Scenario || j.Scenario == "." || j.Scenario == ".." {
 				return fmt.Errorf("%s: scenario %q cannot name a directory", p.Dir, j.Scenario)
 			}
-			if err := copyDir(filepath.Join(p.Dir, j.Scenario), filepath.Join(out, j.Scenario)); err != nil {
+			dst := filepath.Join(out, j.Scenario)
+			if err := copyDir(filepath.Join(p.Dir, j.Scenario), dst); err != nil {
 				return fmt.Errorf("copying %s: %w", j.Scenario, err)
+			}
+			if err := WriteScenario(dst, j); err != nil {
+				return err
 			}
 		}
 		from.Runs = append(from.Runs, r)
