@@ -332,13 +332,23 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	settledAt := time.Now()
 	h.Settle = seconds(settledAt.Sub(settleStart))
-	if err := r.waitLastScrape(ctx, settledAt, scrape); err != nil {
+	evalAt := settledAt
+	if n := len(j.Phases); n > 0 {
+		if t := j.Phases[n-1].End.Add(slo.ScrapeInterval); t.After(evalAt) {
+			evalAt = t
+		}
+	}
+	// Spans: the lab says nothing of how long its services take to export
+	// theirs, so the trace checks keep the wait the runner always made
+	// before evaluating.
+	spansIn := settledAt.Add(2 * scrape)
+	if err := r.waitLastScrape(ctx, evalAt, spansIn); err != nil {
 		return err
 	}
 	h.LastScrape = seconds(time.Since(settledAt))
 
 	checksStart := time.Now()
-	r.evaluate(ctx, sc, j, ld.res, settledAt)
+	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn)
 	h.Checks = seconds(time.Since(checksStart))
 	seriesStart := time.Now()
 	r.series(ctx, sc, j)
@@ -362,13 +372,15 @@ func (r *Runner) noteLate(h *journal.Harness, res load.Result) {
 }
 
 // waitLastScrape waits until Prometheus has begun a scrape of every target
-// of the lab's services after t (the lab settled: their counters are
-// final), then for that scrape's samples to be committed, so that the
-// checks see the end of the run. It waits two scrape intervals at most
-// (what the runner used to wait in any case), and exactly that long
-// without a targets API or services to look for.
-func (r *Runner) waitLastScrape(ctx context.Context, t time.Time, scrape time.Duration) error {
-	bound := 2 * scrape
+// of the lab's services after t, then for that scrape's samples to be
+// committed, or until deadline (two scrape intervals after the lab
+// settled: what the runner used to wait in any case); without a targets
+// API or services to look for, until deadline. The runner's t is the
+// later of the settle (the services' counters are final) and the last
+// phase's end plus slo.ScrapeInterval (the instant its SLO checks are
+// evaluated at): once a scrape has begun after it, every sample those
+// checks read is in.
+func (r *Runner) waitLastScrape(ctx context.Context, t, deadline time.Time) error {
 	sleep := func(d time.Duration) error {
 		select {
 		case <-time.After(d):
@@ -378,9 +390,8 @@ func (r *Runner) waitLastScrape(ctx context.Context, t time.Time, scrape time.Du
 		}
 	}
 	if r.Targets == nil || len(r.ServiceOrder) == 0 {
-		return sleep(time.Until(t.Add(bound)))
+		return sleep(time.Until(deadline))
 	}
-	deadline := t.Add(bound)
 	for {
 		qctx, cancel := context.WithDeadline(ctx, deadline)
 		res, err := r.Targets.Targets(qctx)
@@ -552,8 +563,8 @@ func closePhase(p journal.Phase) journal.Phase {
 // evaluate runs every check of the scenario, up to checkParallelism at
 // once, and records them in the scenario's order: SLOs, recoveries,
 // traces, invariants, k6's thresholds. The run's load and settle ended at
-// until.
-func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until time.Time) {
+// until; the trace checks query Jaeger from spansIn on.
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time) {
 	runEnd := time.Now()
 	var jobs []func() []journal.Check
 	one := func(f func() journal.Check) {
@@ -569,7 +580,13 @@ func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal
 	}
 	started := startedByPhase(res)
 	for _, c := range sc.Checks.Traces {
-		one(func() journal.Check { return tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, started) })
+		one(func() journal.Check {
+			select {
+			case <-time.After(time.Until(spansIn)):
+			case <-ctx.Done():
+			}
+			return tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, started)
+		})
 	}
 	if len(sc.Checks.Invariants) > 0 {
 		in := runInput(r.RunID, sc.Name, j.Started, until, res)

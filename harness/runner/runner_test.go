@@ -24,6 +24,7 @@ import (
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/traces"
 )
 
 // events records what the runner did to the lab, in order.
@@ -639,7 +640,7 @@ func TestWaitLastScrape(t *testing.T) {
 				}
 				return settled.Add(-300 * time.Millisecond)
 			})
-			require.NoError(t, r.waitLastScrape(t.Context(), settled, scrape))
+			require.NoError(t, r.waitLastScrape(t.Context(), settled, settled.Add(2*scrape)))
 			took := time.Since(settled)
 			assert.GreaterOrEqual(t, took, tt.min)
 			assert.Less(t, took, tt.max)
@@ -647,14 +648,14 @@ func TestWaitLastScrape(t *testing.T) {
 	}
 	t.Run("without a targets API: two intervals", func(t *testing.T) {
 		start := time.Now()
-		require.NoError(t, (&Runner{ServiceOrder: []string{"store"}}).waitLastScrape(t.Context(), start, 100*time.Millisecond))
+		require.NoError(t, (&Runner{ServiceOrder: []string{"store"}}).waitLastScrape(t.Context(), start, start.Add(200*time.Millisecond)))
 		assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		r := &Runner{ServiceOrder: []string{"store"}, Targets: targetsServer(t, func() time.Time { return time.Time{} })}
-		assert.ErrorIs(t, r.waitLastScrape(ctx, time.Now(), time.Second), context.Canceled)
+		assert.ErrorIs(t, r.waitLastScrape(ctx, time.Now(), time.Now().Add(time.Second)), context.Canceled)
 	})
 }
 
@@ -788,4 +789,38 @@ func TestRunRecordsTheHarnessTimes(t *testing.T) {
 	sum := h.Knobs + h.Observed + h.StartOffset + h.LoadTail + h.Settle + h.LastScrape + h.Checks + h.Series + h.Restore
 	assert.InDelta(t, j.Overhead().Seconds(), sum, 0.1, "the steps add up to the overhead")
 	assert.InDelta(t, 0.5, j.PhaseTime().Seconds(), 0.05)
+}
+
+// timedFinder is Jaeger: it records when it was asked, and finds nothing.
+type timedFinder struct {
+	mu    sync.Mutex
+	asked []time.Time
+}
+
+func (f *timedFinder) Find(context.Context, traces.Query) ([]traces.Trace, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, time.Now())
+	return nil, nil
+}
+
+// The lab does not say how long its services take to export their spans:
+// the trace checks keep the wait the runner always made, two scrape
+// intervals after the settle, while the other checks need not.
+func TestRunQueriesTracesTwoScrapeIntervalsAfterTheSettle(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.ScrapeInterval = 300 * time.Millisecond
+	fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
+	r.Checks = fc
+	f := &timedFinder{}
+	r.Traces = f
+	sc := twoPhases()
+	sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.Len(t, f.asked, 1)
+	assert.GreaterOrEqual(t, f.asked[0].Sub(fc.settleAt), 2*r.ScrapeInterval)
+	require.Len(t, j.Checks, 1)
+	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
 }
