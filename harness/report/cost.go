@@ -63,8 +63,8 @@ func CostOf(js []*journal.Journal) RunCost {
 // Cost writes a table of what each scenario of runs cost beyond its phases
 // — one OVERHEAD column per run, labelled by labels (say, the report
 // directories of a run before and after a change) — then each run's totals.
-// With one run, the table breaks each overhead down into the runner's steps
-// (journal.Harness) when the journal has them.
+// With one run whose journals have the runner's steps (journal.Harness),
+// the table breaks each overhead down into them.
 func Cost(w io.Writer, labels []string, runs [][]*journal.Journal) {
 	var names []string
 	byRun := make([]map[string]*journal.Journal, len(runs))
@@ -77,7 +77,12 @@ func Cost(w io.Writer, labels []string, runs [][]*journal.Journal) {
 			}
 		}
 	}
-	breakdown := len(runs) == 1
+	breakdown := false
+	if len(runs) == 1 {
+		for _, j := range runs[0] {
+			breakdown = breakdown || j.Harness != nil
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "SCENARIO\tPHASES\t")
 	for _, l := range labels {
