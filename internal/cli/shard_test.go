@@ -96,11 +96,12 @@ func TestPartition(t *testing.T) {
 			// inventory-down 35 → 2, kill9 30 → 3, latency → 3 (60),
 			// reset-peer → 1 (61), errors → 2 (60), slicer → 2 (85),
 			// no-retries → 3 (80), baseline → 1 (76), blackhole-no-deadlines
-			// → 1 (91): 91/85/80 of 256 s.
+			// → 1 (91): 91/85/80 of 256 s. Then swapping blackhole (35, part
+			// 1) with kill9 (30, part 3) makes it 86/85/85.
 			want: [][]string{
-				{"baseline", "blackhole-no-deadlines", "blackhole", "reset-peer"},
+				{"baseline", "kill9", "blackhole-no-deadlines", "reset-peer"},
 				{"inventory-down", "errors", "slicer"},
-				{"latency", "kill9", "no-retries"},
+				{"latency", "blackhole", "no-retries"},
 			},
 		},
 		{name: "one part is the library", scs: library, n: 1, want: [][]string{names(library)}},
