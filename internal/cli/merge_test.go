@@ -283,3 +283,17 @@ func TestReportCost(t *testing.T) {
 	assert.Equal(t, exitcode.Usage, Run(t.Context(), env, []string{"report", "-cost"}))
 	assert.Contains(t, errOut.String(), "-cost needs")
 }
+
+func TestWithoutShard(t *testing.T) {
+	tests := map[string]string{
+		"20261203-151500-shard1of3":    "20261203-151500",
+		"20261203-151500-shard12of30":  "20261203-151500",
+		"20261203-151500-shard1of3-r2": "20261203-151500-r2",
+		"20261203-151500":              "20261203-151500",
+		"20261203-151500-shardxof3":    "20261203-151500-shardxof3",
+		"20261203-151500-shard1of":     "20261203-151500-shard1of",
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) { assert.Equal(t, want, withoutShard(in)) })
+	}
+}

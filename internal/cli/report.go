@@ -166,7 +166,8 @@ func mergeReports(env Env, root, out string, partial bool, dirs []string) error 
 }
 
 // mergedRunID names a merged run after its first shard's run id, without
-// the shard: 20261203-151500-shard1of3 → 20261203-151500.
+// the shard: 20261203-151500-shard1of3 → 20261203-151500,
+// 20261203-151500-shard1of3-r2 → 20261203-151500-r2.
 func mergedRunID(parts []report.Part) string {
 	for _, p := range parts {
 		id := ""
@@ -176,13 +177,28 @@ func mergedRunID(parts []report.Part) string {
 			id = p.Journals[0].RunID
 		}
 		if id != "" {
-			if i := strings.LastIndex(id, "-shard"); i > 0 {
-				id = id[:i]
-			}
-			return id
+			return withoutShard(id)
 		}
 	}
 	return "run"
+}
+
+// withoutShard removes the shard newRunID put in a run id: "-shard2of3".
+func withoutShard(id string) string {
+	i := strings.LastIndex(id, "-shard")
+	if i < 0 {
+		return id
+	}
+	rest := id[i+len("-shard"):]
+	k, n, ok := strings.Cut(rest, "of")
+	if !ok || k == "" || strings.Trim(k, "0123456789") != "" {
+		return id
+	}
+	digits := len(n) - len(strings.TrimLeft(n, "0123456789"))
+	if digits == 0 {
+		return id
+	}
+	return id[:i] + n[digits:]
 }
 
 // sameDir reports whether a and b are one directory.
