@@ -332,12 +332,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	settledAt := time.Now()
 	h.Settle = seconds(settledAt.Sub(settleStart))
-	evalAt := settledAt
-	if n := len(j.Phases); n > 0 {
-		if t := j.Phases[n-1].End.Add(slo.ScrapeInterval); t.After(evalAt) {
-			evalAt = t
-		}
-	}
+	evalAt := evaluatedAt(sc, j.Phases, settledAt)
 	// Spans: the lab says nothing of how long its services take to export
 	// theirs, so the trace checks keep the wait the runner always made
 	// before evaluating.
@@ -354,6 +349,25 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	r.series(ctx, sc, j)
 	h.Series = seconds(time.Since(seriesStart))
 	return nil
+}
+
+// evaluatedAt is the latest instant whose samples the checks of sc read
+// as final: the settle (the services' counters are final: recoveries and
+// the plots read up to the evaluation), or the end of an SLO check's phase
+// plus slo.ScrapeInterval (the instant it is evaluated at), whichever is
+// later.
+func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time) time.Time {
+	at := settledAt
+	for _, c := range sc.Checks.SLO {
+		for _, p := range phases {
+			if p.Name == c.Phase {
+				if t := p.End.Add(slo.ScrapeInterval); t.After(at) {
+					at = t
+				}
+			}
+		}
+	}
+	return at
 }
 
 // noteLate records how late k6 started its load after the timeline's

@@ -824,3 +824,40 @@ func TestRunQueriesTracesTwoScrapeIntervalsAfterTheSettle(t *testing.T) {
 	require.Len(t, j.Checks, 1)
 	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
 }
+
+// The runner waits for the samples its checks read: those of an SLO
+// check's evaluation instant (its phase's end plus a scrape interval), or
+// of the settle when that is later or no SLO check reads the end.
+func TestEvaluatedAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	phases := []journal.Phase{
+		{Name: "baseline", Start: t0, End: t0.Add(10 * time.Second)},
+		{Name: "fault", Start: t0.Add(10 * time.Second), End: t0.Add(20 * time.Second)},
+		{Name: "recovery", Start: t0.Add(20 * time.Second), End: t0.Add(30 * time.Second)},
+	}
+	settled := t0.Add(30*time.Second + 100*time.Millisecond)
+	withSLOs := func(phases ...string) *scenario.Scenario {
+		sc := &scenario.Scenario{}
+		for _, p := range phases {
+			sc.Checks.SLO = append(sc.Checks.SLO, scenario.SLOCheck{Name: p, Phase: p})
+		}
+		return sc
+	}
+	late := settled.Add(2 * time.Second)
+	tests := []struct {
+		name    string
+		sc      *scenario.Scenario
+		settled time.Time
+		want    time.Time
+	}{
+		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, t0.Add(31 * time.Second)},
+		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, settled},
+		{"no SLO", withSLOs(), settled, settled},
+		{"a settle after the last instant", withSLOs("recovery"), late, late},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled))
+		})
+	}
+}
