@@ -101,8 +101,10 @@ type Runner struct {
 	Sensitivity bool
 	// ScrapeInterval is Prometheus' interval (default 1s). Before
 	// evaluating, the runner waits until Prometheus has scraped every
-	// service since the lab settled (through Targets), two intervals at
-	// most; without Targets, two intervals.
+	// service since the lab settled and since the latest instant an SLO
+	// check reads (through Targets), two intervals after the settle at
+	// most; without Targets, those two intervals. Trace checks wait the two
+	// intervals in any case (for the spans).
 	ScrapeInterval time.Duration
 	// IsDefault reports whether value is the lab's default of service's
 	// knob flag (lab.Knob.Default, compared in the flag's canonical
