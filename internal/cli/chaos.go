@@ -80,8 +80,12 @@ func selectShard(env Env, s shardFlag, sf *suiteFlags, scs []*scenario.Scenario,
 	for i, d := range expected {
 		all[i] = d.Round(time.Second).String()
 	}
+	list := strings.Join(names, ", ")
+	if list == "" {
+		list = "none"
+	}
 	fmt.Fprintf(env.Stdout, "shard %s: %d of the %d scenarios, expected %s (the %d shards: %s): %s\n",
-		info, len(part), len(scs), expected[s.index-1].Round(time.Second), s.count, strings.Join(all, ", "), strings.Join(names, ", "))
+		info, len(part), len(scs), expected[s.index-1].Round(time.Second), s.count, strings.Join(all, ", "), list)
 	return part
 }
 
