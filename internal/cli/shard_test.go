@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	"github.com/chaoslab/chaoslab/harness/report"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 )
 
@@ -206,4 +208,24 @@ func TestShardOfRecordsTheLibrary(t *testing.T) {
 	assert.Equal(t, []time.Duration{30 * time.Second, 30 * time.Second}, expected)
 	assert.Equal(t, "20261203-151500-shard2of2", newRunID(time.Date(2026, 12, 3, 15, 15, 0, 0, time.UTC), info))
 	assert.Equal(t, "20261203-151500", newRunID(time.Date(2026, 12, 3, 15, 15, 0, 0, time.UTC), nil))
+}
+
+// A shard whose part is empty starts no lab: it writes its manifest, for
+// the merge, and exits 0.
+func TestChaosEmptyShardStartsNoLab(t *testing.T) {
+	reports := t.TempDir()
+	env, out, errOut := testEnv(nil)
+	code := Run(t.Context(), env, []string{"chaos", "-lab", libraryLab, "-scenario", "baseline", "-shard", "2/3", "-reports", reports,
+		"-tools-dir", filepath.Join(t.TempDir(), "no-tools")})
+	require.Equal(t, exitcode.OK, code, errOut.String())
+	assert.Contains(t, out.String(), "shard 2/3: 0 of the 1 scenarios")
+	assert.Contains(t, out.String(), "no lab started")
+	dirs, err := filepath.Glob(filepath.Join(reports, "*-shard2of3"))
+	require.NoError(t, err)
+	require.Len(t, dirs, 1)
+	m, err := report.ReadManifest(dirs[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"baseline"}, m.Library)
+	assert.Empty(t, m.Scenarios)
+	assert.Equal(t, "2/3", m.Shard.String())
 }
