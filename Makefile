@@ -319,3 +319,9 @@ token:
 .PHONY: clean
 clean:
 	rm -rf $(BIN) $(REPORTS) .run
+
+## chaos-shard: one part of the library on a lab of its own: SHARD=K/N (e.g. 2/3; PORT_OFFSET=N to run several here); join the parts with bin/chaoslab report -merge (docs/ci.md)
+.PHONY: chaos-shard
+chaos-shard: build tools
+	@test -n "$(SHARD)" || { echo 'make chaos-shard needs SHARD=K/N, e.g. SHARD=2/3' >&2; exit 2; }
+	$(BIN)/chaoslab chaos -stack $(STACK) -shard $(SHARD) $(if $(PORT_OFFSET),-port-offset $(PORT_OFFSET) -chaos-run-dir .run/chaos-shard-$(subst /,of,$(SHARD)))

@@ -78,6 +78,70 @@ type Journal struct {
 	Sensitivity bool `json:"sensitivity,omitempty"`
 	// Error is set when the run failed for infrastructure reasons.
 	Error string `json:"error,omitempty"`
+	// Shard is set when the scenario ran in one shard of a sharded library
+	// (chaoslab chaos -shard K/N).
+	Shard *Shard `json:"shard,omitempty"`
+	// Harness is how long the runner's own steps around the phases took:
+	// what a scenario costs beyond its timeline.
+	Harness *Harness `json:"harness,omitempty"`
+}
+
+// Shard says which part of a sharded library a scenario ran in: shard
+// Index of Count (1-based), of the library whose scenarios are Library (the
+// selection that was partitioned, every shard's names).
+type Shard struct {
+	Index   int      `json:"index"`
+	Count   int      `json:"count"`
+	Library []string `json:"library"`
+}
+
+// String is "K/N".
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Harness is the time, in seconds, of each of the runner's steps outside
+// the phases. Overhead (Finished − Started − the phases) is about their sum.
+type Harness struct {
+	// Knobs is restarting services with the scenario's knobs; Observed
+	// waiting until Prometheus has scraped every restarted service.
+	Knobs    float64 `json:"knobs_s"`
+	Observed float64 `json:"observed_s"`
+	// StartOffset is from starting k6 to the timeline's origin (k6's own
+	// start-up).
+	StartOffset float64 `json:"start_offset_s"`
+	// LoadTail is from the last phase's end until k6 exited.
+	LoadTail float64 `json:"load_tail_s"`
+	// Settle is the wait for in-flight work; LastScrape the wait until
+	// Prometheus has the samples of the end of the run.
+	Settle     float64 `json:"settle_s"`
+	LastScrape float64 `json:"last_scrape_s"`
+	// Checks is evaluating every check; Series sampling the plots.
+	Checks float64 `json:"checks_s"`
+	Series float64 `json:"series_s"`
+	// Restore is restarting the services with their defaults again.
+	Restore float64 `json:"restore_s"`
+	// K6Late is how late k6 started its load after the timeline's origin,
+	// when it was late (0: on time).
+	K6Late float64 `json:"k6_late_s,omitempty"`
+}
+
+// Overhead is the time j took beyond its phases: Finished − Started − the
+// sum of the phases' durations (0 when j has not finished).
+func (j *Journal) Overhead() time.Duration {
+	if j.Finished.IsZero() || j.Finished.Before(j.Started) {
+		return 0
+	}
+	return j.Finished.Sub(j.Started) - j.PhaseTime()
+}
+
+// PhaseTime is the sum of the durations of j's phases as they ran.
+func (j *Journal) PhaseTime() time.Duration {
+	var d time.Duration
+	for _, p := range j.Phases {
+		if p.End.After(p.Start) {
+			d += p.End.Sub(p.Start)
+		}
+	}
+	return d
 }
 
 // Knob is a service setting the scenario changed (and the runner restored).
@@ -85,6 +149,9 @@ type Knob struct {
 	Service string `json:"service"`
 	Flag    string `json:"flag"`
 	Value   string `json:"value"`
+	// Default is set when Value is the lab's default: the service ran with
+	// it already and was not restarted for it.
+	Default bool `json:"default,omitempty"`
 }
 
 // Phase is one phase of the timeline as it actually ran.

@@ -123,10 +123,13 @@ func roundDuration(d time.Duration) time.Duration {
 
 // suiteSummary is summary.json: the run at a glance, for tools.
 type suiteSummary struct {
-	RunID     string            `json:"run_id"`
-	Started   time.Time         `json:"started,omitzero"`
-	Finished  time.Time         `json:"finished,omitzero"`
-	ExitCode  exitcode.Code     `json:"exit_code"`
+	RunID    string        `json:"run_id"`
+	Started  time.Time     `json:"started,omitzero"`
+	Finished time.Time     `json:"finished,omitzero"`
+	ExitCode exitcode.Code `json:"exit_code"`
+	// Shard is the run's part of a sharded library, when every journal
+	// ran in the same one (chaoslab chaos -shard K/N).
+	Shard     *journal.Shard    `json:"shard,omitempty"`
 	Counts    Counts            `json:"counts"`
 	Scenarios []scenarioSummary `json:"scenarios"`
 }
@@ -149,7 +152,13 @@ type scenarioSummary struct {
 
 func summarize(js []*journal.Journal) suiteSummary {
 	s := suiteSummary{ExitCode: ExitCode(js), Counts: Count(js), Scenarios: []scenarioSummary{}}
-	for _, j := range js {
+	for i, j := range js {
+		switch {
+		case i == 0:
+			s.Shard = j.Shard
+		case s.Shard != nil && (j.Shard == nil || j.Shard.String() != s.Shard.String()):
+			s.Shard = nil
+		}
 		if s.RunID == "" {
 			s.RunID = j.RunID
 		}

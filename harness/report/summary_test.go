@@ -46,3 +46,25 @@ func TestSummary(t *testing.T) {
 func TestCount(t *testing.T) {
 	assert.Equal(t, Counts{Scenarios: 5, AsExpected: 2, Unexpected: 1, Inconclusive: 1, Errors: 1}, Count(sampleRun()))
 }
+
+// summary.json names the shard a run was, when all its journals ran in one.
+func TestSummarizeShard(t *testing.T) {
+	one := &journal.Shard{Index: 2, Count: 3, Library: []string{"a", "b", "c"}}
+	other := &journal.Shard{Index: 1, Count: 3, Library: []string{"a", "b", "c"}}
+	j := func(name string, s *journal.Shard) *journal.Journal { return &journal.Journal{Scenario: name, Shard: s} }
+	tests := []struct {
+		name string
+		js   []*journal.Journal
+		want *journal.Shard
+	}{
+		{"one shard", []*journal.Journal{j("b", one), j("c", one)}, one},
+		{"merged shards", []*journal.Journal{j("a", other), j("b", one)}, nil},
+		{"not sharded", []*journal.Journal{j("a", nil)}, nil},
+		{"partly sharded", []*journal.Journal{j("b", one), j("a", nil)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, summarize(tt.js).Shard)
+		})
+	}
+}

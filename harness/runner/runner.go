@@ -16,7 +16,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/checks"
@@ -96,10 +99,44 @@ type Runner struct {
 	// injected, and the scenario is expected to fail on data — one of its
 	// checks must notice that the fault did nothing. Knobs still apply.
 	Sensitivity bool
-	// ScrapeInterval is Prometheus' interval; the runner waits two of them
-	// before evaluating so the last samples are in (default 1s).
+	// ScrapeInterval is Prometheus' interval (default 1s). Before
+	// evaluating, the runner waits until Prometheus has scraped every
+	// service since the lab settled and since the latest instant an SLO
+	// check reads (through Targets), two intervals after the settle at
+	// most; without Targets, those two intervals. Trace checks wait the two
+	// intervals in any case (for the spans).
 	ScrapeInterval time.Duration
+	// IsDefault reports whether value is the lab's default of service's
+	// knob flag (lab.Knob.Default, compared in the flag's canonical
+	// syntax). A service whose knobs all restate its defaults already runs
+	// with them: the runner records them and does not restart it. Nil: every
+	// knob restarts its service.
+	IsDefault func(service, flag, value string) bool
+	// StartLead is how long before the timeline's origin k6 is started, for
+	// its own start-up (default 500ms: k6 starts in about 0.2 s here). A k6
+	// that starts its load late anyway is recorded (journal.Harness.K6Late)
+	// and the runner doubles the lead for the scenarios after it, up to 2 s.
+	StartLead time.Duration
+	// Shard, when set, is the part of a sharded library this runner runs;
+	// every journal records it.
+	Shard *journal.Shard
+	// lead is the lead in use (StartLead, grown after a late k6).
+	lead time.Duration
 }
+
+// checkParallelism bounds the checks (and plots) evaluated at once: each is
+// a few Prometheus or Jaeger queries, or the lab's invariant checker.
+const checkParallelism = 4
+
+// Bounds of the start lead.
+const (
+	defaultStartLead = 500 * time.Millisecond
+	maxStartLead     = 2 * time.Second
+	// lateTolerance is how late k6 may start its load before the runner
+	// calls it late: the clocks of setup() and of the runner differ by a
+	// few milliseconds.
+	lateTolerance = 50 * time.Millisecond
+)
 
 func (r *Runner) say(format string, args ...any) {
 	if r.Progress != nil {
@@ -114,6 +151,7 @@ func (r *Runner) Run(ctx context.Context, sc *scenario.Scenario) *journal.Journa
 	j := &journal.Journal{
 		RunID: r.RunID, Scenario: sc.Name, File: sc.File, Purpose: strings.TrimSpace(sc.Purpose),
 		Expect: string(sc.Expect), Stack: r.StackName, Started: time.Now().UTC(), Sensitivity: r.Sensitivity,
+		Shard: r.Shard,
 	}
 	dir := filepath.Join(r.ReportDir, sc.Name)
 	if r.Sensitivity {
@@ -154,22 +192,34 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		scrape = time.Second
 	}
 
+	h := &journal.Harness{}
+	j.Harness = h
+
 	// Knobs: restart the services concerned with their flags, each recorded
 	// in the fault ledger first (a crashed run's knobs are rolled back like
 	// its faults); restore the lab's defaults afterwards, whatever happens.
+	// A service whose knobs all restate the lab's defaults runs with them
+	// already: it is not restarted (nor restored).
 	knobs := map[string]map[string]string{}
+	changes := map[string]bool{}
 	for _, k := range sc.Knobs {
 		if knobs[k.Service] == nil {
 			knobs[k.Service] = map[string]string{}
 		}
 		knobs[k.Service][k.Flag] = k.Value
-		j.Knobs = append(j.Knobs, journal.Knob{Service: k.Service, Flag: k.Flag, Value: k.Value})
+		def := r.IsDefault != nil && r.IsDefault(k.Service, k.Flag, k.Value)
+		if !def {
+			changes[k.Service] = true
+		}
+		j.Knobs = append(j.Knobs, journal.Knob{Service: k.Service, Flag: k.Flag, Value: k.Value, Default: def})
 	}
 	var applied []faults.Knobs
 	defer func() {
 		if len(applied) == 0 {
 			return
 		}
+		start := time.Now()
+		defer func() { h.Restore = seconds(time.Since(start)) }()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		var restored []string
@@ -185,7 +235,12 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 			r.say("  restored the defaults of %s", strings.Join(restored, ", "))
 		}
 	}()
+	knobStart := time.Now()
 	for _, svc := range restartOrder(r.ServiceOrder, knobs) {
+		if !changes[svc] {
+			r.say("  %s already runs with %s (the lab's defaults): not restarted", svc, formatFlags(knobs[svc]))
+			continue
+		}
 		k, err := r.Faults.ApplyKnobs(ctx, r.RunID, sc.Name, svc, knobs[svc])
 		if k.ID != "" {
 			applied = append(applied, k) // restarted with them, even on an error
@@ -196,9 +251,12 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		r.restarted(svc)
 		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))
 	}
+	h.Knobs = seconds(time.Since(knobStart))
+	observeStart := time.Now()
 	if err := r.waitObserved(ctx); err != nil {
 		return err
 	}
+	h.Observed = seconds(time.Since(observeStart))
 
 	// Load across the whole timeline.
 	var total time.Duration
@@ -215,7 +273,14 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	e := r.Stack.Endpoints()
 	// k6 and the fault timeline start on one clock: k6's setup waits for
 	// startAt and counts its phase tags from it.
-	startAt := time.Now().Add(2 * time.Second)
+	if r.lead <= 0 {
+		r.lead = r.StartLead
+		if r.lead <= 0 {
+			r.lead = defaultStartLead
+		}
+	}
+	startAt := time.Now().Add(r.lead)
+	h.StartOffset = seconds(r.lead)
 	go func() {
 		res, err := r.Load(loadCtx, load.Options{
 			StartAt: startAt,
@@ -249,30 +314,147 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		return err
 	}
 	<-loadEnded
+	if n := len(j.Phases); n > 0 {
+		h.LoadTail = seconds(time.Since(j.Phases[n-1].End))
+	}
 	if ld.err != nil {
 		return fmt.Errorf("load: %w", ld.err)
 	}
 	l := ld.res.Load
 	j.Load = &l
 	r.say("  load done: %d requests, %d failed, p99 %.0f ms, %d writes acknowledged", l.Requests, l.Failed, l.P99ms, l.Acked)
+	r.noteLate(h, ld.res)
 
 	// Let in-flight work finish and the last samples and spans arrive.
+	settleStart := time.Now()
 	if r.Checks != nil {
 		if settled := r.Checks.Settle(ctx); !settled.Done() {
 			r.say("  %s", settled)
 		}
 	}
 	settledAt := time.Now()
-	select {
-	case <-time.After(2 * scrape):
-	case <-ctx.Done():
-		return ctx.Err()
+	h.Settle = seconds(settledAt.Sub(settleStart))
+	evalAt := evaluatedAt(sc, j.Phases, settledAt)
+	// Spans: the lab says nothing of how long its services take to export
+	// theirs, so the trace checks keep the wait the runner always made
+	// before evaluating.
+	spansIn := settledAt.Add(2 * scrape)
+	if err := r.waitLastScrape(ctx, evalAt, spansIn); err != nil {
+		return err
 	}
+	h.LastScrape = seconds(time.Since(settledAt))
 
-	r.evaluate(ctx, sc, j, ld.res, settledAt)
+	checksStart := time.Now()
+	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn)
+	h.Checks = seconds(time.Since(checksStart))
+	seriesStart := time.Now()
 	r.series(ctx, sc, j)
+	h.Series = seconds(time.Since(seriesStart))
 	return nil
 }
+
+// evaluatedAt is the latest instant whose samples the checks of sc read
+// as final: the settle (the services' counters are final: recoveries and
+// the plots read up to the evaluation), or the end of an SLO check's phase
+// plus slo.ScrapeInterval (the instant it is evaluated at), whichever is
+// later.
+func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time) time.Time {
+	at := settledAt
+	for _, c := range sc.Checks.SLO {
+		for _, p := range phases {
+			if p.Name == c.Phase {
+				if t := p.End.Add(slo.ScrapeInterval); t.After(at) {
+					at = t
+				}
+			}
+		}
+	}
+	return at
+}
+
+// noteLate records how late k6 started its load after the timeline's
+// origin, and grows the lead of the scenarios after it when it was late.
+func (r *Runner) noteLate(h *journal.Harness, res load.Result) {
+	if res.Origin.IsZero() || res.Started.IsZero() {
+		return
+	}
+	late := res.Started.Sub(res.Origin)
+	if late <= lateTolerance {
+		return
+	}
+	h.K6Late = seconds(late)
+	r.lead = min(maxStartLead, 2*(r.lead+late))
+	r.say("  ! k6 started its load %s after the timeline's origin: the scenarios after this one start it %s ahead", late.Round(time.Millisecond), r.lead)
+}
+
+// waitLastScrape waits until Prometheus has begun a scrape of every target
+// of the lab's services after t, then for that scrape's samples to be
+// committed, or until deadline (two scrape intervals after the lab
+// settled: what the runner used to wait in any case); without a targets
+// API or services to look for, until deadline. The runner's t is the
+// later of the settle (the services' counters are final) and the last
+// phase's end plus slo.ScrapeInterval (the instant its SLO checks are
+// evaluated at): once a scrape has begun after it, every sample those
+// checks read is in.
+func (r *Runner) waitLastScrape(ctx context.Context, t, deadline time.Time) error {
+	sleep := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if r.Targets == nil || len(r.ServiceOrder) == 0 {
+		return sleep(time.Until(deadline))
+	}
+	for {
+		qctx, cancel := context.WithDeadline(ctx, deadline)
+		res, err := r.Targets.Targets(qctx)
+		cancel()
+		if err == nil && scrapedAfter(res.Active, r.ServiceOrder, t) {
+			return sleep(lastScrapeGrace)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return ctx.Err()
+		}
+		if err := sleep(min(lastScrapePoll, left)); err != nil {
+			return err
+		}
+	}
+}
+
+// How often waitLastScrape asks for the targets, and how long it lets a
+// scrape it saw begin commit its samples (the targets API reports a scrape
+// before its samples are queryable).
+const (
+	lastScrapePoll  = 50 * time.Millisecond
+	lastScrapeGrace = 30 * time.Millisecond
+)
+
+// scrapedAfter reports whether every active target of the jobs named by
+// services began a scrape after t (up or not: a failed scrape is what there
+// is of a service that is down), and there is at least one such target.
+func scrapedAfter(active []promv1.ActiveTarget, services []string, t time.Time) bool {
+	n := 0
+	for _, a := range active {
+		job := string(a.Labels["job"])
+		if job == "" {
+			job = a.ScrapePool
+		}
+		if !slices.Contains(services, job) {
+			continue
+		}
+		n++
+		if !a.LastScrape.After(t) {
+			return false
+		}
+	}
+	return n > 0
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
 
 // scrapeWait bounds the wait for Prometheus to scrape a restarted service.
 const scrapeWait = 15 * time.Second
@@ -394,33 +576,68 @@ func closePhase(p journal.Phase) journal.Phase {
 	return p
 }
 
-// evaluate runs every check of the scenario; the run's load and settle
-// ended at until.
-func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until time.Time) {
+// evaluate runs every check of the scenario, up to checkParallelism at
+// once, and records them in the scenario's order: SLOs, recoveries,
+// traces, invariants, k6's thresholds. The run's load and settle ended at
+// until; the trace checks query Jaeger from spansIn on.
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time) {
 	runEnd := time.Now()
-	add := func(c journal.Check) {
-		j.Checks = append(j.Checks, c)
-		mark := map[string]string{journal.Pass: "✓", journal.Fail: "✗", journal.Inconclusive: "?"}[c.Outcome]
-		r.say("  %s %-9s %-40s %s", mark, c.Kind, c.Name, c.Detail)
+	var jobs []func() []journal.Check
+	one := func(f func() journal.Check) {
+		jobs = append(jobs, func() []journal.Check { return []journal.Check{f()} })
 	}
 	for _, c := range sc.Checks.SLO {
-		add(slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO))
+		one(func() journal.Check { return slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO) })
 	}
 	for _, c := range sc.Checks.Recovery {
-		add(slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd, r.ResolveSLO))
+		one(func() journal.Check {
+			return slo.EvaluateRecovery(ctx, r.Prometheus, c, j.Phases, runEnd, r.ResolveSLO)
+		})
 	}
+	started := startedByPhase(res)
 	for _, c := range sc.Checks.Traces {
-		add(tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, startedByPhase(res)))
+		one(func() journal.Check {
+			select {
+			case <-time.After(time.Until(spansIn)):
+			case <-ctx.Done():
+			}
+			return tracecheck.Evaluate(ctx, r.Traces, c, j.Phases, started)
+		})
 	}
 	if len(sc.Checks.Invariants) > 0 {
-		for _, c := range r.invariants(ctx, sc, runInput(r.RunID, sc.Name, j.Started, until, res)) {
-			add(c)
+		in := runInput(r.RunID, sc.Name, j.Started, until, res)
+		jobs = append(jobs, func() []journal.Check { return r.invariants(ctx, sc, in) })
+	}
+	for _, cs := range parallel(jobs, checkParallelism) {
+		for _, c := range cs {
+			j.Checks = append(j.Checks, c)
+			mark := map[string]string{journal.Pass: "✓", journal.Fail: "✗", journal.Inconclusive: "?"}[c.Outcome]
+			r.say("  %s %-9s %-40s %s", mark, c.Kind, c.Name, c.Detail)
 		}
 	}
 	if j.Load != nil && j.Load.ThresholdsFailed {
-		add(journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail, OnData: true,
-			Detail: "k6 reported failed thresholds (exit 99); see " + j.Load.SummaryFile})
+		c := journal.Check{Name: "k6-thresholds", Kind: journal.KindLoad, Outcome: journal.Fail, OnData: true,
+			Detail: "k6 reported failed thresholds (exit 99); see " + j.Load.SummaryFile}
+		j.Checks = append(j.Checks, c)
+		r.say("  ✗ %-9s %-40s %s", c.Kind, c.Name, c.Detail)
 	}
+}
+
+// parallel runs jobs, at most limit at once, and returns their results in
+// the jobs' order.
+func parallel[T any](jobs []func() T, limit int) []T {
+	out := make([]T, len(jobs))
+	sem := make(chan struct{}, max(1, limit))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = job()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // invariants evaluates the scenario's invariants with the lab's checks.
@@ -467,20 +684,32 @@ func startedByPhase(res load.Result) map[string]int64 {
 }
 
 // series samples the lab's plots for the scenario's script over the run,
-// each every second.
+// each every second (several at once).
 func (r *Runner) series(ctx context.Context, sc *scenario.Scenario, j *journal.Journal) {
 	script := filepath.Base(sc.Load.Script)
 	start, end := j.Started, time.Now()
+	type sampled struct {
+		s   journal.Series
+		err error
+	}
+	var jobs []func() sampled
+	var names []string
 	for _, p := range r.Plots {
 		if !p.ForScript(script) {
 			continue
 		}
-		s, err := slo.SampleSeries(ctx, r.Prometheus, p.Name, p.Unit, p.Query, start, end, time.Second)
-		if err != nil {
-			r.say("  ! sampling %s: %v", p.Name, err)
+		names = append(names, p.Name)
+		jobs = append(jobs, func() sampled {
+			s, err := slo.SampleSeries(ctx, r.Prometheus, p.Name, p.Unit, p.Query, start, end, time.Second)
+			return sampled{s, err}
+		})
+	}
+	for i, got := range parallel(jobs, checkParallelism) {
+		if got.err != nil {
+			r.say("  ! sampling %s: %v", names[i], got.err)
 			continue
 		}
-		j.Series = append(j.Series, s)
+		j.Series = append(j.Series, got.s)
 	}
 }
 

@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +24,7 @@ import (
 	"github.com/chaoslab/chaoslab/harness/load"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
+	"github.com/chaoslab/chaoslab/harness/traces"
 )
 
 // events records what the runner did to the lab, in order.
@@ -349,7 +353,7 @@ func TestRunSamplesTheLabsPlotsForItsScript(t *testing.T) {
 			sc.Load.Script = tt.script
 			j := r.Run(t.Context(), sc)
 			require.Empty(t, j.Error)
-			assert.Equal(t, tt.wantQueries, prom.queries)
+			assert.ElementsMatch(t, tt.wantQueries, prom.queries, "every plot of the script is sampled (at once: in any order)")
 			var names []string
 			for _, s := range j.Series {
 				names = append(names, s.Name)
@@ -537,6 +541,323 @@ func TestRestartOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, restartOrder(tt.order, tt.knobs))
+		})
+	}
+}
+
+// A knob that restates the lab's default is in effect already: a service
+// whose knobs all do is not restarted (nor restored), and the journal says
+// which knobs were defaults; one knob that is not restarts the service
+// with all of them.
+func TestRunDoesNotRestartForKnobsAtTheLabsDefaults(t *testing.T) {
+	defaults := map[string]string{"store/retries": "true", "store/call-timeout": "1s", "api/rate-limit": "1000"}
+	isDefault := func(svc, flag, value string) bool { return defaults[svc+"/"+flag] == value }
+	tests := []struct {
+		name        string
+		knobs       []scenario.Knob
+		wantEvents  []string
+		wantDefault []bool
+	}{
+		{
+			name:        "every knob a default",
+			knobs:       []scenario.Knob{{Service: "store", Flag: "retries", Value: "true"}, {Service: "store", Flag: "call-timeout", Value: "1s"}},
+			wantEvents:  []string{"load start", "apply fault store->ledger", "remove fault store->ledger"},
+			wantDefault: []bool{true, true},
+		},
+		{
+			name:        "one knob changes a flag",
+			knobs:       []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}, {Service: "store", Flag: "call-timeout", Value: "1s"}},
+			wantEvents:  []string{"restart store -call-timeout=1s -retries=false", "load start", "apply fault store->ledger", "remove fault store->ledger", "restore store"},
+			wantDefault: []bool{false, true},
+		},
+		{
+			name:        "two services, one at its defaults",
+			knobs:       []scenario.Knob{{Service: "api", Flag: "rate-limit", Value: "1000"}, {Service: "store", Flag: "retries", Value: "false"}},
+			wantEvents:  []string{"restart store -retries=false", "load start", "apply fault store->ledger", "remove fault store->ledger", "restore store"},
+			wantDefault: []bool{true, false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := &events{}
+			r := newRunner(t, ev, loadUntilDone(ev))
+			r.IsDefault = isDefault
+			j := r.Run(t.Context(), withKnobs(twoPhases(), tt.knobs...))
+			require.Empty(t, j.Error)
+			assert.Equal(t, tt.wantEvents, ev.all())
+			require.Len(t, j.Knobs, len(tt.knobs))
+			for i, k := range j.Knobs {
+				assert.Equal(t, tt.wantDefault[i], k.Default, "%s/%s", k.Service, k.Flag)
+			}
+		})
+	}
+}
+
+// targetsServer is Prometheus' targets API on a real listener: every
+// target of job store was last scraped at scrapedAt().
+func targetsServer(t *testing.T, scrapedAt func() time.Time) stack.TargetsQuerier {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/targets" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"activeTargets":[`+
+			`{"labels":{"job":"store"},"scrapePool":"store","scrapeUrl":"http://127.0.0.1:1/metrics","health":"up","lastScrape":%q},`+
+			`{"labels":{"job":"prometheus"},"scrapePool":"prometheus","scrapeUrl":"http://127.0.0.1:2/metrics","health":"up","lastScrape":"2000-01-01T00:00:00Z"}`+
+			`],"droppedTargets":[]}}`, scrapedAt().UTC().Format(time.RFC3339Nano))
+	}))
+	t.Cleanup(srv.Close)
+	q, err := stack.NewTargetsQuerier(srv.URL)
+	require.NoError(t, err)
+	return q
+}
+
+// Before evaluating, the runner waits until Prometheus has scraped every
+// service since the lab settled — no longer than two scrape intervals, and
+// not the whole two when the scrape comes sooner. Jobs that are not the
+// lab's services (prometheus itself) do not count.
+func TestWaitLastScrape(t *testing.T) {
+	const scrape = 400 * time.Millisecond
+	tests := []struct {
+		name string
+		// scrapeAfter is when, after the settle, Prometheus scrapes store
+		// (negative: never again).
+		scrapeAfter time.Duration
+		min, max    time.Duration
+	}{
+		{name: "scraped soon", scrapeAfter: 150 * time.Millisecond, min: 150 * time.Millisecond, max: 150*time.Millisecond + 2*lastScrapePoll + lastScrapeGrace + 100*time.Millisecond},
+		{name: "never scraped again: two intervals", scrapeAfter: -1, min: 2 * scrape, max: 2*scrape + 150*time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settled := time.Now()
+			r := &Runner{ServiceOrder: []string{"store", "api"}}
+			r.Targets = targetsServer(t, func() time.Time {
+				if tt.scrapeAfter >= 0 && time.Since(settled) >= tt.scrapeAfter {
+					return settled.Add(tt.scrapeAfter)
+				}
+				return settled.Add(-300 * time.Millisecond)
+			})
+			require.NoError(t, r.waitLastScrape(t.Context(), settled, settled.Add(2*scrape)))
+			took := time.Since(settled)
+			assert.GreaterOrEqual(t, took, tt.min)
+			assert.Less(t, took, tt.max)
+		})
+	}
+	t.Run("without a targets API: two intervals", func(t *testing.T) {
+		start := time.Now()
+		require.NoError(t, (&Runner{ServiceOrder: []string{"store"}}).waitLastScrape(t.Context(), start, start.Add(200*time.Millisecond)))
+		assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		r := &Runner{ServiceOrder: []string{"store"}, Targets: targetsServer(t, func() time.Time { return time.Time{} })}
+		assert.ErrorIs(t, r.waitLastScrape(ctx, time.Now(), time.Now().Add(time.Second)), context.Canceled)
+	})
+}
+
+func TestScrapedAfter(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	target := func(job string, last time.Time, health promv1.HealthStatus) promv1.ActiveTarget {
+		return promv1.ActiveTarget{Labels: model.LabelSet{"job": model.LabelValue(job)}, LastScrape: last, Health: health}
+	}
+	tests := []struct {
+		name   string
+		active []promv1.ActiveTarget
+		want   bool
+	}{
+		{"every service target after", []promv1.ActiveTarget{target("store", t0.Add(time.Millisecond), promv1.HealthGood), target("api", t0.Add(time.Second), promv1.HealthGood)}, true},
+		{"one before", []promv1.ActiveTarget{target("store", t0.Add(time.Millisecond), promv1.HealthGood), target("api", t0, promv1.HealthGood)}, false},
+		{"a down target scraped after counts", []promv1.ActiveTarget{target("store", t0.Add(time.Millisecond), promv1.HealthBad)}, true},
+		{"other jobs do not count", []promv1.ActiveTarget{target("store", t0.Add(time.Millisecond), promv1.HealthGood), target("k6", t0.Add(-time.Hour), promv1.HealthGood)}, true},
+		{"no service target at all", []promv1.ActiveTarget{target("k6", t0.Add(time.Hour), promv1.HealthGood)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, scrapedAfter(tt.active, []string{"store", "api"}, t0))
+		})
+	}
+}
+
+// gateProm holds every instant query until n are in flight at once: the
+// checks are evaluated concurrently, or none returns before the timeout.
+type gateProm struct {
+	emptyProm
+	n       int
+	mu      sync.Mutex
+	waiting int
+	all     chan struct{}
+}
+
+func (p *gateProm) Query(ctx context.Context, q string, _ time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	p.mu.Lock()
+	p.waiting++
+	if p.waiting == p.n {
+		close(p.all)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.all:
+	case <-time.After(3 * time.Second):
+		return nil, nil, errors.New("alone: the checks ran one after the other")
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	return model.Vector{{Value: 1}}, nil, nil
+}
+
+// The checks are evaluated at once (bounded) and recorded in the
+// scenario's order.
+func TestRunEvaluatesChecksConcurrentlyInOrder(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.Prometheus = &gateProm{n: checkParallelism, all: make(chan struct{})}
+	sc := twoPhases()
+	obj, err := scenario.ParseObjective(">= 1")
+	require.NoError(t, err)
+	var want []string
+	for i := range checkParallelism + 2 {
+		name := fmt.Sprintf("check-%d", i)
+		want = append(want, name)
+		sc.Checks.SLO = append(sc.Checks.SLO, scenario.SLOCheck{Name: name, Phase: []string{"baseline", "fault"}[i%2], Query: "q[$window]", Objective: obj, OnEmpty: scenario.Fail})
+	}
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	var got []string
+	for _, c := range j.Checks {
+		got = append(got, c.Name)
+		assert.Equal(t, journal.Pass, c.Outcome, "%s: %s", c.Name, c.Detail)
+	}
+	assert.Equal(t, want, got)
+}
+
+// k6 gets the start lead before the timeline's origin; one that starts its
+// load late anyway is recorded, and the scenarios after it get a longer
+// lead (bounded).
+func TestRunStartLeadGrowsAfterALateK6(t *testing.T) {
+	ev := &events{}
+	var leads []time.Duration
+	late := 300 * time.Millisecond
+	r := newRunner(t, ev, func(ctx context.Context, o load.Options) (load.Result, error) {
+		leads = append(leads, time.Until(o.StartAt))
+		res, err := loadUntilDone(ev)(ctx, o)
+		res.Origin, res.Started = o.StartAt, o.StartAt.Add(late)
+		return res, err
+	})
+	r.StartLead = 100 * time.Millisecond
+	sc := twoPhases()
+	sc.Knobs = nil
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.NotNil(t, j.Harness)
+	assert.InDelta(t, late.Seconds(), j.Harness.K6Late, 0.001)
+	assert.InDelta(t, 0.1, j.Harness.StartOffset, 0.001)
+
+	late = 0
+	j = r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	assert.Zero(t, j.Harness.K6Late, "on time")
+	assert.InDelta(t, 0.8, j.Harness.StartOffset, 0.001, "2 × (lead + lateness)")
+	require.Len(t, leads, 2)
+	assert.InDelta(t, 100*time.Millisecond, leads[0], float64(30*time.Millisecond))
+	assert.InDelta(t, 800*time.Millisecond, leads[1], float64(30*time.Millisecond))
+
+	r.lead = maxStartLead
+	late = time.Second
+	j = r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	assert.Equal(t, maxStartLead, r.lead, "the lead is bounded")
+}
+
+// The journal says what the harness spent its time on, and the overhead is
+// the run beyond its phases.
+func TestRunRecordsTheHarnessTimes(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.Checks = &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
+	j := r.Run(t.Context(), twoPhases())
+	require.Empty(t, j.Error)
+	h := j.Harness
+	require.NotNil(t, h)
+	assert.InDelta(t, defaultStartLead.Seconds(), h.StartOffset, 0.001)
+	assert.Positive(t, h.LastScrape, "without a targets API it waits two scrape intervals")
+	assert.GreaterOrEqual(t, h.LastScrape, (2 * r.ScrapeInterval).Seconds())
+	assert.Positive(t, h.Restore, "store's defaults were restored")
+	sum := h.Knobs + h.Observed + h.StartOffset + h.LoadTail + h.Settle + h.LastScrape + h.Checks + h.Series + h.Restore
+	assert.InDelta(t, j.Overhead().Seconds(), sum, 0.1, "the steps add up to the overhead")
+	assert.InDelta(t, 0.5, j.PhaseTime().Seconds(), 0.05)
+}
+
+// timedFinder is Jaeger: it records when it was asked, and finds nothing.
+type timedFinder struct {
+	mu    sync.Mutex
+	asked []time.Time
+}
+
+func (f *timedFinder) Find(context.Context, traces.Query) ([]traces.Trace, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, time.Now())
+	return nil, nil
+}
+
+// The lab does not say how long its services take to export their spans:
+// the trace checks keep the wait the runner always made, two scrape
+// intervals after the settle, while the other checks need not.
+func TestRunQueriesTracesTwoScrapeIntervalsAfterTheSettle(t *testing.T) {
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.ScrapeInterval = 300 * time.Millisecond
+	fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
+	r.Checks = fc
+	f := &timedFinder{}
+	r.Traces = f
+	sc := twoPhases()
+	sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.Len(t, f.asked, 1)
+	assert.GreaterOrEqual(t, f.asked[0].Sub(fc.settleAt), 2*r.ScrapeInterval)
+	require.Len(t, j.Checks, 1)
+	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
+}
+
+// The runner waits for the samples its checks read: those of an SLO
+// check's evaluation instant (its phase's end plus a scrape interval), or
+// of the settle when that is later or no SLO check reads the end.
+func TestEvaluatedAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	phases := []journal.Phase{
+		{Name: "baseline", Start: t0, End: t0.Add(10 * time.Second)},
+		{Name: "fault", Start: t0.Add(10 * time.Second), End: t0.Add(20 * time.Second)},
+		{Name: "recovery", Start: t0.Add(20 * time.Second), End: t0.Add(30 * time.Second)},
+	}
+	settled := t0.Add(30*time.Second + 100*time.Millisecond)
+	withSLOs := func(phases ...string) *scenario.Scenario {
+		sc := &scenario.Scenario{}
+		for _, p := range phases {
+			sc.Checks.SLO = append(sc.Checks.SLO, scenario.SLOCheck{Name: p, Phase: p})
+		}
+		return sc
+	}
+	late := settled.Add(2 * time.Second)
+	tests := []struct {
+		name    string
+		sc      *scenario.Scenario
+		settled time.Time
+		want    time.Time
+	}{
+		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, t0.Add(31 * time.Second)},
+		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, settled},
+		{"no SLO", withSLOs(), settled, settled},
+		{"a settle after the last instant", withSLOs("recovery"), late, late},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled))
 		})
 	}
 }

@@ -36,6 +36,9 @@ type suiteFlags struct {
 	repeat    int
 	// sensitivity runs the scenarios with their faults replaced by no-ops.
 	sensitivity bool
+	// shard, when set (chaos -shard K/N), is the part of the library the
+	// selection is: each journal and report directory records it.
+	shard *journal.Shard
 }
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
@@ -211,8 +214,8 @@ func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpti
 		return err
 	}
 	defer release()
-	r.Sensitivity = sf.sensitivity
-	runID := time.Now().UTC().Format("20060102-150405")
+	r.Sensitivity, r.Shard = sf.sensitivity, sf.shard
+	runID := newRunID(time.Now(), sf.shard)
 	// k6 runs in the report directory: every path it gets must be absolute.
 	reports, err := filepath.Abs(sf.reports)
 	if err != nil {
@@ -226,6 +229,9 @@ func runSuite(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpti
 			fmt.Fprintf(env.Stdout, "\n=== round %d of %d\n", round, sf.repeat)
 		}
 		r.ReportDir = filepath.Join(reports, r.RunID)
+		if err := writeManifest(r.ReportDir, r.RunID, sf.shard, scs); err != nil {
+			return &exitError{code: exitcode.Infra, err: err}
+		}
 		rounds = append(rounds, runRound(ctx, env, r, scs))
 	}
 	var all []*journal.Journal
@@ -358,6 +364,7 @@ func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpt
 		Progress:       env.Stdout,
 		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
 		Targets:        promv1.NewAPI(pc),
+		IsDefault:      knobDefault(lf),
 	}, release, nil
 }
 
