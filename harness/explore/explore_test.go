@@ -702,3 +702,40 @@ func TestStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestExplorePairs: after the single points, pairs of points that passed
+// alone, on two services, run together, each as a scenario with both
+// faults.
+func TestExplorePairs(t *testing.T) {
+	l, defs := testLab(t), testSLOs(t)
+	fl := &fakeLab{t: t, fails: []string{"grpc_code=UNAVAILABLE", "grpc_code=INTERNAL", "grpc_code=DEADLINE_EXCEEDED", "latency=", "network", "process"},
+		measured: map[string]bool{"items-availability": true}, base: time.Now()}
+	x := &Explorer{Lab: l, SLOs: defs, Run: fl.run, Traces: fakeTraces{ts: baselineTraces(), fault: faultTraces(12), calls: new(int)}, Parse: parser(t, l, defs),
+		Prometheus: fakeProm{`http_requests_total{route="POST /v1/items"}`: {"api"}}}
+	// Everything fails alone but the INTERNAL on store and the UNAVAILABLE on ledger.
+	fl.fails = []string{"request store " + put + " grpc_code=UNAVAILABLE", "DEADLINE_EXCEEDED", "latency=", "request ledger " + debit + " grpc_code=INTERNAL", "network", "process"}
+	res, err := x.Explore(t.Context(), Options{
+		Experiment:  Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second, Throughput: 0.8},
+		BaselineFor: 15 * time.Second, Space: SpaceOptions{Probability: 0.1, Latency: time.Second, RestartAfter: time.Second},
+		Rules: []string{RuleWeaker}, Pairs: 3, Budget: time.Hour, Dir: t.TempDir(),
+	})
+	require.NoError(t, err)
+	var pairs []PointResult
+	for _, p := range res.Points {
+		if len(p.Points) == 2 {
+			pairs = append(pairs, p)
+		}
+	}
+	require.Len(t, pairs, 3, "-pairs bounds them")
+	assert.Equal(t, "method store "+put+" INTERNAL + method ledger "+debit+" UNAVAILABLE", pairs[0].ID(), "in journey order")
+	for _, p := range pairs {
+		assert.NotEqual(t, p.Points[0].Service, p.Points[1].Service, "two services")
+		for _, q := range p.Points {
+			i := slices.IndexFunc(res.Points, func(r PointResult) bool { return r.ID() == q.ID })
+			require.GreaterOrEqual(t, i, 0)
+			assert.Equal(t, StatusPass, res.Points[i].Status, "each passed alone")
+		}
+		assert.LessOrEqual(t, len(p.Name), 64)
+		assert.Contains(t, fl.ran, p.Name)
+	}
+}
