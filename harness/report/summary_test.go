@@ -51,7 +51,9 @@ func TestCount(t *testing.T) {
 func TestSummarizeShard(t *testing.T) {
 	one := &journal.Shard{Index: 2, Count: 3, Library: []string{"a", "b", "c"}}
 	other := &journal.Shard{Index: 1, Count: 3, Library: []string{"a", "b", "c"}}
-	j := func(name string, s *journal.Shard) *journal.Journal { return &journal.Journal{Scenario: name, Shard: s} }
+	j := func(name string, s *journal.Shard) *journal.Journal {
+		return &journal.Journal{Scenario: name, Shard: s}
+	}
 	tests := []struct {
 		name string
 		js   []*journal.Journal
