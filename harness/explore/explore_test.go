@@ -193,7 +193,7 @@ func TestBuild(t *testing.T) {
 	assert.Equal(t, uint64(7), unavailable.Fault.Request.Seed)
 	assert.Equal(t, 2, unavailable.Seen)
 	assert.Equal(t, "explore-method-store-put-unavailable", unavailable.Name())
-	assert.Equal(t, "10% of store's "+put+" requests fail with UNAVAILABLE", unavailable.What)
+	assert.Equal(t, "10% of the "+put+" requests to store fail with UNAVAILABLE", unavailable.What)
 	blackhole := byID["edge store->ledger blackhole"]
 	require.NotNil(t, blackhole.Fault.Network)
 	assert.Equal(t, map[string]int64{"timeout": 0}, blackhole.Fault.Network.Attributes)

@@ -113,13 +113,13 @@ func (p Point) Describe(o SpaceOptions) string {
 	case KindEdge + " " + EdgeReset:
 		return fmt.Sprintf("the edge %s resets every connection", p.Edge)
 	case KindMethod + " " + MethodLatency:
-		return fmt.Sprintf("%s of %s's %s requests are delayed by %s", percent(o.Probability), p.Service, p.Method, o.Latency)
+		return fmt.Sprintf("%s of the %s requests to %s are delayed by %s", percent(o.Probability), p.Method, p.Service, o.Latency)
 	case KindService + " " + ServiceKill:
 		return fmt.Sprintf("%s is killed (SIGKILL) and started again %s later", p.Service, o.RestartAfter)
 	case KindService + " " + ServicePause:
 		return fmt.Sprintf("%s is paused (SIGSTOP) for the fault phase", p.Service)
 	}
-	return fmt.Sprintf("%s of %s's %s requests fail with %s", percent(o.Probability), p.Service, p.Method, p.Variant)
+	return fmt.Sprintf("%s of the %s requests to %s fail with %s", percent(o.Probability), p.Method, p.Service, p.Variant)
 }
 
 func percent(p float64) string { return fmt.Sprintf("%g%%", p*100) }
