@@ -247,7 +247,7 @@ func (x *Explorer) Explore(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Points = append(res.Points, pr)
 		left := remaining(space.Points[i+1:], red)
-		x.say("[%d/%d] %s: %s in %s — elapsed %s, about %s left for %d points",
+		x.say("[%d/%d] %s: %s in %s — elapsed %s; at most %s left, for at most %d points",
 			i+1, len(space.Points), p.ID, pr.Status, took.Round(time.Second), now().Sub(res.Started).Round(time.Second),
 			(time.Duration(left) * est).Round(time.Second), left)
 	}
