@@ -95,8 +95,6 @@ type Experiment struct {
 	// before they reach the entry (a killed entry service). It is the
 	// smallest error budget of the SLOs measured at the entry.
 	ClientBudget float64
-	// RunID tags the load's samples (run_id), which the client check reads.
-	RunID string
 	// Invariants are the lab's data invariants, by name.
 	Invariants []string
 	// Knobs are the service flags every experiment runs with (-knobs).
@@ -239,9 +237,9 @@ func (e Experiment) File(name, origin string, points []Point) ([]byte, error) {
 	}
 	if e.ClientBudget > 0 {
 		f.Checks.SLO = append(f.Checks.SLO,
-			sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(e.RunID, name),
+			sloCheckFile{Name: "client-failures", Phase: PhaseFault, Query: clientFailures(name),
 				Objective: fmt.Sprintf("<= %g", e.ClientBudget), OnEmpty: "inconclusive", OnNaN: "inconclusive"},
-			sloCheckFile{Name: "client-latency", Phase: PhaseFault, Query: clientLatency(e.RunID, name),
+			sloCheckFile{Name: "client-latency", Phase: PhaseFault, Query: clientLatency(name),
 				Objective: fmt.Sprintf("<= %g", clientLatencySlack.Seconds()), OnEmpty: "inconclusive", OnNaN: "inconclusive"})
 	}
 	if len(own) > 0 {
@@ -280,22 +278,26 @@ func actedCheck(p Point) (sloCheckFile, bool) {
 // its last value is that phase's count or percentile: no rate over a
 // series that may have one sample. The baseline's come from the window
 // before the fault's (offset $window: the baseline is shorter than it).
-func k6Series(metric, runID, scenario, phase, extra string, earlier bool) string {
+//
+// The run is not named (run_id): a committed scenario runs again under
+// another run ID. The window alone keeps an earlier run's series of the
+// same scenario out.
+func k6Series(metric, scenario, phase, extra string, earlier bool) string {
 	off := ""
 	if earlier {
 		off = " offset $window"
 	}
-	return fmt.Sprintf(`max_over_time(%s{run_id=%q,scenario=%q,phase=%q%s}[$window]%s)`, metric, runID, scenario, phase, extra, off)
+	return fmt.Sprintf(`max_over_time(%s{scenario=%q,phase=%q%s}[$window]%s)`, metric, scenario, phase, extra, off)
 }
 
 // clientFailures is the PromQL of how much larger the share of the load's
 // requests that failed (k6: any status outside 2xx/3xx, or no answer) was
 // in the fault phase than in the baseline.
-func clientFailures(runID, scenario string) string {
+func clientFailures(scenario string) string {
 	share := func(phase string, earlier bool) string {
 		return fmt.Sprintf(`((sum(%s) or vector(0)) / sum(%s))`,
-			k6Series("k6_http_reqs_total", runID, scenario, phase, `,expected_response="false"`, earlier),
-			k6Series("k6_http_reqs_total", runID, scenario, phase, "", earlier))
+			k6Series("k6_http_reqs_total", scenario, phase, `,expected_response="false"`, earlier),
+			k6Series("k6_http_reqs_total", scenario, phase, "", earlier))
 	}
 	return share(PhaseFault, false) + " - " + share(PhaseBaseline, true)
 }
@@ -306,10 +308,10 @@ const clientLatencySlack = 250 * time.Millisecond
 
 // clientLatency is the PromQL of the load's p95 latency in the fault phase
 // beyond twice the baseline's, in seconds.
-func clientLatency(runID, scenario string) string {
+func clientLatency(scenario string) string {
 	return fmt.Sprintf(`max(%s) - 2 * max(%s)`,
-		k6Series("k6_http_req_duration_p95", runID, scenario, PhaseFault, "", false),
-		k6Series("k6_http_req_duration_p95", runID, scenario, PhaseBaseline, "", true))
+		k6Series("k6_http_req_duration_p95", scenario, PhaseFault, "", false),
+		k6Series("k6_http_req_duration_p95", scenario, PhaseBaseline, "", true))
 }
 
 // encode writes f as YAML after a `# Purpose:` header.

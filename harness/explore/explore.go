@@ -201,7 +201,6 @@ func (x *Explorer) Explore(ctx context.Context, o Options) (*Result, error) {
 		return res, err
 	}
 	exp.SLOs, res.SLOs = slos, slos
-	exp.RunID = o.RunID
 	exp.ClientBudget = clientBudget(slos, exp.Entry)
 	reach, err := x.reach(ctx, bj)
 	res.Reach = reach

@@ -294,7 +294,7 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 	exp := Experiment{Journey: "checkout.js", Rate: 15, Baseline: 5 * time.Second, Fault: 8 * time.Second, Recovery: 8 * time.Second,
 		SLOs: []SLO{{Name: "items-availability", Objective: 0.99, Events: events, At: []string{"api"}}}, Entry: "api", Throughput: 0.8,
 		Invariants: l.InvariantNames(), Knobs: []scenario.Knob{{Service: "store", Flag: "retries", Value: "false"}}, Seed: 7,
-		ClientBudget: 0.01, RunID: "r1"}
+		ClientBudget: 0.01}
 	for _, p := range sp.Points {
 		t.Run(p.Name(), func(t *testing.T) {
 			data, err := exp.File(p.Name(), "a point", []Point{p})
@@ -329,7 +329,8 @@ func TestGeneratedScenariosValidate(t *testing.T) {
 			}
 			assert.Equal(t, want, names)
 			client := sc.Checks.SLO[len(sc.Checks.SLO)-2]
-			assert.Contains(t, client.Query, `run_id="r1",scenario="`+p.Name()+`"`, "the load's own samples of this point")
+			assert.Contains(t, client.Query, `{scenario="`+p.Name()+`",phase="fault"`, "the load's own samples of this point")
+			assert.NotContains(t, client.Query, "run_id", "a committed scenario runs again under another run")
 			assert.Equal(t, "<= 0.01", client.Objective.String())
 			assert.Contains(t, client.Query, `phase="fault"`)
 			assert.Contains(t, client.Query, `phase="baseline",expected_response="false"}[$window] offset $window`, "the baseline's share, from the window before")
