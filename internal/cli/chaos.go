@@ -53,12 +53,7 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 		return &exitError{code: exitcode.Infra, err: err}
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		fmt.Fprintln(env.Stdout, "\nstopping the lab")
-		if derr := o.down(dctx, env.Stdout); derr != nil {
-			fmt.Fprintf(env.Stderr, "stopping the lab: %v\n", derr)
-		}
+		o.stop(ctx, env)
 		fmt.Fprintf(env.Stdout, "chaos run took %s\n", time.Since(start).Round(time.Second))
 	}()
 	return runSuite(ctx, env, lab, lf, o, sf, scs, defs)

@@ -214,14 +214,7 @@ Examples:
 		if running, err = o.up(ctx, lf, env.Stdout); err != nil {
 			return &exitError{code: exitcode.Infra, err: err}
 		}
-		defer func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			defer cancel()
-			fmt.Fprintln(env.Stdout, "\nstopping the lab")
-			if derr := o.down(dctx, env.Stdout); derr != nil {
-				fmt.Fprintf(env.Stderr, "stopping the lab: %v\n", derr)
-			}
-		}()
+		defer o.stop(ctx, env)
 	}
 	r, release, err := newRunner(ctx, env, running, lf, o, sf.loadtests, defs)
 	if err != nil {

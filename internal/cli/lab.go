@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -150,6 +151,17 @@ func (o *labOptions) attach(l *labfile.Lab) (lab, error) { return o.p.Attach(l) 
 // down stops the lab.
 func (o *labOptions) down(ctx context.Context, progress io.Writer) error {
 	return o.p.Down(ctx, progress)
+}
+
+// stop stops the lab a command started, even when ctx was cancelled (Ctrl-C),
+// within two minutes, saying so; a failure to stop is reported, not returned.
+func (o *labOptions) stop(ctx context.Context, env Env) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	fmt.Fprintln(env.Stdout, "\nstopping the lab")
+	if err := o.down(dctx, env.Stdout); err != nil {
+		fmt.Fprintf(env.Stderr, "stopping the lab: %v\n", err)
+	}
 }
 
 // describe names the lab for progress lines.
