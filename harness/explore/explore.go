@@ -446,8 +446,15 @@ func (x *Explorer) reach(ctx context.Context, j *journal.Journal) (Reach, error)
 
 // runPoint runs the experiment of pr's points and judges it.
 func (x *Explorer) runPoint(ctx context.Context, o Options, exp Experiment, reach Reach, pr PointResult, origin string) PointResult {
-	start := time.Now()
-	defer func() { pr.Seconds = time.Since(start).Seconds() }()
+	start := x.now()
+	pr = x.judge(ctx, o, exp, reach, pr, origin)
+	pr.Seconds = x.now().Sub(start).Seconds()
+	return pr
+}
+
+// judge generates, runs and judges pr's scenario, and keeps its file when
+// it failed.
+func (x *Explorer) judge(ctx context.Context, o Options, exp Experiment, reach Reach, pr PointResult, origin string) PointResult {
 	data, err := exp.File(pr.Name, origin, pr.Points)
 	if err == nil {
 		var sc *scenario.Scenario

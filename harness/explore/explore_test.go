@@ -576,6 +576,11 @@ func TestExploreBudget(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 3, res.Count(StatusPass), "the baseline's minute and three points' fit in 4 minutes; a fourth would end after")
+	for _, p := range res.Points {
+		if p.Status == StatusPass {
+			assert.Equal(t, 60.0, p.Seconds, "each point's own time")
+		}
+	}
 	assert.Equal(t, len(res.Points)-3, res.Count(StatusNotRun))
 	assert.True(t, slices.ContainsFunc(res.Points, func(p PointResult) bool {
 		return p.Status == StatusNotRun && strings.Contains(p.Reason, "budget")
