@@ -555,6 +555,7 @@ func TestExplore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "explore-method-store-put-unavailable")
 	assert.Contains(t, string(html), "scenarios/explore-method-store-put-unavailable.yaml")
+	assert.Contains(t, string(html), `<iframe loading="lazy" src="points/explore-method-store-put-unavailable/report.html"`, "the point's plots, inline")
 }
 
 func TestExploreBudget(t *testing.T) {

@@ -190,12 +190,12 @@ type matrixCell struct {
 }
 
 func writeHTML(w io.Writer, dir string, r *Result) error {
-	t, err := template.New("matrix").Funcs(template.FuncMap{"slug": slug}).Parse(matrixTemplate)
+	t, err := template.New("matrix").Funcs(template.FuncMap{"slug": slug, "add": func(a, b int) int { return a + b }}).Parse(matrixTemplate)
 	if err != nil {
 		return err
 	}
 	page := matrixPage{R: r, Took: r.Finished.Sub(r.Started).Round(time.Second).String(),
-		Baseline: rel(dir, filepath.Join(r.Baseline, "index.html"), r.Baseline)}
+		Baseline: rel(dir, filepath.Join(r.Baseline, "report.html"), r.Baseline)}
 	for _, s := range []string{StatusFail, StatusPass, StatusInconclusive, StatusError, StatusSkipped, StatusNotRun} {
 		page.Counts = append(page.Counts, matrixCount{Status: s, N: r.Count(s)})
 	}
@@ -207,7 +207,7 @@ func writeHTML(w io.Writer, dir string, r *Result) error {
 		}
 	}
 	for _, p := range r.Points {
-		row := matrixRow{P: p, Report: rel(dir, filepath.Join(p.Report, "index.html"), p.Report), Scenario: rel(dir, p.Scenario, p.Scenario)}
+		row := matrixRow{P: p, Report: rel(dir, filepath.Join(p.Report, "report.html"), p.Report), Scenario: rel(dir, p.Scenario, p.Scenario)}
 		var what []string
 		for _, pt := range p.Points {
 			what = append(what, pt.What)
