@@ -39,7 +39,7 @@ func (f *exploreFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.loadtests, "loadtests", "", "directory of the k6 scripts (default: the lab file's load.scripts)")
 	fs.StringVar(&f.slos, "slos", "", "the SLO definitions the points are judged by (default: the lab file's slos)")
 	fs.StringVar(&f.reports, "reports", filepath.Join("reports", "explore"), "where the exploration's report directory goes")
-	fs.BoolVar(&f.attach, "attach", false, "explore the lab `chaoslab up` started instead of starting (and stopping) one")
+	fs.BoolVar(&f.attach, "attach", false, "explore the lab that chaoslab up started instead of starting (and stopping) one")
 	fs.IntVar(&f.rate, "rate", 15, "the journey's steady arrival rate, per second, in the baseline and every point")
 	fs.DurationVar(&f.budget, "budget", 10*time.Minute, "wall time the exploration may take, baseline included: a point that would end after it is listed as not run")
 	fs.DurationVar(&f.baseline, "baseline", 15*time.Second, "how long the baseline whose traces give the fault space runs")
@@ -148,7 +148,8 @@ Finds the faults that break a lab, without a scenario written by hand:
      share of its requests), each service × {kill, pause}; what no trace reached is
      listed, not run;
   3. runs each point as a generated scenario (baseline, fault, recovery), judged by the
-     lab's SLOs, the journey's throughput, a recovery bound and the lab's invariants;
+     lab's SLOs, the journey's throughput, the client's failures and latency (k6), a
+     recovery bound and the lab's invariants; a point passes only if its fault was seen to act;
   4. skips what the failures so far make redundant (-reduce), explaining each skip;
   5. writes a matrix (index.html, explore.json, junit.xml) and, for each failed point,
      a scenario file that chaoslab validate accepts and chaoslab run reproduces.
