@@ -69,9 +69,19 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	checkout := func() (gateway.Order, error) {
 		return order(ctx, c, fmt.Sprintf("smoke-%d", time.Now().UnixNano()))
 	}
-	o, err := checkout()
-	require.NoError(t, err)
-	assert.Equal(t, "CONFIRMED", o.Status)
+	// The containers start together, so the gateway's first dials of orders
+	// (through the toxiproxy container) can fail while orders is still
+	// starting, and gRPC then waits out its reconnect backoff (1 s, 1.6 s,
+	// 2.6 s, … with jitter) before it dials again: the first checkout after
+	// "ready" can outlast the gateway's 3 s request deadline (a 504). Wait,
+	// bounded, for the first one to be confirmed.
+	var o gateway.Order
+	first := time.Now()
+	require.Eventually(t, func() bool {
+		o, err = checkout()
+		return err == nil && o.Status == "CONFIRMED"
+	}, 20*time.Second, 500*time.Millisecond, "a first checkout is confirmed (last: %+v, %v)", o, err)
+	t.Logf("first checkout confirmed %s after ready", time.Since(first).Round(time.Millisecond))
 	got, err := c.GetOrder(ctx, o.OrderID)
 	require.NoError(t, err)
 	assert.Equal(t, o.OrderID, got.OrderID)
