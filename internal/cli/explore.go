@@ -16,7 +16,6 @@ import (
 	"github.com/chaoslab/chaoslab/harness/journal"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
-	"github.com/chaoslab/chaoslab/harness/traces"
 )
 
 // exploreFlags are explore's own flags.
@@ -223,13 +222,9 @@ Examples:
 	}
 	defer release()
 	r.RunID = runID
-	jc, err := traces.Dial(running.Endpoints().JaegerQueryGRPC)
-	if err != nil {
-		return &exitError{code: exitcode.Infra, err: err}
-	}
-	defer jc.Close()
 	x := &explore.Explorer{
-		Lab: lf, SLOs: defs, Traces: jc, Progress: env.Stdout, Stack: o.stack, Prometheus: r.Prometheus,
+		// The runner's own Jaeger and Prometheus clients: one connection each.
+		Lab: lf, SLOs: defs, Traces: r.Traces, Progress: env.Stdout, Stack: o.stack, Prometheus: r.Prometheus,
 		Run: func(ctx context.Context, sc *scenario.Scenario, dir string) *journal.Journal {
 			r.ReportDir = dir
 			return r.Run(ctx, sc)
