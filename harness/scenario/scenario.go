@@ -54,11 +54,13 @@ const (
 	// StackCompose runs the lab with docker-compose; it alone applies
 	// container faults.
 	StackCompose = "compose"
+	// StackKubernetes runs the lab on a Kubernetes cluster (client-go).
+	StackKubernetes = "kubernetes"
 )
 
 // Stacks returns the stacks a scenario can run on, in the order Scenario
 // lists them; a scenario without `stacks:` runs on all of them.
-func Stacks() []string { return []string{StackLocal, StackCompose} }
+func Stacks() []string { return []string{StackLocal, StackCompose, StackKubernetes} }
 
 // Invariant names a data check after the run: one of the invariants the
 // lab declares (lab.Lab.InvariantNames).

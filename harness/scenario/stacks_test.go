@@ -37,9 +37,10 @@ func TestStacks(t *testing.T) {
 		doc            func(t *testing.T) string
 		stacks         []string
 		local, compose bool
+		kubernetes     bool
 	}{
 		{name: "every stack by default", doc: func(*testing.T) string { return base },
-			stacks: []string{StackLocal, StackCompose}, local: true, compose: true},
+			stacks: []string{StackLocal, StackCompose, StackKubernetes}, local: true, compose: true, kubernetes: true},
 		{name: "compose only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose]") },
 			stacks: []string{StackCompose}, compose: true},
 		{name: "local only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local]") },
@@ -56,10 +57,10 @@ func TestStacks(t *testing.T) {
 			assert.Equal(t, tt.stacks, s.Stacks)
 			assert.Equal(t, tt.local, s.RunsOn(StackLocal))
 			assert.Equal(t, tt.compose, s.RunsOn(StackCompose))
-			assert.False(t, s.RunsOn("kubernetes"))
+			assert.Equal(t, tt.kubernetes, s.RunsOn(StackKubernetes))
 		})
 	}
-	assert.Equal(t, []string{"local", "compose"}, Stacks())
+	assert.Equal(t, []string{"local", "compose", "kubernetes"}, Stacks())
 }
 
 func TestContainerFaults(t *testing.T) {
@@ -86,18 +87,18 @@ func TestStackRules(t *testing.T) {
 		want []string
 	}{
 		// stacks itself.
-		{name: "unknown stack", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local, kubernetes]") },
-			want: []string{`stacks[1]: unknown value "kubernetes"; allowed: local, compose`}},
+		{name: "unknown stack", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local, nomad]") },
+			want: []string{`stacks[1]: unknown value "nomad"; allowed: local, compose, kubernetes`}},
 		{name: "a stack listed twice", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose, compose]") },
 			want: []string{"stacks[1]: compose is listed twice"}},
 		{name: "empty list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: []") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes"}},
 		{name: "nothing", doc: func(t *testing.T) string { return withStacks(t, base, "stacks:") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes"}},
 		{name: "a string, not a list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: compose") },
 			want: []string{`stacks: want a list, got "compose"`}},
 		{name: "a mapping entry", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [{name: compose}]") },
-			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose"}},
+			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose, kubernetes"}},
 
 		// Container faults need stacks: [compose].
 		{name: "a container fault without stacks", doc: disconnect,
@@ -108,7 +109,7 @@ func TestStackRules(t *testing.T) {
 			want: []string{fault + `: container faults need the compose stack, and the scenario runs on local too (stacks, line 4): set "stacks: [compose]"`}},
 		{name: "bad stacks are reported once, not again on the fault",
 			doc:  func(t *testing.T) string { return withStacks(t, disconnect(t), "stacks: [compose, docker]") },
-			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose`}},
+			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose, kubernetes`}},
 		{name: "an invalid container fault is not also told about stacks",
 			doc: func(t *testing.T) string {
 				return replaceIn(t, disconnect(t), "action: disconnect", "action: restart")
