@@ -21,11 +21,15 @@ func TestStackSelection(t *testing.T) {
 		wantCode exitcode.Code
 		wantErr  string
 	}{
-		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: exitcode.Usage, wantErr: `-stack "k8s": the stacks are local and compose`},
+		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: exitcode.Usage, wantErr: `-stack "k8s": the stacks are local, compose and kubernetes`},
 		{name: "unknown stack from the environment", vars: map[string]string{"CHAOSLAB_STACK": "nomad"}, args: []string{"down"}, wantCode: exitcode.Usage, wantErr: `-stack "nomad"`},
 		{name: "no rounds", args: []string{"run", "-repeat", "0"}, wantCode: exitcode.Usage, wantErr: "-repeat must be from 1 to 100, got 0"},
 		{name: "no compose lab to run on", args: []string{"run", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no compose lab in"},
 		{name: "no compose lab to clean", args: []string{"clean", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "start one with `chaoslab up -stack compose`"},
+		{name: "no kubernetes lab to run on", args: []string{"run", "-stack", "kubernetes", "-kube-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no kubernetes lab in"},
+		{name: "no kubernetes lab to clean", args: []string{"clean", "-stack", "kubernetes", "-kube-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "start one with `chaoslab up -stack kubernetes`"},
+		{name: "no kubernetes lab for status", args: []string{"status", "-stack", "kubernetes", "-kube-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no kubernetes lab in"},
+		{name: "bad kubernetes endpoints", args: []string{"status", "-stack", "kubernetes", "-kube-endpoints", "ssh"}, wantCode: exitcode.Usage, wantErr: `"ssh": one of port-forward or in-cluster`},
 		{name: "no compose lab for status", vars: map[string]string{"CHAOSLAB_STACK": "compose"}, args: []string{"status", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no compose lab in"},
 	}
 	for _, tt := range tests {

@@ -35,7 +35,7 @@ func TestStackTable(t *testing.T) {
 	for i, p := range stacks {
 		names[i] = p.Name()
 	}
-	require.Equal(t, []string{stackLocal, stackCompose}, names, "the table, in -stack's order (the first is the default)")
+	require.Equal(t, []string{stackLocal, stackCompose, stackKubernetes}, names, "the table, in -stack's order (the first is the default)")
 	assert.Equal(t, scenario.Stacks(), names, "every stack a scenario file can name has a provider, and only those")
 
 	tests := []struct {
@@ -48,6 +48,9 @@ func TestStackTable(t *testing.T) {
 			flags: []string{"bin-dir", "port-offset", "rules", "run-dir", "stop-grace"}, chaosFlag: "chaos-run-dir"},
 		{stack: stackCompose, summary: "docker-compose.yml",
 			flags: []string{"compose-dir", "compose-offline", "compose-run-dir", "image-tag"}},
+		{stack: stackKubernetes, summary: "a Kubernetes cluster, client-go",
+			flags:     []string{"kube-context", "kube-endpoints", "kube-port-offset", "kube-run-dir", "kubeconfig", "namespace"},
+			chaosFlag: "kube-chaos-run-dir"},
 	}
 	require.Len(t, tests, len(stacks), "a test case per stack")
 	for i, tt := range tests {
@@ -87,7 +90,7 @@ func TestLabFlagsRegistersEveryStacksFlags(t *testing.T) {
 	}
 	sort.Strings(want)
 	assert.Equal(t, want, flagNames(fs))
-	assert.Equal(t, "where the lab runs: local (processes on 127.0.0.1) or compose (docker-compose.yml); default $CHAOSLAB_STACK or local",
+	assert.Equal(t, "where the lab runs: local (processes on 127.0.0.1), compose (docker-compose.yml) or kubernetes (a Kubernetes cluster, client-go); default $CHAOSLAB_STACK or local",
 		fs.Lookup("stack").Usage)
 }
 
@@ -99,10 +102,10 @@ func TestCheckChoosesTheStack(t *testing.T) {
 	}{
 		{stack: "local", want: stackLocal},
 		{stack: "compose", want: stackCompose},
-		{stack: "k8s", wantErr: `-stack "k8s": the stacks are local and compose`},
-		{stack: "", wantErr: `-stack "": the stacks are local and compose`},
-		{stack: "Compose", wantErr: `-stack "Compose": the stacks are local and compose`},
-		{stack: "local ", wantErr: `-stack "local ": the stacks are local and compose`},
+		{stack: "k8s", wantErr: `-stack "k8s": the stacks are local, compose and kubernetes`},
+		{stack: "", wantErr: `-stack "": the stacks are local, compose and kubernetes`},
+		{stack: "Compose", wantErr: `-stack "Compose": the stacks are local, compose and kubernetes`},
+		{stack: "local ", wantErr: `-stack "local ": the stacks are local, compose and kubernetes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
@@ -143,9 +146,9 @@ func TestANewStackIsOneTableLine(t *testing.T) {
 	toolsDir := defaultToolsDir
 	o := &labOptions{stacks: append(newStacks(&toolsDir), fakeStack{name: "remote", summary: "a lab someone else runs"})}
 
-	assert.Equal(t, "local (processes on 127.0.0.1), compose (docker-compose.yml) or remote (a lab someone else runs)", o.stackHelp())
+	assert.Equal(t, "local (processes on 127.0.0.1), compose (docker-compose.yml), kubernetes (a Kubernetes cluster, client-go) or remote (a lab someone else runs)", o.stackHelp())
 	o.stack = "nomad"
-	assert.EqualError(t, o.check(), `-stack "nomad": the stacks are local, compose and remote`)
+	assert.EqualError(t, o.check(), `-stack "nomad": the stacks are local, compose, kubernetes and remote`)
 	o.stack = "remote"
 	require.NoError(t, o.check())
 	assert.Equal(t, "remote lab", o.describe())
