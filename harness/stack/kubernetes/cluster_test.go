@@ -276,6 +276,17 @@ func newTestPorts(t *testing.T) *testPorts {
 	serve("api:7081", ready)
 	serve("store:7090", ready)
 	serve("store:7091", tp.admin.AdminHandler())
+	serve("prometheus:7900", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every job scraped just now, up.
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		var active []map[string]any
+		for _, job := range []string{"api"} {
+			active = append(active, map[string]any{
+				"labels": map[string]string{"job": job}, "scrapePool": job, "health": "up", "lastScrape": now,
+			})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"activeTargets": active, "droppedTargets": []any{}}})
+	}))
 	return tp
 }
 
@@ -344,6 +355,8 @@ func TestUpFaultsAndDown(t *testing.T) {
 		assert.Equal(t, "kube-notes", nsObj.Labels[LabelPartOf], "the namespace Up created is the lab's")
 		assert.Contains(t, progress.String(), "available after")
 		assert.Contains(t, progress.String(), "ready after")
+		_, ok := tp.dialled.Load("prometheus:7900")
+		assert.True(t, ok, "up waited for Prometheus' first scrape of api, through its port-forward")
 	})
 	t.Run("the proxies reach the callees by their Services' names", func(t *testing.T) {
 		assert.Equal(t, map[string]string{"client_to_api": "api:7080", "api_to_store": "store:7090"}, tp.toxiproxy.upstreams())

@@ -105,13 +105,40 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err := toxiproxy.New(e.ToxiproxyURL).Populate(ctx, e.ProxySpecs()); err != nil {
 		return nil, err
 	}
+	readyAt := map[string]time.Time{}
 	for _, svc := range e.ServiceOrder {
 		if err := stack.WaitReady(ctx, e.Services[svc].ReadyURL, cfg.ReadyTimeout, nil); err != nil {
 			return nil, fmt.Errorf("%s: %w (kubectl -n %s logs deployment/%s)", svc, err, cfg.Namespace, svc)
 		}
+		if s, ok := cfg.Lab.Service(svc); ok && s.Metrics != nil {
+			readyAt[svc] = time.Now()
+		}
 		cfg.progress("  %-11s ready after %4dms", svc, time.Since(start).Milliseconds())
 	}
+	if cfg.Lab.Telemetry.Prometheus.Own() && len(readyAt) > 0 {
+		if err := waitObserved(ctx, cfg, e, start, readyAt); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// waitObserved waits until the lab's Prometheus has scraped each service
+// with metrics (its job named after the service, as the rendered
+// prometheus.yml has it) since it answered ready: a lab is ready when what
+// it does is measured.
+func waitObserved(ctx context.Context, cfg Config, e stack.Endpoints, start time.Time, readyAt map[string]time.Time) error {
+	cfg.progress("  %-11s waiting for its first scrape of each service", "prometheus")
+	q, err := stack.NewTargetsQuerier(e.PrometheusURL)
+	if err != nil {
+		return err
+	}
+	after, err := stack.WaitScraped(ctx, q, readyAt, cfg.ReadyTimeout)
+	if err != nil {
+		return fmt.Errorf("%w (kubectl -n %s logs deployment/prometheus)", err, cfg.Namespace)
+	}
+	cfg.progress("%s", stack.ObservedReport(start, e.ServiceOrder, readyAt, after))
+	return nil
 }
 
 // ensureNamespace creates namespace ns, labelled as the lab's, unless it
