@@ -25,6 +25,10 @@ import (
 func plan(l *lab.Lab, ns, access string, offset int, keyFile string) (stack.Endpoints, []Forward) {
 	p := local.PortsFor(l, offset)
 	e := local.EndpointsFor(l, p, keyFile)
+	// TODO(admin token): in a cluster the services' admin APIs require a
+	// bearer token (rendered with the manifests, branch wt-kube); once
+	// stack.Endpoints carries it, set it here from the rendered Secret so
+	// that request faults authenticate.
 	e.PortOffset = offset
 	zero := local.PortsFor(l, 0)
 	for _, edge := range l.Edges {
