@@ -62,7 +62,7 @@ func newStacks(toolsDir *string) []provider {
 	return []provider{
 		newLocalStack(toolsDir),
 		newComposeStack(),
-		newKubernetesStack(nil),
+		newKubernetesStack(renderManifests),
 	}
 }
 

@@ -12,11 +12,14 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/kubernetes"
+	"github.com/chaoslab/chaoslab/harness/stack/kubernetes/manifests"
 )
 
 // stackKubernetes runs the lab on a Kubernetes cluster.
@@ -34,7 +37,7 @@ var (
 )
 
 // newKubernetesStack returns the kubernetes stack; objects renders the
-// lab's objects (nil: none yet, and up says so).
+// lab's objects (renderManifests).
 func newKubernetesStack(objects kubernetes.Objects) *kubernetesStack {
 	cfg := kubernetes.DefaultConfig()
 	cfg.Objects = objects
@@ -96,9 +99,7 @@ func (s *kubernetesStack) config(progress io.Writer) kubernetes.Config {
 
 func (s *kubernetesStack) Up(ctx context.Context, lf *labfile.Lab, progress io.Writer) (lab, error) {
 	if s.cfg.Objects == nil {
-		// TODO(wt-kube): wire harness/stack/kubernetes/manifests (the lab's
-		// kustomize tree) here once it is merged.
-		return nil, errors.New("the kubernetes stack has no renderer of the lab's manifests in this build yet (harness/stack/kubernetes/manifests)")
+		return nil, errors.New("the kubernetes stack has no renderer of the lab's objects")
 	}
 	cfg := s.config(progress)
 	cfg.Lab = lf
@@ -163,4 +164,23 @@ func (s *kubernetesStack) Hints(w io.Writer, e stack.Endpoints) {
 		fmt.Fprint(w, "\nports:  the port-forwards above live as long as a chaoslab command runs; run, chaos and clean open their own")
 	}
 	fmt.Fprintf(w, "\nlogs:   kubectl -n %s logs deployment/<service>\nstop:   chaoslab down -stack kubernetes\n", s.cfg.Namespace)
+}
+
+// renderManifests renders the lab's objects with the manifests package
+// (the kustomize tree of the lab overlay, built in memory), its Secret
+// holding the stack's admin token and JWT key. The k6-operator's TestRun is
+// left out: the runner runs k6 itself, through the port-forward; apply the
+// tree with kubectl for distributed load.
+func renderManifests(_ context.Context, r kubernetes.Render) ([]*unstructured.Unstructured, error) {
+	files, err := manifests.Render(r.Lab, manifests.Options{Namespace: r.Namespace, AdminToken: r.AdminToken, JWTKey: r.Auth["key"]})
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifests.BuildFiles(files, "")
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool {
+		return o.GroupVersionKind().Group == "k6.io" && o.GetKind() == "TestRun"
+	}), nil
 }

@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
@@ -61,7 +62,38 @@ func TestKubernetesStackFlags(t *testing.T) {
 
 func TestKubernetesUpNeedsARenderer(t *testing.T) {
 	_, err := newKubernetesStack(nil).Up(t.Context(), nil, nil)
-	assert.ErrorContains(t, err, "no renderer of the lab's manifests")
+	assert.ErrorContains(t, err, "no renderer of the lab's objects")
+}
+
+// TestRenderManifests renders the shop for the stack: the objects the
+// stack needs, named as it finds them, without the TestRun, the Secret
+// holding the stack's admin token.
+func TestRenderManifests(t *testing.T) {
+	lf, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	objs, err := renderManifests(t.Context(), kubernetes.Render{Lab: lf, Namespace: "lab1", AdminToken: "tok", Auth: map[string]string{"key": "k"}})
+	require.NoError(t, err)
+	kinds := map[string]bool{}
+	var secret *unstructured.Unstructured
+	for _, o := range objs {
+		kinds[o.GetKind()+"/"+o.GetName()] = true
+		assert.NotEqual(t, "TestRun", o.GetKind(), "the runner runs k6 itself")
+		if o.GetKind() == "Secret" {
+			secret = o
+		}
+	}
+	for _, want := range append(lf.StartOrder(), "toxiproxy", "prometheus", "jaeger") {
+		assert.True(t, kinds["Deployment/"+want], "a Deployment named %s", want)
+		assert.True(t, kinds["Service/"+want], "a Service named %s", want)
+	}
+	require.NotNil(t, secret)
+	data, _, _ := unstructured.NestedStringMap(secret.Object, "stringData")
+	if len(data) == 0 {
+		data, _, _ = unstructured.NestedStringMap(secret.Object, "data")
+		assert.Contains(t, data, "admin-token")
+	} else {
+		assert.Equal(t, "tok", data["admin-token"])
+	}
 }
 
 func TestKubernetesHints(t *testing.T) {

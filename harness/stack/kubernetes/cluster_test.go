@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,6 +260,10 @@ type testPorts struct {
 	dialled   sync.Map // "service:port" → true
 }
 
+// testAdminToken is the admin APIs' token: testConfig writes it to the run
+// dir, where Up takes it from, and store's admin API requires it.
+const testAdminToken = "test-admin-token"
+
 func newTestPorts(t *testing.T) *testPorts {
 	tp := &testPorts{toxiproxy: &fakeToxiproxy{}, admin: faultinject.NewInjector(prometheus.NewRegistry(), slog.New(slog.DiscardHandler)), addrs: map[string]string{}}
 	ready := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +281,7 @@ func newTestPorts(t *testing.T) *testPorts {
 	serve("toxiproxy:7474", tp.toxiproxy)
 	serve("api:7081", ready)
 	serve("store:7090", ready)
-	serve("store:7091", tp.admin.AdminHandler())
+	serve("store:7091", tp.admin.AdminHandler(faultinject.WithBearerToken(testAdminToken)))
 	serve("prometheus:7900", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every job scraped just now, up.
 		now := time.Now().UTC().Format(time.RFC3339Nano)
@@ -290,8 +296,8 @@ func newTestPorts(t *testing.T) *testPorts {
 	return tp
 }
 
-func (tp *testPorts) dial(ctx context.Context, service string, port int) (net.Conn, error) {
-	key := fmt.Sprintf("%s:%d", service, port)
+func (tp *testPorts) dial(ctx context.Context, fw Forward) (net.Conn, error) {
+	key := fmt.Sprintf("%s:%d", fw.Service, fw.Port)
 	tp.dialled.Store(key, true)
 	addr, ok := tp.addrs[key]
 	if !ok {
@@ -311,6 +317,7 @@ func testConfig(t *testing.T, rc *rest.Config, ns string, tp *testPorts) Config 
 	cfg.ReadyTimeout = 20 * time.Second
 	cfg.Objects = testObjects(map[string]int32{"store": 2})
 	cfg.dial = tp.dial
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.RunDir, "admin.token"), []byte(testAdminToken+"\n"), 0o600))
 	return cfg
 }
 

@@ -25,10 +25,6 @@ import (
 func plan(l *lab.Lab, ns, access string, offset int, keyFile string) (stack.Endpoints, []Forward) {
 	p := local.PortsFor(l, offset)
 	e := local.EndpointsFor(l, p, keyFile)
-	// TODO(admin token): in a cluster the services' admin APIs require a
-	// bearer token (rendered with the manifests, branch wt-kube); once
-	// stack.Endpoints carries it, set it here from the rendered Secret so
-	// that request faults authenticate.
 	e.PortOffset = offset
 	zero := local.PortsFor(l, 0)
 	for _, edge := range l.Edges {
@@ -86,7 +82,7 @@ func plan(l *lab.Lab, ns, access string, offset int, keyFile string) (stack.Endp
 	}
 	var fws []Forward
 	for _, t := range targets {
-		fws = append(fws, Forward{Local: p.Addr(t.component, t.port), Service: t.component, Port: zero[t.component][t.port]})
+		fws = append(fws, Forward{Local: p.Addr(t.component, t.port), Service: t.component, Port: zero[t.component][t.port], PortName: t.port})
 	}
 	return e, fws
 }

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ import (
 
 // dialFunc opens a connection to port of a pod behind the Kubernetes
 // Service named service.
-type dialFunc func(ctx context.Context, service string, port int) (net.Conn, error)
+type dialFunc func(ctx context.Context, fw Forward) (net.Conn, error)
 
 // forwards are the port-forwards of a lab: a listener on 127.0.0.1 per
 // Forward, each accepted connection carried to a ready pod of its Service
@@ -71,7 +72,7 @@ func (f *forwards) serve(ctx context.Context, ln net.Listener, fw Forward) {
 			defer f.wg.Done()
 			defer conn.Close()
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			up, err := f.dial(dctx, fw.Service, fw.Port)
+			up, err := f.dial(dctx, fw)
 			cancel()
 			if err != nil {
 				return
@@ -130,8 +131,8 @@ type tunnels struct {
 }
 
 type tunnelKey struct {
-	service string
-	port    int
+	service, portName string
+	port              int
 }
 
 type tunnel struct {
@@ -140,10 +141,11 @@ type tunnel struct {
 	done chan struct{}
 }
 
-// dial connects to port of a ready pod of service, through a tunnel to
-// that pod; a tunnel whose pod is gone is replaced by one to another pod.
-func (t *tunnels) dial(ctx context.Context, service string, port int) (net.Conn, error) {
-	key := tunnelKey{service, port}
+// dial connects to fw's port of a ready pod of its Service, through a
+// tunnel to that pod; a tunnel whose pod is gone is replaced by one to
+// another pod.
+func (t *tunnels) dial(ctx context.Context, fw Forward) (net.Conn, error) {
+	key := tunnelKey{fw.Service, fw.PortName, fw.Port}
 	var lastErr error
 	for range 2 {
 		tn, err := t.get(ctx, key)
@@ -181,7 +183,7 @@ func (t *tunnels) get(ctx context.Context, key tunnelKey) (*tunnel, error) {
 			return tn, nil
 		}
 	}
-	pod, podPort, err := podFor(ctx, t.c, t.ns, key.service, key.port)
+	pod, podPort, err := podFor(ctx, t.c, t.ns, key.service, key.port, key.portName)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +244,10 @@ func (t *tunnels) openTunnel(ctx context.Context, pod string, port int) (*tunnel
 }
 
 // podFor returns a ready pod behind the Kubernetes Service named service
-// and the container port that the Service's port number port targets (port
-// itself when the Service has no such port: the admin API is on no
-// Service).
-func podFor(ctx context.Context, c *clients, ns, service string, port int) (string, int, error) {
+// and the container port that the Service's port number port targets, or
+// else its port named portName ("": none), or else port itself (the admin
+// API is on no Service).
+func podFor(ctx context.Context, c *clients, ns, service string, port int, portName string) (string, int, error) {
 	svc, err := c.kube.CoreV1().Services(ns).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		return "", 0, fmt.Errorf("port-forward to %s: %w", service, err)
@@ -262,9 +264,20 @@ func podFor(ctx context.Context, c *clients, ns, service string, port int) (stri
 		return "", 0, fmt.Errorf("port-forward to %s: none of its %d pods is ready", service, len(pods.Items))
 	}
 	target := intstr.FromInt32(int32(port))
-	for _, sp := range svc.Spec.Ports {
-		if int(sp.Port) == port && (sp.TargetPort != intstr.IntOrString{}) {
-			target = sp.TargetPort
+	var byNumber, byName *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		sp := &svc.Spec.Ports[i]
+		if int(sp.Port) == port {
+			byNumber = sp
+		}
+		if portName != "" && sp.Name == portName {
+			byName = sp
+		}
+	}
+	if sp := cmp.Or(byNumber, byName); sp != nil {
+		target = sp.TargetPort
+		if target == (intstr.IntOrString{}) {
+			target = intstr.FromInt32(sp.Port)
 		}
 	}
 	if target.Type == intstr.Int {

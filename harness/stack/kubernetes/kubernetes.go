@@ -110,6 +110,9 @@ type Render struct {
 	// Auth is what the load's auth provider shares with the services
 	// (lab.Auth.AuthVars: the hs256-jwt key).
 	Auth map[string]string
+	// AdminToken is the bearer token the services' fault admin APIs must
+	// require (the harness sends it: Endpoints.AdminToken).
+	AdminToken string
 }
 
 // Config says which cluster and namespace the lab runs in and how the
@@ -203,12 +206,16 @@ type State struct {
 	Applied []Resource `json:"applied,omitempty"`
 }
 
-// Forward is one port-forward: Local (127.0.0.1:port) to Port of a pod of
-// the Kubernetes Service named Service.
+// Forward is one port-forward: Local (127.0.0.1:port) to a pod of the
+// Kubernetes Service named Service, at the port the Service's port Port
+// targets — or, when the Service has no port Port, its port named
+// PortName — or else at the pod's port Port (the admin API is on no
+// Service).
 type Forward struct {
-	Local   string `json:"local"`
-	Service string `json:"service"`
-	Port    int    `json:"port"`
+	Local    string `json:"local"`
+	Service  string `json:"service"`
+	Port     int    `json:"port"`
+	PortName string `json:"port_name,omitempty"`
 }
 
 // Resource is an API resource (group, version, resource) and whether it
@@ -255,7 +262,8 @@ func writeState(path string, st State) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// 0600: the endpoints hold the admin APIs' token.
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -213,6 +213,6 @@ func TestPortForwardThroughTheAPIServer(t *testing.T) {
 		return err == nil && body == "hello from echo-b"
 	}, 20*time.Second, 100*time.Millisecond, "the forward follows the Service to its new pod")
 
-	_, _, err = podFor(ctx, c, ns, "nothing", 7080)
+	_, _, err = podFor(ctx, c, ns, "nothing", 7080, "")
 	assert.ErrorContains(t, err, `services "nothing" not found`)
 }

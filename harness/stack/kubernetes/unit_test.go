@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/chaoslab/chaoslab/harness/lab"
 )
@@ -174,10 +176,10 @@ func TestPlan(t *testing.T) {
 		assert.Equal(t, 500, e.PortOffset)
 		assert.Equal(t, "0.0.0.0:7010", e.Edges["api->store"].Listen, "proxies listen in Toxiproxy's pod")
 		assert.Equal(t, "store:7090", e.Edges["api->store"].Upstream, "and reach the callee's Service")
-		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7591", Service: "store", Port: 7091})
-		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7500", Service: "toxiproxy", Port: 7000})
-		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7974", Service: "toxiproxy", Port: 7474})
-		assert.NotContains(t, fws, Forward{Local: "127.0.0.1:7510", Service: "toxiproxy", Port: 7010}, "an inner edge's proxy is for the services only")
+		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7591", Service: "store", Port: 7091, PortName: "admin"})
+		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7500", Service: "toxiproxy", Port: 7000, PortName: "proxy client->api"})
+		assert.Contains(t, fws, Forward{Local: "127.0.0.1:7974", Service: "toxiproxy", Port: 7474, PortName: "api"})
+		assert.NotContains(t, fws, Forward{Local: "127.0.0.1:7510", Service: "toxiproxy", Port: 7010, PortName: "proxy api->store"}, "an inner edge's proxy is for the services only")
 		local := map[string]bool{}
 		for _, f := range fws {
 			assert.False(t, local[f.Local], "%s forwarded twice", f.Local)
@@ -195,4 +197,56 @@ func TestPlan(t *testing.T) {
 		assert.Equal(t, "http://api.lab1.svc:7081/ready", e.Services["api"].ReadyURL)
 		assert.Equal(t, "0.0.0.0:7099", e.HarnessMetricsAddr)
 	})
+}
+
+func TestPodFor(t *testing.T) {
+	ready := func(name string, lbls map[string]string, ports ...corev1.ContainerPort) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: lbls},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Ports: ports}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		}
+	}
+	sel := map[string]string{"app": "x"}
+	notReady := ready("a-starting", sel)
+	notReady.Status.Conditions = nil
+	kube := fake.NewClientset(
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns"}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{
+			{Name: "public", Port: 7080, TargetPort: intstr.FromString("web")},
+			{Name: "http", Port: 9090, TargetPort: intstr.FromInt32(9091)},
+			{Name: "plain", Port: 7070},
+		}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "empty", Namespace: "ns"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "none"}}},
+		notReady,
+		ready("b-ready", sel, corev1.ContainerPort{Name: "web", ContainerPort: 8080}),
+	)
+	c := &clients{kube: kube}
+	tests := []struct {
+		name     string
+		service  string
+		port     int
+		portName string
+		wantPort int
+		wantErr  string
+	}{
+		{name: "the Service's port, its target named", service: "x", port: 7080, wantPort: 8080},
+		{name: "by name when the number is not the Service's", service: "x", port: 7900, portName: "http", wantPort: 9091},
+		{name: "a port without target port", service: "x", port: 7070, wantPort: 7070},
+		{name: "a port on no Service goes to the pod's", service: "x", port: 7091, portName: "admin", wantPort: 7091},
+		{name: "no ready pod", service: "empty", port: 1, wantErr: "none of its 0 pods is ready"},
+		{name: "no Service", service: "nope", port: 1, wantErr: `services "nope" not found`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod, port, err := podFor(t.Context(), c, "ns", tt.service, tt.port, tt.portName)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "b-ready", pod, "the ready pod")
+			assert.Equal(t, tt.wantPort, port)
+		})
+	}
 }

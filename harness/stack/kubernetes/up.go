@@ -47,15 +47,21 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The admin APIs' bearer token: random, written once like the key.
+	adminToken, err := stack.EnsureJWTKey(filepath.Join(cfg.RunDir, "admin.token"))
+	if err != nil {
+		return nil, err
+	}
 	c, err := connect(cfg)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := cfg.Objects(ctx, Render{Lab: cfg.Lab, Namespace: cfg.Namespace, Auth: cfg.Lab.Load.Auth.AuthVars(keyFile, key)})
+	objs, err := cfg.Objects(ctx, Render{Lab: cfg.Lab, Namespace: cfg.Namespace, Auth: cfg.Lab.Load.Auth.AuthVars(keyFile, key), AdminToken: adminToken})
 	if err != nil {
 		return nil, fmt.Errorf("rendering the lab's objects: %w", err)
 	}
 	e, fws := plan(cfg.Lab, cfg.Namespace, cfg.Access, cfg.PortOffset, keyFile)
+	e.AdminToken = adminToken
 	st := State{
 		StartedAt: time.Now().UTC(), Lab: cfg.Lab.Name, Kubeconfig: cfg.Kubeconfig, Context: cfg.Context,
 		Namespace: cfg.Namespace, Access: cfg.Access, PortOffset: cfg.PortOffset,
