@@ -109,7 +109,7 @@ func TestKubernetesHints(t *testing.T) {
 // real API server, through a kubeconfig file: a table per Deployment of
 // the lab, exit 4 until every one is ready.
 func TestKubernetesStatus(t *testing.T) {
-	srv := apiservertest.New(t, apiservertest.Options{})
+	srv := apiservertest.New(t, apiservertest.Options{APIServerArgs: []string{"--endpoint-reconciler-type=none"}})
 	kube := k8s.NewForConfigOrDie(srv.Config())
 	ctx := t.Context()
 	ns := "status"
