@@ -37,6 +37,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,6 +181,14 @@ func (c Config) check() (Config, error) {
 		c.ReadyTimeout = 3 * time.Minute
 	}
 	return c, nil
+}
+
+// clusterOf is c reaching the cluster the state's lab runs on: c's
+// kubeconfig and context where given, else those Up used.
+func (c Config) clusterOf(st State) Config {
+	c.Kubeconfig = cmp.Or(c.Kubeconfig, st.Kubeconfig)
+	c.Context = cmp.Or(c.Context, st.Context)
+	return c
 }
 
 func (c Config) stateFile() string { return filepath.Join(c.RunDir, "state.json") }

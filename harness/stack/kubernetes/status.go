@@ -76,9 +76,7 @@ func attachQuiet(cfg Config) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.REST == nil {
-		cfg.Kubeconfig, cfg.Context = st.Kubeconfig, st.Context
-	}
+	cfg = cfg.clusterOf(st)
 	c, err := connect(cfg)
 	if err != nil {
 		return nil, err

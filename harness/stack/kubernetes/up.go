@@ -265,9 +265,7 @@ func Down(ctx context.Context, cfg Config) error {
 	case err != nil:
 		return err
 	}
-	if cfg.REST == nil {
-		cfg.Kubeconfig, cfg.Context = st.Kubeconfig, st.Context
-	}
+	cfg = cfg.clusterOf(st)
 	c, err := connect(cfg)
 	if err != nil {
 		return err
