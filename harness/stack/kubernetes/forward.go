@@ -109,6 +109,22 @@ func pipe(ctx context.Context, a, b net.Conn) {
 	b.Close()
 }
 
+// forget closes the tunnels to service's pods: the stack deleted or
+// replaced them, and the next connection looks up a ready pod again.
+func (f *forwards) forget(service string) {
+	if f == nil || f.tun == nil {
+		return
+	}
+	f.tun.mu.Lock()
+	defer f.tun.mu.Unlock()
+	for key, tn := range f.tun.open {
+		if key.service == service {
+			tn.cancel()
+			delete(f.tun.open, key)
+		}
+	}
+}
+
 // close stops listening and ends every forwarded connection.
 func (f *forwards) close() {
 	f.cancel()
@@ -136,9 +152,10 @@ type tunnelKey struct {
 }
 
 type tunnel struct {
-	pod  string
-	addr string
-	done chan struct{}
+	pod    string
+	addr   string
+	done   chan struct{}
+	cancel context.CancelFunc
 }
 
 // dial connects to fw's port of a ready pod of its Service, through a
@@ -219,7 +236,7 @@ func (t *tunnels) openTunnel(ctx context.Context, pod string, port int) (*tunnel
 		cancel()
 		return nil, err
 	}
-	tn := &tunnel{pod: pod, done: make(chan struct{})}
+	tn := &tunnel{pod: pod, done: make(chan struct{}), cancel: cancel}
 	errc := make(chan error, 1)
 	go func() {
 		defer close(tn.done)

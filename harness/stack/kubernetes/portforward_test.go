@@ -156,7 +156,7 @@ func TestPortForwardThroughTheAPIServer(t *testing.T) {
 		return strings.TrimPrefix(srv.URL, "http://")
 	}
 	kubelet := &fakeKubelet{
-		backends: map[string]string{"echo-a:7080": backend("echo-a"), "echo-b:7080": backend("echo-b")},
+		backends: map[string]string{"echo-a:7080": backend("echo-a"), "echo-b:7080": backend("echo-b"), "echo-c:7080": backend("echo-c")},
 		conns:    map[string][]httpstream.Connection{},
 	}
 	ks := httptest.NewTLSServer(kubelet)
@@ -212,6 +212,19 @@ func TestPortForwardThroughTheAPIServer(t *testing.T) {
 		body, err := get()
 		return err == nil && body == "hello from echo-b"
 	}, 20*time.Second, 100*time.Millisecond, "the forward follows the Service to its new pod")
+
+	// A rollout replaces echo-b by echo-c; the stack forgets the tunnel to
+	// its old pod (the kubelet keeps the connection: no lost connection
+	// tells the forward).
+	readyPodOn(t, kube, ns, "echo-c", "node-1", sel)
+	require.NoError(t, kube.CoreV1().Pods(ns).Delete(ctx, "echo-b", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}))
+	body, err = get()
+	require.NoError(t, err)
+	assert.Equal(t, "hello from echo-b", body, "the tunnel to echo-b is still open")
+	fw.forget("echo")
+	body, err = get()
+	require.NoError(t, err)
+	assert.Equal(t, "hello from echo-c", body, "a forgotten tunnel is opened again to a ready pod")
 
 	_, _, err = podFor(ctx, c, ns, "nothing", 7080, "")
 	assert.ErrorContains(t, err, `services "nothing" not found`)

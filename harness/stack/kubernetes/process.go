@@ -28,6 +28,8 @@ func (l *Lab) Signal(ctx context.Context, service string, sig syscall.Signal) er
 	if err := l.known(service); err != nil {
 		return err
 	}
+	// The pods the port-forwards reach are going (or coming back).
+	defer l.fw.forget(service)
 	switch sig {
 	case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT:
 		var grace *int64
@@ -219,6 +221,7 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	if err := waitRollout(ctx, l.c.kube, d, l.cfg.ReadyTimeout); err != nil {
 		return fmt.Errorf("restarting %s: %w", service, err)
 	}
+	l.fw.forget(service) // its pods are new
 	if l.probes() {
 		return stack.WaitReady(ctx, l.st.Endpoints.Services[service].ReadyURL, l.cfg.ReadyTimeout, nil)
 	}
