@@ -5,6 +5,10 @@ import (
 	"net/url"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
@@ -22,7 +26,14 @@ import (
 // Jaeger's query and health ports. In the cluster, the addresses are the
 // Services' DNS names. Either way the proxies listen on 0.0.0.0 in
 // Toxiproxy's pod and reach each callee by its Service's name.
-func plan(l *lab.Lab, ns, access string, offset int, keyFile string) (stack.Endpoints, []Forward) {
+//
+// servicePort maps the lab's port (component, number, name) to the port of
+// the component's Service in the cluster (nil: the lab's number), for the
+// Services' DNS names.
+func plan(l *lab.Lab, ns, access string, offset int, keyFile string, servicePort func(component string, number int, name string) int) (stack.Endpoints, []Forward) {
+	if servicePort == nil {
+		servicePort = func(_ string, number int, _ string) int { return number }
+	}
 	p := local.PortsFor(l, offset)
 	e := local.EndpointsFor(l, p, keyFile)
 	e.PortOffset = offset
@@ -68,7 +79,7 @@ func plan(l *lab.Lab, ns, access string, offset int, keyFile string) (stack.Endp
 		// Services' names.
 		addr := map[string]string{}
 		for _, t := range targets {
-			addr[p.Addr(t.component, t.port)] = net.JoinHostPort(t.component+"."+ns+".svc", strconv.Itoa(zero[t.component][t.port]))
+			addr[p.Addr(t.component, t.port)] = net.JoinHostPort(t.component+"."+ns+".svc", strconv.Itoa(servicePort(t.component, zero[t.component][t.port], t.port)))
 		}
 		rewriteAddrs(&e, func(a string) string {
 			if v, ok := addr[a]; ok {
@@ -113,5 +124,36 @@ func rewriteAddrs(e *stack.Endpoints, f func(string) string) {
 		s.ReadyURL = u(s.ReadyURL)
 		s.AdminURL = u(s.AdminURL)
 		e.Services[name] = s
+	}
+}
+
+// servicePorts is plan's servicePort for the objects objs: a Service's port
+// of the lab's number if it has one, else its port of the lab's port name,
+// else the lab's number (the admin API, on no Service, is not reached in
+// the cluster by name).
+func servicePorts(objs []*unstructured.Unstructured) func(component string, number int, name string) int {
+	svcs := map[string]corev1.ServiceSpec{}
+	for _, o := range objs {
+		if o.GetAPIVersion() != "v1" || o.GetKind() != "Service" {
+			continue
+		}
+		var svc corev1.Service
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &svc) == nil {
+			svcs[svc.Name] = svc.Spec
+		}
+	}
+	return func(component string, number int, name string) int {
+		spec := svcs[component]
+		for _, p := range spec.Ports {
+			if int(p.Port) == number {
+				return number
+			}
+		}
+		for _, p := range spec.Ports {
+			if p.Name == name {
+				return int(p.Port)
+			}
+		}
+		return number
 	}
 }

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -166,7 +167,7 @@ func TestRolledOut(t *testing.T) {
 func TestPlan(t *testing.T) {
 	l := testLab(t)
 	t.Run("port-forward", func(t *testing.T) {
-		e, fws := plan(l, "lab1", AccessPortForward, 500, "/run/jwt.key")
+		e, fws := plan(l, "lab1", AccessPortForward, 500, "/run/jwt.key", nil)
 		assert.Equal(t, "http://127.0.0.1:7500", e.GatewayURL, "the entry proxy, forwarded at its planned port + offset")
 		assert.Equal(t, "http://127.0.0.1:7974", e.ToxiproxyURL)
 		assert.Equal(t, "http://127.0.0.1:8400", e.PrometheusURL)
@@ -187,11 +188,16 @@ func TestPlan(t *testing.T) {
 		}
 	})
 	t.Run("in-cluster", func(t *testing.T) {
-		e, fws := plan(l, "lab1", AccessInCluster, 500, "/run/jwt.key")
+		// Prometheus's Service has port 9090 named http, not the lab's 7900.
+		prom := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "prometheus"},
+			"spec": map[string]any{"ports": []any{map[string]any{"name": "http", "port": int64(9090)}}},
+		}}
+		e, fws := plan(l, "lab1", AccessInCluster, 500, "/run/jwt.key", servicePorts([]*unstructured.Unstructured{prom}))
 		assert.Empty(t, fws)
 		assert.Equal(t, "http://toxiproxy.lab1.svc:7000", e.GatewayURL)
 		assert.Equal(t, "http://toxiproxy.lab1.svc:7474", e.ToxiproxyURL)
-		assert.Equal(t, "http://prometheus.lab1.svc:7900", e.PrometheusURL)
+		assert.Equal(t, "http://prometheus.lab1.svc:9090", e.PrometheusURL, "the Service's port of that name")
 		assert.Equal(t, "jaeger.lab1.svc:7685", e.JaegerQueryGRPC)
 		assert.Equal(t, "http://store.lab1.svc:7091", e.Services["store"].AdminURL)
 		assert.Equal(t, "http://api.lab1.svc:7081/ready", e.Services["api"].ReadyURL)

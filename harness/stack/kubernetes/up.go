@@ -60,7 +60,7 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("rendering the lab's objects: %w", err)
 	}
-	e, fws := plan(cfg.Lab, cfg.Namespace, cfg.Access, cfg.PortOffset, keyFile)
+	e, fws := plan(cfg.Lab, cfg.Namespace, cfg.Access, cfg.PortOffset, keyFile, servicePorts(objs))
 	e.AdminToken = adminToken
 	st := State{
 		StartedAt: time.Now().UTC(), Lab: cfg.Lab.Name, Kubeconfig: cfg.Kubeconfig, Context: cfg.Context,
