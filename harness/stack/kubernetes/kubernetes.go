@@ -46,7 +46,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -244,8 +243,6 @@ type Lab struct {
 
 	// the port-forwards, when Access is AccessPortForward
 	fw *forwards
-
-	mu sync.Mutex
 }
 
 // Endpoints is where the harness reaches the lab.
