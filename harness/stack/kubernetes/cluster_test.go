@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ import (
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/kubernetes/apiservertest"
+	"github.com/chaoslab/chaoslab/harness/stack/kubernetes/manifests"
 	"github.com/chaoslab/chaoslab/services/faultinject"
 )
 
@@ -526,4 +528,62 @@ func TestRollbackAfterCrash(t *testing.T) {
 	knobs, err := ledger.PendingKnobs()
 	require.NoError(t, err)
 	assert.Empty(t, knobs)
+}
+
+// renderedObjects are the test lab's objects as the manifests package
+// renders them (what the CLI wires in), without the k6-operator's TestRun.
+func renderedObjects(ctx context.Context, r Render) ([]*unstructured.Unstructured, error) {
+	files, err := manifests.Render(r.Lab, manifests.Options{Namespace: r.Namespace, AdminToken: r.AdminToken, JWTKey: r.Auth["key"]})
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifests.BuildFiles(files, "")
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "TestRun" }), nil
+}
+
+// TestUpWithTheRenderedManifests runs the stack on the objects the lab's
+// renderer makes: they apply, their Deployments, Services, containers and
+// selector are the ones the faults find, and the knobs land in the
+// rendered container's environment.
+func TestUpWithTheRenderedManifests(t *testing.T) {
+	rc := cluster(t)
+	kube := kubernetes.NewForConfigOrDie(rc)
+	ns := "lab-rendered"
+	fakeController(t, kube, ns)
+	tp := newTestPorts(t)
+	cfg := testConfig(t, rc, ns, tp)
+	cfg.Objects = renderedObjects
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	l, err := Up(ctx, cfg)
+	require.NoError(t, err)
+	defer l.Close()
+	for _, name := range []string{"api", "store", "toxiproxy", "prometheus", "jaeger"} {
+		_, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "deployment %s", name)
+	}
+	secret, err := kube.CoreV1().Secrets(ns).Get(ctx, ns+"-secrets", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, testAdminToken, string(secret.Data[manifests.SecretAdminToken]), "the services require the token the harness sends")
+
+	original := envOf(t, kube, ns, "api")
+	require.NoError(t, l.Restart(ctx, "api", map[string]string{"retries": "0"}))
+	assert.Contains(t, envOf(t, kube, ns, "api"), corev1.EnvVar{Name: "API_RETRIES", Value: "0"})
+	require.NoError(t, l.Restart(ctx, "api", nil))
+	assert.Equal(t, original, envOf(t, kube, ns, "api"))
+
+	require.NoError(t, l.Signal(ctx, "store", 9))
+	require.NoError(t, l.Signal(ctx, "store", 19))
+	assert.Eventually(t, func() bool { return len(pods(t, kube, ns, "store")) == 0 }, 10*time.Second, 50*time.Millisecond)
+	require.NoError(t, l.Signal(ctx, "store", 18))
+	assert.Eventually(t, func() bool { return len(pods(t, kube, ns, "store")) == 1 }, 10*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, Down(ctx, cfg))
+	list, err := kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelPartOf + "=kube-notes"})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items, "down deleted the rendered ConfigMaps too")
 }
