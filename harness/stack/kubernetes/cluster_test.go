@@ -552,6 +552,9 @@ func TestUpWithTheRenderedManifests(t *testing.T) {
 	rc := cluster(t)
 	kube := kubernetes.NewForConfigOrDie(rc)
 	ns := "lab-rendered"
+	// A namespace of the team's: the lab goes in it, and it stays theirs.
+	_, err := kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
 	fakeController(t, kube, ns)
 	tp := newTestPorts(t)
 	cfg := testConfig(t, rc, ns, tp)
@@ -586,4 +589,8 @@ func TestUpWithTheRenderedManifests(t *testing.T) {
 	list, err := kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelPartOf + "=kube-notes"})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "down deleted the rendered ConfigMaps too")
+	nsObj, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Nil(t, nsObj.DeletionTimestamp, "the team's namespace is not deleted")
+	assert.NotContains(t, nsObj.Labels, LabelPartOf, "nor labelled as the lab's")
 }

@@ -86,8 +86,17 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 		}
 	}()
 	start := time.Now()
-	if err := ensureNamespace(ctx, c, cfg.Namespace, cfg.Lab.Name); err != nil {
+	created, err := ensureNamespace(ctx, c, cfg.Namespace, cfg.Lab.Name)
+	if err != nil {
 		return nil, err
+	}
+	if !created {
+		// A namespace that was there is not the lab's: applying the
+		// rendered Namespace would label it as the lab's, and Down would
+		// delete it.
+		objs = slices.DeleteFunc(slices.Clone(objs), func(o *unstructured.Unstructured) bool {
+			return o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace" && o.GetName() == cfg.Namespace
+		})
 	}
 	applied, deployments, err := apply(ctx, c, cfg.Namespace, cfg.Lab.Name, objs)
 	// The state first: Down deletes by it what was applied, even in part.
@@ -148,20 +157,23 @@ func waitObserved(ctx context.Context, cfg Config, e stack.Endpoints, start time
 }
 
 // ensureNamespace creates namespace ns, labelled as the lab's, unless it
-// exists.
-func ensureNamespace(ctx context.Context, c *clients, ns, labName string) error {
+// exists, and reports whether it created it.
+func ensureNamespace(ctx context.Context, c *clients, ns, labName string) (bool, error) {
 	_, err := c.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return fmt.Errorf("namespace %s: %w", ns, err)
+		return false, fmt.Errorf("namespace %s: %w", ns, err)
 	}
 	_, err = c.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labLabels(labName)}}, metav1.CreateOptions{FieldManager: ManagedBy})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", ns, err)
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("creating namespace %s: %w", ns, err)
+	}
+	return true, nil
 }
 
 // labLabels are the labels of every object of the lab.
