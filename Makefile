@@ -113,6 +113,14 @@ slo-check: tools
 compose-file:
 	$(GO) run ./cmd/chaoslab compose-file
 
+## manifests: write the lab's Kubernetes manifests into k8s/ (kustomize base + overlays, k6-operator TestRun; K8S_LAB=file, K8S_DIR=dir, K8S_FLAGS=...); docs/kubernetes.md
+.PHONY: manifests
+K8S_LAB  ?= labs/shop/lab.yaml
+K8S_DIR  ?= k8s
+K8S_FLAGS ?=
+manifests:
+	$(GO) run ./cmd/chaoslab manifests -lab $(K8S_LAB) -o $(K8S_DIR) $(K8S_FLAGS)
+
 ## compose-file-check: fail when docker-compose.yml or compose/ is stale with the lab file; docker-compose config -q
 .PHONY: compose-file-check
 compose-file-check:

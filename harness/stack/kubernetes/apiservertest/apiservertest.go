@@ -157,7 +157,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 		s.etcd.stop()
 		s.etcd = nil
-		if ctx.Err() != nil || i == attempts-1 || !errors.Is(err, errExited) {
+		if ctx.Err() != nil || i == attempts-1 || !errors.Is(err, errPortTaken) {
 			return fail(err)
 		}
 	}
@@ -168,7 +168,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 		s.apiserver.stop()
 		s.apiserver = nil
-		if ctx.Err() != nil || i == attempts-1 || !errors.Is(err, errExited) {
+		if ctx.Err() != nil || i == attempts-1 || !errors.Is(err, errPortTaken) {
 			return fail(err)
 		}
 	}
@@ -294,6 +294,9 @@ func (s *Server) startAPIServer(ctx context.Context, bin string, c *credentials,
 		"--etcd-servers=" + s.EtcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
+		// No endpoint reconciler: it refuses a loopback advertise address,
+		// and nothing runs behind the kubernetes Service here.
+		"--endpoint-reconciler-type=none",
 		"--secure-port=" + strconv.Itoa(ports[0]),
 		"--tls-cert-file=" + c.certFile,
 		"--tls-private-key-file=" + c.keyFile,
@@ -352,8 +355,12 @@ current-context: apiservertest
 	return os.WriteFile(s.KubeconfigPath(), []byte(cfg), 0o600)
 }
 
-// errExited is wrapped by waitFor's error when the process exited.
-var errExited = errors.New("exited while starting")
+// errExited is wrapped by waitFor's error when the process exited, and
+// errPortTaken too when its log says a port was in use.
+var (
+	errExited    = errors.New("exited while starting")
+	errPortTaken = errors.New("a port was taken")
+)
 
 // process is one child process and its log.
 type process struct {
@@ -396,7 +403,12 @@ func (p *process) waitFor(ctx context.Context, name string, ready func(context.C
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s %w (%v); its log %s ends:\n%s", name, errExited, p.err, p.log, tail(p.log, 20))
+			t := tail(p.log, 20)
+			err := fmt.Errorf("%s %w (%v); its log %s ends:\n%s", name, errExited, p.err, p.log, t)
+			if strings.Contains(t, "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return err
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready: %w (last: %v); its log %s ends:\n%s", name, ctx.Err(), last, p.log, tail(p.log, 20))
 		case <-tick.C:
