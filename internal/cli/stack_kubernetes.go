@@ -69,6 +69,7 @@ func (s *kubernetesStack) Flags(fs *flag.FlagSet, env Env) {
 	})
 	fs.IntVar(&s.cfg.PortOffset, "kube-port-offset", s.cfg.PortOffset, "kubernetes: shift the port-forwards' local ports (the lab's port plan on 127.0.0.1) by N (default $CHAOSLAB_PORT_OFFSET or 0)")
 	fs.StringVar(&s.cfg.RunDir, "kube-run-dir", s.cfg.RunDir, "kubernetes: where the lab keeps its state, JWT key and fault ledger")
+	fs.StringVar(&s.cfg.ImageTag, "kube-image-tag", s.cfg.ImageTag, "kubernetes: tag of the lab's images ({{.ImageTag}} in the lab file)")
 }
 
 // ChaosFlags keeps the lab that `chaos` starts apart from the one `up`
@@ -172,7 +173,7 @@ func (s *kubernetesStack) Hints(w io.Writer, e stack.Endpoints) {
 // left out: the runner runs k6 itself, through the port-forward; apply the
 // tree with kubectl for distributed load.
 func renderManifests(_ context.Context, r kubernetes.Render) ([]*unstructured.Unstructured, error) {
-	files, err := manifests.Render(r.Lab, manifests.Options{Namespace: r.Namespace, AdminToken: r.AdminToken, JWTKey: r.Auth["key"]})
+	files, err := manifests.Render(r.Lab, manifests.Options{Namespace: r.Namespace, ImageTag: r.ImageTag, AdminToken: r.AdminToken, JWTKey: r.Auth["key"]})
 	if err != nil {
 		return nil, err
 	}

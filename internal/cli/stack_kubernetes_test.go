@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,8 +72,13 @@ func TestKubernetesUpNeedsARenderer(t *testing.T) {
 func TestRenderManifests(t *testing.T) {
 	lf, err := loadLabFile(libraryLab)
 	require.NoError(t, err)
-	objs, err := renderManifests(t.Context(), kubernetes.Render{Lab: lf, Namespace: "lab1", AdminToken: "tok", Auth: map[string]string{"key": "k"}})
+	objs, err := renderManifests(t.Context(), kubernetes.Render{Lab: lf, Namespace: "lab1", AdminToken: "tok", ImageTag: "v7", Auth: map[string]string{"key": "k"}})
 	require.NoError(t, err)
+	images, _, _ := unstructured.NestedSlice(objs[slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "Deployment" && o.GetName() == lf.StartOrder()[0]
+	})].Object, "spec", "template", "spec", "containers")
+	require.NotEmpty(t, images)
+	assert.Contains(t, images[0].(map[string]any)["image"], ":v7", "the image tag")
 	kinds := map[string]bool{}
 	var secret *unstructured.Unstructured
 	for _, o := range objs {
@@ -109,7 +115,7 @@ func TestKubernetesHints(t *testing.T) {
 // real API server, through a kubeconfig file: a table per Deployment of
 // the lab, exit 4 until every one is ready.
 func TestKubernetesStatus(t *testing.T) {
-	srv := apiservertest.New(t, apiservertest.Options{APIServerArgs: []string{"--endpoint-reconciler-type=none"}})
+	srv := apiservertest.New(t, apiservertest.Options{})
 	kube := k8s.NewForConfigOrDie(srv.Config())
 	ctx := t.Context()
 	ns := "status"

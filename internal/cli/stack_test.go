@@ -49,7 +49,7 @@ func TestStackTable(t *testing.T) {
 		{stack: stackCompose, summary: "docker-compose.yml",
 			flags: []string{"compose-dir", "compose-offline", "compose-run-dir", "image-tag"}},
 		{stack: stackKubernetes, summary: "a Kubernetes cluster, client-go",
-			flags:     []string{"kube-context", "kube-endpoints", "kube-port-offset", "kube-run-dir", "kubeconfig", "namespace"},
+			flags:     []string{"kube-context", "kube-endpoints", "kube-image-tag", "kube-port-offset", "kube-run-dir", "kubeconfig", "namespace"},
 			chaosFlag: "kube-chaos-run-dir"},
 	}
 	require.Len(t, tests, len(stacks), "a test case per stack")

@@ -51,14 +51,7 @@ import (
 // cluster starts an API server for the test.
 func cluster(t *testing.T) *rest.Config {
 	t.Helper()
-	return apiservertest.New(t, testServerOptions()).Config()
-}
-
-// testServerOptions: the endpoint reconciler refuses the loopback address
-// the test server advertises (and nothing here needs the kubernetes
-// Service's endpoints).
-func testServerOptions() apiservertest.Options {
-	return apiservertest.Options{APIServerArgs: []string{"--endpoint-reconciler-type=none"}}
+	return apiservertest.New(t, apiservertest.Options{}).Config()
 }
 
 // labelApp is the test objects' selector label.

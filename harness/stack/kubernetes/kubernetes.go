@@ -113,6 +113,8 @@ type Render struct {
 	// AdminToken is the bearer token the services' fault admin APIs must
 	// require (the harness sends it: Endpoints.AdminToken).
 	AdminToken string
+	// ImageTag is the services' {{.ImageTag}} (Config.ImageTag).
+	ImageTag string
 }
 
 // Config says which cluster and namespace the lab runs in and how the
@@ -137,6 +139,8 @@ type Config struct {
 	Access string
 	// PortOffset shifts the local ports of the port-forwards.
 	PortOffset int
+	// ImageTag tags the services' images ({{.ImageTag}}); default "dev".
+	ImageTag string
 	// RunDir keeps the state, the JWT key and the fault ledger.
 	RunDir string
 	// ReadyTimeout bounds each wait: for the Deployments to be available,
@@ -152,7 +156,7 @@ type Config struct {
 // DefaultConfig is a lab in namespace chaoslab, reached by port-forward,
 // its state in .run/kubernetes.
 func DefaultConfig() Config {
-	return Config{Namespace: "chaoslab", Access: AccessPortForward, RunDir: filepath.Join(".run", "kubernetes"), ReadyTimeout: 3 * time.Minute}
+	return Config{Namespace: "chaoslab", Access: AccessPortForward, RunDir: filepath.Join(".run", "kubernetes"), ImageTag: "dev", ReadyTimeout: 3 * time.Minute}
 }
 
 func (c Config) progress(format string, args ...any) {

@@ -56,7 +56,7 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := cfg.Objects(ctx, Render{Lab: cfg.Lab, Namespace: cfg.Namespace, Auth: cfg.Lab.Load.Auth.AuthVars(keyFile, key), AdminToken: adminToken})
+	objs, err := cfg.Objects(ctx, Render{Lab: cfg.Lab, Namespace: cfg.Namespace, Auth: cfg.Lab.Load.Auth.AuthVars(keyFile, key), AdminToken: adminToken, ImageTag: cfg.ImageTag})
 	if err != nil {
 		return nil, fmt.Errorf("rendering the lab's objects: %w", err)
 	}
