@@ -468,6 +468,7 @@ func TestRollbackAfterCrash(t *testing.T) {
 
 	l, err := Up(ctx, cfg)
 	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() }) // the next test listens on the same ports
 	apiEnv := envOf(t, kube, ns, "api")
 
 	// The run that crashes.
@@ -495,7 +496,7 @@ func TestRollbackAfterCrash(t *testing.T) {
 	fresh.RunDir, fresh.REST, fresh.dial, fresh.ReadyTimeout = cfg.RunDir, rc, tp.dial, 20*time.Second
 	l2, err := Attach(fresh)
 	require.NoError(t, err)
-	defer l2.Close()
+	t.Cleanup(func() { l2.Close() })
 	ledger, err := faults.OpenLedger(faults.LedgerPath(l2.RunDir()))
 	require.NoError(t, err)
 	defer ledger.Close()
@@ -557,7 +558,7 @@ func TestUpWithTheRenderedManifests(t *testing.T) {
 
 	l, err := Up(ctx, cfg)
 	require.NoError(t, err)
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	for _, name := range []string{"api", "store", "toxiproxy", "prometheus", "jaeger"} {
 		_, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		assert.NoError(t, err, "deployment %s", name)
