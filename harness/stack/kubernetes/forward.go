@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/transport/spdy"
 )
 
-// dialFunc opens a connection to port of a pod behind the Kubernetes
-// Service named service.
+// dialFunc opens a connection to fw's port of a pod behind its Kubernetes
+// Service.
 type dialFunc func(ctx context.Context, fw Forward) (net.Conn, error)
 
 // forwards are the port-forwards of a lab: a listener on 127.0.0.1 per
@@ -132,6 +132,9 @@ func (f *forwards) close() {
 		ln.Close()
 	}
 	f.wg.Wait()
+	if f.tun != nil {
+		f.tun.wg.Wait()
+	}
 }
 
 // tunnels are client-go port-forwards to pods (tools/portforward over
@@ -144,6 +147,8 @@ type tunnels struct {
 
 	mu   sync.Mutex
 	open map[tunnelKey]*tunnel
+	// wg counts the PortForwarders running.
+	wg sync.WaitGroup
 }
 
 type tunnelKey struct {
@@ -238,7 +243,9 @@ func (t *tunnels) openTunnel(ctx context.Context, pod string, port int) (*tunnel
 	}
 	tn := &tunnel{pod: pod, done: make(chan struct{}), cancel: cancel}
 	errc := make(chan error, 1)
+	t.wg.Add(1)
 	go func() {
+		defer t.wg.Done()
 		defer close(tn.done)
 		defer cancel()
 		errc <- pf.ForwardPorts()
