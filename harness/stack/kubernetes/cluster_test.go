@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -120,20 +121,24 @@ func testObjects(replicas map[string]int32) Objects {
 		if err := add("toxiproxy", map[string]int{"api": 7474, "entry": 7000, "api-store": 7010}, nil); err != nil {
 			return nil, err
 		}
+		if err := add("prometheus", map[string]int{"http": 7900}, nil); err != nil {
+			return nil, err
+		}
 		return out, nil
 	}
 }
 
 // fakeController gives every Deployment of ns its pods, like the
-// Deployment controller and a kubelet would, until the test ends.
-func fakeController(t *testing.T, kube kubernetes.Interface, ns string) {
+// Deployment controller and a kubelet would, until the test ends; the pods
+// are bound to node ("": none).
+func fakeController(t *testing.T, kube kubernetes.Interface, ns, node string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			reconcile(ctx, kube, ns)
+			reconcile(ctx, kube, ns, node)
 			select {
 			case <-ctx.Done():
 			case <-time.After(50 * time.Millisecond):
@@ -145,7 +150,7 @@ func fakeController(t *testing.T, kube kubernetes.Interface, ns string) {
 // labelGen carries the Deployment generation a pod was made from.
 const labelGen = "test.chaoslab.dev/generation"
 
-func reconcile(ctx context.Context, kube kubernetes.Interface, ns string) {
+func reconcile(ctx context.Context, kube kubernetes.Interface, ns, node string) {
 	ds, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return
@@ -180,6 +185,7 @@ func reconcile(ctx context.Context, kube kubernetes.Interface, ns string) {
 			for k, v := range d.Spec.Template.Labels {
 				pod.Labels[k] = v
 			}
+			pod.Spec.NodeName = node
 			created, err := kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 			if err != nil {
 				break
@@ -334,7 +340,7 @@ func TestUpFaultsAndDown(t *testing.T) {
 	rc := cluster(t)
 	kube := kubernetes.NewForConfigOrDie(rc)
 	ns := "lab-up"
-	fakeController(t, kube, ns)
+	fakeController(t, kube, ns, "")
 	tp := newTestPorts(t)
 	cfg := testConfig(t, rc, ns, tp)
 	var progress strings.Builder
@@ -455,14 +461,20 @@ func TestUpFaultsAndDown(t *testing.T) {
 // TestRollbackAfterCrash changes the lab through the fault injector — a
 // pause, knobs, a request fault — drops every Go object as a crashed
 // runner would, and has a new Lab, built from the run dir alone, roll the
-// ledger back: the cluster's objects are as the lab's were.
+// ledger back: the cluster's objects are as the lab's were. Everything the
+// harness reaches (Toxiproxy, readiness, the admin API) goes through real
+// port-forwards, the API server's, to a fake kubelet.
 func TestRollbackAfterCrash(t *testing.T) {
 	rc := cluster(t)
 	kube := kubernetes.NewForConfigOrDie(rc)
 	ns := "lab-crash"
-	fakeController(t, kube, ns)
 	tp := newTestPorts(t)
+	// The real port-forward path: the API server's pods/portforward to a
+	// fake kubelet, which serves the pods' ports from tp.
+	kubelet, node := startKubelet(t, kube, tp)
+	fakeController(t, kube, ns, node)
 	cfg := testConfig(t, rc, ns, tp)
+	cfg.dial = nil
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
@@ -493,7 +505,7 @@ func TestRollbackAfterCrash(t *testing.T) {
 
 	// `chaoslab clean -stack kubernetes`: a new process, the run dir only.
 	fresh := DefaultConfig()
-	fresh.RunDir, fresh.REST, fresh.dial, fresh.ReadyTimeout = cfg.RunDir, rc, tp.dial, 20*time.Second
+	fresh.RunDir, fresh.REST, fresh.ReadyTimeout = cfg.RunDir, rc, 20*time.Second
 	l2, err := Attach(fresh)
 	require.NoError(t, err)
 	t.Cleanup(func() { l2.Close() })
@@ -522,6 +534,11 @@ func TestRollbackAfterCrash(t *testing.T) {
 	knobs, err := ledger.PendingKnobs()
 	require.NoError(t, err)
 	assert.Empty(t, knobs)
+	kubelet.mu.Lock()
+	defer kubelet.mu.Unlock()
+	for _, port := range []string{"7474", "7081", "7090", "7091", "7900"} {
+		assert.Positive(t, kubelet.served[port], "port %s was reached through the API server's port-forward", port)
+	}
 }
 
 // renderedObjects are the test lab's objects as the manifests package
@@ -549,7 +566,7 @@ func TestUpWithTheRenderedManifests(t *testing.T) {
 	// A namespace of the team's: the lab goes in it, and it stays theirs.
 	_, err := kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	fakeController(t, kube, ns)
+	fakeController(t, kube, ns, "")
 	tp := newTestPorts(t)
 	cfg := testConfig(t, rc, ns, tp)
 	cfg.Objects = renderedObjects
@@ -587,4 +604,28 @@ func TestUpWithTheRenderedManifests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, nsObj.DeletionTimestamp, "the team's namespace is not deleted")
 	assert.NotContains(t, nsObj.Labels, LabelPartOf, "nor labelled as the lab's")
+}
+
+// startKubelet starts a fake kubelet that serves tp's ports of any pod
+// (by port number) and registers it as Node node-1, whose name it returns.
+func startKubelet(t *testing.T, kube kubernetes.Interface, tp *testPorts) (*fakeKubelet, string) {
+	t.Helper()
+	k := &fakeKubelet{backends: map[string]string{}, conns: map[string][]httpstream.Connection{}}
+	for key, addr := range tp.addrs {
+		_, port, _ := strings.Cut(key, ":")
+		k.backends["*:"+port] = addr
+	}
+	ks := httptest.NewTLSServer(k)
+	t.Cleanup(ks.Close)
+	_, portStr, err := net.SplitHostPort(ks.Listener.Addr().String())
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	node, err := kube.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+	_, err = kube.CoreV1().Nodes().UpdateStatus(t.Context(), node, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	return k, node.Name
 }

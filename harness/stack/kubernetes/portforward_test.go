@@ -31,8 +31,9 @@ import (
 // would.
 type fakeKubelet struct {
 	mu       sync.Mutex
-	backends map[string]string // "pod:port" → address
+	backends map[string]string // "pod:port" (or "*:port") → address
 	conns    map[string][]httpstream.Connection
+	served   map[string]int // connections by port
 }
 
 func (k *fakeKubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +84,13 @@ func (k *fakeKubelet) serveData(pod, port string, data, errStream httpstream.Str
 	}
 	k.mu.Lock()
 	addr, ok := k.backends[pod+":"+port]
+	if !ok {
+		addr, ok = k.backends["*:"+port] // any pod's
+	}
+	if k.served == nil {
+		k.served = map[string]int{}
+	}
+	k.served[port]++
 	k.mu.Unlock()
 	if !ok {
 		if errStream != nil {
