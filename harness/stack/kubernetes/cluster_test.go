@@ -408,9 +408,10 @@ func TestUpFaultsAndDown(t *testing.T) {
 
 		comps, _, err := Status(ctx, cfg)
 		require.NoError(t, err)
-		require.Len(t, comps, 3)
-		assert.Equal(t, "store", comps[1].Name)
-		assert.Contains(t, comps[1].NotReady, "paused by chaoslab (scaled to 0 from 2)")
+		require.Len(t, comps, 4) // api, prometheus, store, toxiproxy
+		assert.Equal(t, "store", comps[2].Name)
+		assert.Contains(t, comps[2].NotReady, "paused by chaoslab (scaled to 0 from 2)")
+		assert.Empty(t, comps[0].NotReady, "api is ready")
 
 		require.NoError(t, l.Signal(ctx, "store", 18))
 		d, err = kube.AppsV1().Deployments(ns).Get(ctx, "store", metav1.GetOptions{})
