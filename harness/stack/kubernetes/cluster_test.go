@@ -459,8 +459,8 @@ func TestUpFaultsAndDown(t *testing.T) {
 	})
 }
 
-// TestRollbackAfterCrash changes the lab through the fault injector — a
-// pause, knobs, a request fault — drops every Go object as a crashed
+// TestRollbackAfterCrash changes the lab through the fault injector —
+// knobs and a pause on one service, a request fault on another — drops every Go object as a crashed
 // runner would, and has a new Lab, built from the run dir alone, roll the
 // ledger back: the cluster's objects are as the lab's were. Everything the
 // harness reaches (Toxiproxy, readiness, the admin API) goes through real
@@ -476,6 +476,7 @@ func TestRollbackAfterCrash(t *testing.T) {
 	fakeController(t, kube, ns, node)
 	cfg := testConfig(t, rc, ns, tp)
 	cfg.dial = nil
+	cfg.Objects = testObjects(map[string]int32{"api": 2})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
@@ -492,15 +493,15 @@ func TestRollbackAfterCrash(t *testing.T) {
 		inj := faults.NewInjector(stack.FaultEnv(l, nil), ledger)
 		_, err = inj.ApplyKnobs(ctx, "run-1", "knobs-off", "api", map[string]string{"retries": "0"})
 		require.NoError(t, err)
-		_, err = inj.Apply(ctx, "run-1", "store-pause", "fault", faults.Spec{Process: &faults.ProcessFault{Service: "store", Action: faults.ActionPause}})
+		_, err = inj.Apply(ctx, "run-1", "api-pause", "fault", faults.Spec{Process: &faults.ProcessFault{Service: "api", Action: faults.ActionPause}})
 		require.NoError(t, err)
 		_, err = inj.Apply(ctx, "run-1", "store-errors", "fault", faults.Spec{Request: &faults.RequestFault{Service: "store", Method: "*", HTTPStatus: 503, Probability: 1}})
 		require.NoError(t, err)
 		require.NoError(t, l.Close())
 	}()
-	d, err := kube.AppsV1().Deployments(ns).Get(ctx, "store", metav1.GetOptions{})
+	d, err := kube.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
 	require.NoError(t, err)
-	require.Equal(t, int32(0), *d.Spec.Replicas, "the crashed run left store paused")
+	require.Equal(t, int32(0), *d.Spec.Replicas, "the crashed run left api paused")
 	require.Contains(t, envOf(t, kube, ns, "api"), corev1.EnvVar{Name: "API_RETRIES", Value: "0"}, "and api with its knobs")
 	require.Len(t, tp.admin.List(), 1, "and a request fault in store")
 
@@ -519,12 +520,10 @@ func TestRollbackAfterCrash(t *testing.T) {
 	require.Len(t, rb.Knobs, 1)
 	assert.Equal(t, "api", rb.Knobs[0].Service)
 
-	d, err = kube.AppsV1().Deployments(ns).Get(ctx, "store", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, int32(2), *d.Spec.Replicas, "store is back at the replicas it had before the pause")
-	assert.NotContains(t, d.Annotations, AnnotationPausedReplicas)
 	a, err := kube.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
 	require.NoError(t, err)
+	assert.Equal(t, int32(2), *a.Spec.Replicas, "api is back at the replicas it had before the pause")
+	assert.NotContains(t, a.Annotations, AnnotationPausedReplicas)
 	assert.Equal(t, apiEnv, a.Spec.Template.Spec.Containers[0].Env, "api runs with the lab's environment again (API_RETRIES=4, the lab's own)")
 	assert.NotContains(t, a.Annotations, AnnotationKnobs)
 	assert.NotContains(t, a.Annotations, AnnotationKnobBase)
