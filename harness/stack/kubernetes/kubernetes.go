@@ -28,7 +28,9 @@
 // PortOffset, as the local stack would listen; or, when the runner itself
 // runs in a pod of the cluster, the Services' DNS names. Network faults go
 // to the lab's Toxiproxy in the cluster, request faults to the services'
-// admin APIs (reached by port-forward to the pod: no Service exposes them).
+// admin APIs (reached by port-forward to the pod: no Service exposes them),
+// with the bearer token Up keeps in the run dir and gives the renderer
+// (Render.AdminToken, Endpoints.AdminToken).
 //
 // Load: the runner still runs k6 on the runner's host against
 // Endpoints.GatewayURL (through the port-forward of the entry edge's
