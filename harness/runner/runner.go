@@ -99,13 +99,18 @@ type Runner struct {
 	// injected, and the scenario is expected to fail on data — one of its
 	// checks must notice that the fault did nothing. Knobs still apply.
 	Sensitivity bool
-	// ScrapeInterval is Prometheus' interval (default 1s). Before
+	// ScrapeInterval is Prometheus' interval (default 1s). SLO checks are
+	// evaluated one interval after their phase's end (slo.EvalLag). Before
 	// evaluating, the runner waits until Prometheus has scraped every
 	// service since the lab settled and since the latest instant an SLO
 	// check reads (through Targets), two intervals after the settle at
-	// most; without Targets, those two intervals. Trace checks wait the two
-	// intervals in any case (for the spans).
+	// most; without Targets, those two intervals.
 	ScrapeInterval time.Duration
+	// SpanFlush is how long after the lab settled the trace checks wait
+	// before they query Jaeger: the longest the services take to export a
+	// finished span (lab.Telemetry.SpanFlush; default two scrape
+	// intervals).
+	SpanFlush time.Duration
 	// IsDefault reports whether value is the lab's default of service's
 	// knob flag (lab.Knob.Default, compared in the flag's canonical
 	// syntax). A service whose knobs all restate its defaults already runs
@@ -334,18 +339,17 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	settledAt := time.Now()
 	h.Settle = seconds(settledAt.Sub(settleStart))
-	evalAt := evaluatedAt(sc, j.Phases, settledAt)
-	// Spans: the lab says nothing of how long its services take to export
-	// theirs, so the trace checks keep the wait the runner always made
-	// before evaluating.
-	spansIn := settledAt.Add(2 * scrape)
-	if err := r.waitLastScrape(ctx, evalAt, spansIn); err != nil {
+	evalAt := evaluatedAt(sc, j.Phases, settledAt, scrape)
+	// Spans: the trace checks query Jaeger once the lab's services have
+	// exported the spans of the last requests (SpanFlush after the settle).
+	spansIn := settledAt.Add(r.spanFlush(scrape))
+	if err := r.waitLastScrape(ctx, evalAt, settledAt.Add(2*scrape)); err != nil {
 		return err
 	}
 	h.LastScrape = seconds(time.Since(settledAt))
 
 	checksStart := time.Now()
-	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn)
+	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn, scrape)
 	h.Checks = seconds(time.Since(checksStart))
 	seriesStart := time.Now()
 	r.series(ctx, sc, j)
@@ -356,14 +360,14 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 // evaluatedAt is the latest instant whose samples the checks of sc read
 // as final: the settle (the services' counters are final: recoveries and
 // the plots read up to the evaluation), or the end of an SLO check's phase
-// plus slo.ScrapeInterval (the instant it is evaluated at), whichever is
-// later.
-func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time) time.Time {
+// plus one scrape interval (slo.EvalLag: the instant it is evaluated at),
+// whichever is later.
+func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time, scrape time.Duration) time.Time {
 	at := settledAt
 	for _, c := range sc.Checks.SLO {
 		for _, p := range phases {
 			if p.Name == c.Phase {
-				if t := p.End.Add(slo.ScrapeInterval); t.After(at) {
+				if t := p.End.Add(slo.EvalLag(scrape)); t.After(at) {
 					at = t
 				}
 			}
@@ -393,7 +397,7 @@ func (r *Runner) noteLate(h *journal.Harness, res load.Result) {
 // settled: what the runner used to wait in any case); without a targets
 // API or services to look for, until deadline. The runner's t is the
 // later of the settle (the services' counters are final) and the last
-// phase's end plus slo.ScrapeInterval (the instant its SLO checks are
+// phase's end plus slo.EvalLag (the instant its SLO checks are
 // evaluated at): once a scrape has begun after it, every sample those
 // checks read is in.
 func (r *Runner) waitLastScrape(ctx context.Context, t, deadline time.Time) error {
@@ -455,6 +459,15 @@ func scrapedAfter(active []promv1.ActiveTarget, services []string, t time.Time) 
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// spanFlush is the wait for spans after the settle: SpanFlush, or two
+// scrape intervals.
+func (r *Runner) spanFlush(scrape time.Duration) time.Duration {
+	if r.SpanFlush > 0 {
+		return r.SpanFlush
+	}
+	return 2 * scrape
+}
 
 // scrapeWait bounds the wait for Prometheus to scrape a restarted service.
 const scrapeWait = 15 * time.Second
@@ -580,14 +593,14 @@ func closePhase(p journal.Phase) journal.Phase {
 // once, and records them in the scenario's order: SLOs, recoveries,
 // traces, invariants, k6's thresholds. The run's load and settle ended at
 // until; the trace checks query Jaeger from spansIn on.
-func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time) {
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time, scrape time.Duration) {
 	runEnd := time.Now()
 	var jobs []func() []journal.Check
 	one := func(f func() journal.Check) {
 		jobs = append(jobs, func() []journal.Check { return []journal.Check{f()} })
 	}
 	for _, c := range sc.Checks.SLO {
-		one(func() journal.Check { return slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO) })
+		one(func() journal.Check { return slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, scrape, r.ResolveSLO) })
 	}
 	for _, c := range sc.Checks.Recovery {
 		one(func() journal.Check {

@@ -804,25 +804,43 @@ func (f *timedFinder) Find(context.Context, traces.Query) ([]traces.Trace, error
 	return nil, nil
 }
 
-// The lab does not say how long its services take to export their spans:
-// the trace checks keep the wait the runner always made, two scrape
-// intervals after the settle, while the other checks need not.
-func TestRunQueriesTracesTwoScrapeIntervalsAfterTheSettle(t *testing.T) {
-	ev := &events{}
-	r := newRunner(t, ev, loadUntilDone(ev))
-	r.ScrapeInterval = 300 * time.Millisecond
-	fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
-	r.Checks = fc
-	f := &timedFinder{}
-	r.Traces = f
-	sc := twoPhases()
-	sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
-	j := r.Run(t.Context(), sc)
-	require.Empty(t, j.Error)
-	require.Len(t, f.asked, 1)
-	assert.GreaterOrEqual(t, f.asked[0].Sub(fc.settleAt), 2*r.ScrapeInterval)
-	require.Len(t, j.Checks, 1)
-	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
+// The trace checks query Jaeger once the services have exported their
+// last spans: the lab's span flush after the settle, or, when it does not
+// say, the wait the runner always made (two scrape intervals); the other
+// checks need not wait for it.
+func TestRunQueriesTracesAfterTheSpanFlush(t *testing.T) {
+	tests := []struct {
+		name      string
+		scrape    time.Duration
+		spanFlush time.Duration
+		want      time.Duration
+	}{
+		{"no span flush: two scrape intervals", 300 * time.Millisecond, 0, 600 * time.Millisecond},
+		{"the lab's span flush, shorter than two intervals", time.Second, 150 * time.Millisecond, 150 * time.Millisecond},
+		{"the lab's span flush, longer than two intervals", 100 * time.Millisecond, 700 * time.Millisecond, 700 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := &events{}
+			r := newRunner(t, ev, loadUntilDone(ev))
+			r.ScrapeInterval, r.SpanFlush = tt.scrape, tt.spanFlush
+			r.Targets = targetsServer(t, time.Now) // scraped: the last-scrape wait ends at once
+			fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
+			r.Checks = fc
+			f := &timedFinder{}
+			r.Traces = f
+			sc := twoPhases()
+			sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
+			j := r.Run(t.Context(), sc)
+			require.Empty(t, j.Error)
+			require.Len(t, f.asked, 1)
+			waited := f.asked[0].Sub(fc.settleAt)
+			assert.GreaterOrEqual(t, waited, tt.want)
+			assert.Less(t, waited, tt.want+800*time.Millisecond, "the flush, not two scrape intervals")
+			require.Len(t, j.Checks, 1)
+			assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
+		})
+	}
 }
 
 // The runner waits for the samples its checks read: those of an SLO
@@ -848,16 +866,19 @@ func TestEvaluatedAt(t *testing.T) {
 		name    string
 		sc      *scenario.Scenario
 		settled time.Time
+		scrape  time.Duration
 		want    time.Time
 	}{
-		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, t0.Add(31 * time.Second)},
-		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, settled},
-		{"no SLO", withSLOs(), settled, settled},
-		{"a settle after the last instant", withSLOs("recovery"), late, late},
+		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, time.Second, t0.Add(31 * time.Second)},
+		{"an SLO on the last phase, 500ms scrape", withSLOs("recovery"), settled, 500 * time.Millisecond, t0.Add(30*time.Second + 500*time.Millisecond)},
+		{"an SLO on the last phase, no interval: the default", withSLOs("recovery"), settled, 0, t0.Add(31 * time.Second)},
+		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, time.Second, settled},
+		{"no SLO", withSLOs(), settled, time.Second, settled},
+		{"a settle after the last instant", withSLOs("recovery"), late, time.Second, late},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled))
+			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled, tt.scrape))
 		})
 	}
 }

@@ -363,6 +363,7 @@ func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpt
 		StackName:      o.stack,
 		Progress:       env.Stdout,
 		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
+		SpanFlush:      lf.Telemetry.SpanFlush,
 		Targets:        promv1.NewAPI(pc),
 		IsDefault:      knobDefault(lf),
 	}, release, nil
