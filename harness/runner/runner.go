@@ -339,11 +339,10 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	settledAt := time.Now()
 	h.Settle = seconds(settledAt.Sub(settleStart))
-	evalAt := evaluatedAt(sc, j.Phases, settledAt, scrape)
 	// Spans: the trace checks query Jaeger once the lab's services have
 	// exported the spans of the last requests (SpanFlush after the settle).
 	spansIn := settledAt.Add(r.spanFlush(scrape))
-	if err := r.waitLastScrape(ctx, evalAt, settledAt.Add(2*scrape)); err != nil {
+	if err := r.waitLastScrape(ctx, settledAt, settledAt.Add(2*scrape)); err != nil {
 		return err
 	}
 	h.LastScrape = seconds(time.Since(settledAt))
@@ -355,25 +354,6 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	r.series(ctx, sc, j)
 	h.Series = seconds(time.Since(seriesStart))
 	return nil
-}
-
-// evaluatedAt is the latest instant whose samples the checks of sc read
-// as final: the settle (the services' counters are final: recoveries and
-// the plots read up to the evaluation), or the end of an SLO check's phase
-// plus one scrape interval (slo.EvalLag: the instant it is evaluated at),
-// whichever is later.
-func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time, scrape time.Duration) time.Time {
-	at := settledAt
-	for _, c := range sc.Checks.SLO {
-		for _, p := range phases {
-			if p.Name == c.Phase {
-				if t := p.End.Add(slo.EvalLag(scrape)); t.After(at) {
-					at = t
-				}
-			}
-		}
-	}
-	return at
 }
 
 // noteLate records how late k6 started its load after the timeline's
@@ -395,11 +375,18 @@ func (r *Runner) noteLate(h *journal.Harness, res load.Result) {
 // of the lab's services after t, then for that scrape's samples to be
 // committed, or until deadline (two scrape intervals after the lab
 // settled: what the runner used to wait in any case); without a targets
-// API or services to look for, until deadline. The runner's t is the
-// later of the settle (the services' counters are final) and the last
-// phase's end plus slo.EvalLag (the instant its SLO checks are
-// evaluated at): once a scrape has begun after it, every sample those
-// checks read is in.
+// API or services to look for, until deadline.
+//
+// The runner's t is the settle: the services' counters are final, and
+// once every service has begun a scrape after it, every sample the checks
+// read is in. The recoveries and plots read up to the evaluation. An SLO
+// check reads up to its phase's end P plus one scrape interval I
+// (slo.EvalLag) and waits for that instant itself: each service is
+// scraped once in (P, P+I], the scrape that holds the requests completed
+// just before P, and the scrape begun after the settle (> P) is that one
+// or a later one, so by P+I every sample at or before P+I is in. Waiting
+// for a scrape begun after P+I instead would cost up to an interval more
+// and read the same samples.
 func (r *Runner) waitLastScrape(ctx context.Context, t, deadline time.Time) error {
 	sleep := func(d time.Duration) error {
 		select {

@@ -843,42 +843,52 @@ func TestRunQueriesTracesAfterTheSpanFlush(t *testing.T) {
 	}
 }
 
-// The runner waits for the samples its checks read: those of an SLO
-// check's evaluation instant (its phase's end plus a scrape interval), or
-// of the settle when that is later or no SLO check reads the end.
-func TestEvaluatedAt(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	phases := []journal.Phase{
-		{Name: "baseline", Start: t0, End: t0.Add(10 * time.Second)},
-		{Name: "fault", Start: t0.Add(10 * time.Second), End: t0.Add(20 * time.Second)},
-		{Name: "recovery", Start: t0.Add(20 * time.Second), End: t0.Add(30 * time.Second)},
-	}
-	settled := t0.Add(30*time.Second + 100*time.Millisecond)
-	withSLOs := func(phases ...string) *scenario.Scenario {
-		sc := &scenario.Scenario{}
-		for _, p := range phases {
-			sc.Checks.SLO = append(sc.Checks.SLO, scenario.SLOCheck{Name: p, Phase: p})
-		}
-		return sc
-	}
-	late := settled.Add(2 * time.Second)
-	tests := []struct {
-		name    string
-		sc      *scenario.Scenario
-		settled time.Time
-		scrape  time.Duration
-		want    time.Time
-	}{
-		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, time.Second, t0.Add(31 * time.Second)},
-		{"an SLO on the last phase, 500ms scrape", withSLOs("recovery"), settled, 500 * time.Millisecond, t0.Add(30*time.Second + 500*time.Millisecond)},
-		{"an SLO on the last phase, no interval: the default", withSLOs("recovery"), settled, 0, t0.Add(31 * time.Second)},
-		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, time.Second, settled},
-		{"no SLO", withSLOs(), settled, time.Second, settled},
-		{"a settle after the last instant", withSLOs("recovery"), late, time.Second, late},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled, tt.scrape))
-		})
-	}
+
+// timedProm is Prometheus' query API: it records when each instant query
+// was asked and for which instant, and answers with one sample.
+type timedProm struct {
+	mu    sync.Mutex
+	asked []time.Time
+	ts    []time.Time
+}
+
+func (p *timedProm) Query(_ context.Context, _ string, ts time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked, p.ts = append(p.asked, time.Now()), append(p.ts, ts)
+	return model.Vector{{Value: 1}}, nil, nil
+}
+
+func (p *timedProm) QueryRange(context.Context, string, promv1.Range, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Matrix{}, nil, nil
+}
+
+// The runner waits for every service's first scrape after the settle, not
+// for one after the last phase's end plus an interval: an SLO check on the
+// last phase is evaluated at that instant and waits for it itself, so the
+// same samples are read without the runner's wait taking up to an interval
+// more.
+func TestRunWaitsForTheScrapeAfterTheSettleAndSLOChecksForTheirInstant(t *testing.T) {
+	const scrape = 400 * time.Millisecond
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.ScrapeInterval = scrape
+	prom := &timedProm{}
+	r.Prometheus = prom
+	r.Targets = targetsServer(t, time.Now) // every service scraped the moment it is asked
+	sc := twoPhases()
+	sc.Knobs = nil
+	obj, err := scenario.ParseObjective(">= 1")
+	require.NoError(t, err)
+	sc.Checks.SLO = []scenario.SLOCheck{{Name: "last", Phase: "fault", Query: "up", Objective: obj}}
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.Len(t, j.Checks, 1)
+	assert.Equal(t, journal.Pass, j.Checks[0].Outcome, j.Checks[0].Detail)
+
+	end := j.Phases[len(j.Phases)-1].End
+	assert.Less(t, j.Harness.LastScrape, (scrape / 2).Seconds(), "the first scrape after the settle ends the wait")
+	require.NotEmpty(t, prom.ts)
+	assert.True(t, prom.ts[0].Equal(end.Add(scrape)), "evaluated at the phase's end plus an interval: %s", prom.ts[0].Sub(end))
+	assert.False(t, prom.asked[0].Before(end.Add(scrape)), "not asked before that instant: %s after the end", prom.asked[0].Sub(end))
 }
