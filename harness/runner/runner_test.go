@@ -843,7 +843,6 @@ func TestRunQueriesTracesAfterTheSpanFlush(t *testing.T) {
 	}
 }
 
-
 // timedProm is Prometheus' query API: it records when each instant query
 // was asked and for which instant, and answers with one sample.
 type timedProm struct {
