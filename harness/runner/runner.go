@@ -257,24 +257,15 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))
 	}
 	h.Knobs = seconds(time.Since(knobStart))
-	observeStart := time.Now()
-	if err := r.waitObserved(ctx); err != nil {
-		return err
-	}
-	h.Observed = seconds(time.Since(observeStart))
-
 	// Load across the whole timeline.
 	var total time.Duration
 	for _, p := range sc.Phases {
 		total += p.Duration
 	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
 	type loadDone struct {
 		res load.Result
 		err error
 	}
-	loadCh := make(chan loadDone, 1)
 	e := r.Stack.Endpoints()
 	// k6 and the fault timeline start on one clock: k6's setup waits for
 	// startAt and counts its phase tags from it.
@@ -284,17 +275,44 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 			r.lead = defaultStartLead
 		}
 	}
+	startLoad := func(startAt time.Time) (chan loadDone, context.CancelFunc) {
+		loadCtx, stopLoad := context.WithCancel(ctx)
+		ch := make(chan loadDone, 1)
+		go func() {
+			res, err := r.Load(loadCtx, load.Options{
+				StartAt: startAt,
+				K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
+				BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
+				Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
+			})
+			ch <- loadDone{res, err}
+		}()
+		return ch, stopLoad
+	}
+	// Ready means observed: the timeline starts only once Prometheus has
+	// scraped every service restarted for this scenario (or restored after
+	// the one before). That wait runs while k6 starts up: when Prometheus
+	// has not seen them observeGuard before the origin, k6 is stopped
+	// before it sends anything and started again once it has.
 	startAt := time.Now().Add(r.lead)
 	h.StartOffset = seconds(r.lead)
-	go func() {
-		res, err := r.Load(loadCtx, load.Options{
-			StartAt: startAt,
-			K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
-			BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
-			Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
-		})
-		loadCh <- loadDone{res, err}
-	}()
+	loadCh, stopLoad := startLoad(startAt)
+	if late, err := r.waitObserved(ctx, time.Until(startAt)-observeGuard); err != nil {
+		stopLoad()
+		<-loadCh
+		if !late {
+			return err
+		}
+		again := time.Now()
+		r.say("  Prometheus had not scraped the restarted services %s before the load was due: k6 starts again once it has", observeGuard)
+		if _, err := r.waitObserved(ctx, scrapeWait); err != nil {
+			return err
+		}
+		startAt = time.Now().Add(r.lead)
+		h.Observed = seconds(time.Since(again))
+		loadCh, stopLoad = startLoad(startAt)
+	}
+	defer func() { stopLoad() }()
 	r.say("  load: %s, %s", sc.Load.Script, describeLoad(sc.Load, total))
 
 	// The timeline: faults in at the start of a phase, out at its end. A
@@ -467,21 +485,30 @@ func (r *Runner) restarted(svc string) {
 	r.restartedAt[svc] = time.Now()
 }
 
-// waitObserved waits until Prometheus has scraped every service restarted
-// since it last looked (its job is the service's name): "ready" means
-// observed, or a scenario's first seconds would measure nothing.
-func (r *Runner) waitObserved(ctx context.Context) error {
+// observeGuard is how long before the timeline's origin Prometheus must
+// have scraped the restarted services, for k6 to keep its start: k6 sends
+// nothing before the origin, and stopping it takes a moment.
+const observeGuard = 100 * time.Millisecond
+
+// waitObserved waits, up to timeout, until Prometheus has scraped every
+// service restarted since it last looked (its job is the service's name):
+// "ready" means observed, or a scenario's first seconds would measure
+// nothing. late reports that the timeout ran out (and not ctx).
+func (r *Runner) waitObserved(ctx context.Context, timeout time.Duration) (late bool, err error) {
 	if r.Targets == nil || len(r.restartedAt) == 0 {
-		return nil
+		return false, nil
+	}
+	if timeout <= 0 {
+		return true, fmt.Errorf("no time left to wait for Prometheus to scrape the restarted services")
 	}
 	start := time.Now()
-	got, err := stack.WaitScraped(ctx, r.Targets, r.restartedAt, scrapeWait)
+	got, err := stack.WaitScraped(ctx, r.Targets, r.restartedAt, timeout)
 	if err != nil {
-		return fmt.Errorf("waiting for Prometheus to scrape the restarted services: %w", err)
+		return ctx.Err() == nil, fmt.Errorf("waiting for Prometheus to scrape the restarted services: %w", err)
 	}
 	r.say("  observed by Prometheus: %s (waited %s)", strings.Join(slices.Sorted(maps.Keys(got)), ", "), time.Since(start).Round(10*time.Millisecond))
 	r.restartedAt = nil
-	return nil
+	return false, nil
 }
 
 // timeline runs the phases, applying and removing faults. Faults still in

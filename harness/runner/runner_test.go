@@ -474,9 +474,11 @@ func TestSensitivityRunInjectsNothingAndExpectsAFailureOnData(t *testing.T) {
 }
 
 // scrapingProm is Prometheus' targets API: it has scraped store only from
-// its third answer on, each time at the moment it answers.
+// its from-th answer on (third by default), each time at the moment it
+// answers.
 type scrapingProm struct {
 	ev    *events
+	from  int
 	mu    sync.Mutex
 	calls int
 }
@@ -486,9 +488,11 @@ func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
 	defer p.mu.Unlock()
 	p.calls++
 	last := time.Now().Add(-time.Hour) // a scrape of the process before the restart
-	if p.calls >= 3 {
+	if p.calls >= max(p.from, 3) {
 		last = time.Now()
-		p.ev.add("scraped store")
+		if p.calls == max(p.from, 3) {
+			p.ev.add("scraped store")
+		}
 	}
 	return promv1.TargetsResult{Active: []promv1.ActiveTarget{{
 		Labels: model.LabelSet{"job": "store"}, Health: promv1.HealthGood, LastScrape: last,
@@ -496,26 +500,66 @@ func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
 }
 
 // Ready means observed: after restarting a service for its knobs, the
-// scenario's load starts only once Prometheus has scraped the new process,
-// and so does the next scenario after the defaults are restored.
+// scenario's timeline starts only once Prometheus has scraped the new
+// process, and so does the next scenario's after the defaults are
+// restored. The wait runs while k6 starts up; when Prometheus has not
+// scraped the service shortly before the origin, k6 is stopped before its
+// load and started again once it has.
 func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
-	ev := &events{}
-	r := newRunner(t, ev, loadUntilDone(ev))
-	prom := &scrapingProm{ev: ev}
-	r.Targets = prom
-	j := r.Run(t.Context(), twoPhases())
-	require.Empty(t, j.Error)
-	log := ev.all()
-	require.GreaterOrEqual(t, len(log), 3)
-	assert.Equal(t, []string{"restart store -retries=false", "scraped store", "load start"}, log[:3])
+	tests := []struct {
+		name string
+		// from is the targets API's answer from which store is scraped
+		// (one every stack.ScrapePoll).
+		from       int
+		wantEvents []string
+		restarted  bool
+	}{
+		{"scraped while k6 starts", 3, []string{"restart store -retries=false", "load start", "scraped store", "apply fault store->ledger"}, false},
+		{"scraped after the origin was due: k6 starts again", 9, []string{"restart store -retries=false", "load start", "load stop", "scraped store", "load start", "apply fault store->ledger"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := &events{}
+			var starts []time.Time
+			var mu sync.Mutex
+			r := newRunner(t, ev, func(ctx context.Context, o load.Options) (load.Result, error) {
+				mu.Lock()
+				starts = append(starts, o.StartAt)
+				mu.Unlock()
+				defer ev.add("load stop")
+				return loadUntilDone(ev)(ctx, o)
+			})
+			r.StartLead = 500 * time.Millisecond
+			prom := &scrapingProm{ev: ev, from: tt.from}
+			r.Targets = prom
+			j := r.Run(t.Context(), twoPhases())
+			require.Empty(t, j.Error)
+			log := ev.all()
+			require.GreaterOrEqual(t, len(log), len(tt.wantEvents))
+			assert.Equal(t, tt.wantEvents, log[:len(tt.wantEvents)])
+			require.NotEmpty(t, starts)
+			assert.True(t, j.Phases[0].Start.After(starts[len(starts)-1].Add(-50*time.Millisecond)), "the timeline starts at the last k6's origin")
+			if tt.restarted {
+				require.Len(t, starts, 2)
+				assert.Positive(t, j.Harness.Observed, "the wait beyond k6's lead")
+			} else {
+				require.Len(t, starts, 1)
+				assert.Zero(t, j.Harness.Observed, "within k6's lead")
+			}
 
-	// The restore at the end restarted store: the next scenario waits again.
-	before := len(ev.all())
-	sc := twoPhases()
-	sc.Knobs = nil
-	j = r.Run(t.Context(), sc)
-	require.Empty(t, j.Error)
-	assert.Equal(t, []string{"scraped store", "load start"}, ev.all()[before:before+2])
+			// The restore at the end restarted store: the next scenario
+			// waits again, while its k6 starts.
+			before := len(ev.all())
+			prom.mu.Lock()
+			prom.calls, prom.from = 0, 3
+			prom.mu.Unlock()
+			sc := twoPhases()
+			sc.Knobs = nil
+			j = r.Run(t.Context(), sc)
+			require.Empty(t, j.Error)
+			assert.Equal(t, []string{"load start", "scraped store"}, ev.all()[before:before+2])
+		})
+	}
 }
 
 func TestRestartOrder(t *testing.T) {
