@@ -84,12 +84,10 @@ const DefaultStartTimeout = 2 * time.Minute
 // the test if the server cannot start.
 func New(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if opt.Dir == "" {
 		opt.Dir = tb.TempDir()
 	}
-	s, err := Start(ctx, opt)
+	s, err := Start(tb.Context(), opt)
 	if err != nil {
 		tb.Fatalf("apiservertest: %v", err)
 	}
