@@ -118,7 +118,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s not found: build the pinned etcd and kube-apiserver with `make tools-kube` (tools/kube/go.mod; ~15 min the first time)", strings.Join(missing, " and "))
+		return nil, fmt.Errorf("%s not found: build the pinned etcd and kube-apiserver with `make tools-kube` (tools/kube/go.mod; ~20 min the first time)", strings.Join(missing, " and "))
 	}
 	timeout := opt.StartTimeout
 	if timeout <= 0 {
