@@ -17,6 +17,9 @@ TOXIPROXY_CLI    := $(TOOLS_BIN)/toxiproxy-cli
 JAEGER           := $(TOOLS_BIN)/jaeger
 PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
+# The Kubernetes test control plane (`make tools-kube`, not in `make tools`).
+ETCD             := $(TOOLS_BIN)/etcd
+KUBE_APISERVER   := $(TOOLS_BIN)/kube-apiserver
 SERVICES    := gateway orders inventory payments
 # Packages of the unit and in-process integration layer. Plain `go test ./...`
 # runs them too, without the tests behind `-tags tools` (those run the pinned
@@ -110,6 +113,14 @@ slo-check: tools
 compose-file:
 	$(GO) run ./cmd/chaoslab compose-file
 
+## manifests: write the lab's Kubernetes manifests into k8s/ (kustomize base + overlays, k6-operator TestRun; K8S_LAB=file, K8S_DIR=dir, K8S_FLAGS=...); docs/kubernetes.md
+.PHONY: manifests
+K8S_LAB  ?= labs/shop/lab.yaml
+K8S_DIR  ?= k8s
+K8S_FLAGS ?=
+manifests:
+	$(GO) run ./cmd/chaoslab manifests -lab $(K8S_LAB) -o $(K8S_DIR) $(K8S_FLAGS)
+
 ## compose-file-check: fail when docker-compose.yml or compose/ is stale with the lab file; docker-compose config -q
 .PHONY: compose-file-check
 compose-file-check:
@@ -158,6 +169,19 @@ $(TOXIPROXY_CLI): tools/go.mod tools/go.sum
 $(JAEGER): tools/jaeger/go.mod tools/jaeger/go.sum
 	$(call tool_build,$@,tools/jaeger,github.com/jaegertracing/jaeger,github.com/jaegertracing/jaeger/cmd/jaeger,~6 min,github.com/jaegertracing/jaeger/internal/version.latestVersion)
 
+## tools-kube: build the pinned etcd and kube-apiserver into .tools/bin (the API server the Kubernetes manifests are dry-run against; not in `make tools`)
+.PHONY: tools-kube
+tools-kube: $(ETCD) $(KUBE_APISERVER)
+	@echo "tools-kube up to date in .tools/bin (etcd, kube-apiserver)"
+
+$(ETCD): tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
+	$(call tool_build,$@,tools/kube,go.etcd.io/etcd/server/v3,./cmd/etcd,~2 min)
+
+# k8s.io/kubernetes replaces its staging modules with ./staging: tools/kube
+# requires each at its published v0.37.2 instead.
+$(KUBE_APISERVER): tools/kube/go.mod tools/kube/go.sum
+	$(call tool_build,$@,tools/kube,k8s.io/kubernetes,k8s.io/kubernetes/cmd/kube-apiserver,~20 min,k8s.io/component-base/version.gitVersion)
+
 # Prometheus and promtool: tools/prometheus.sh links the ones on PATH when they
 # are >= 2.42 (Debian 12's package), else builds Prometheus 3 from
 # tools/prometheus/go.mod, and records the choice in .tools/prometheus.source.
@@ -181,7 +205,7 @@ test: lint test-unit test-integration test-contract test-e2e
 
 ## test-unit: unit tests and in-process integration tests (services, faults, harness, CLI, dashboards), with the pinned tools' tests (-tags tools)
 .PHONY: test-unit
-test-unit: tools
+test-unit: tools tools-kube
 	@mkdir -p $(REPORTS)
 	$(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/unit.xml --jsonfile $(REPORTS)/unit.json -- -tags tools -race -count=1 -timeout 10m $(UNIT_PKGS)
 	cd $(EXAMPLE) && $(GOTESTSUM) --format pkgname-and-test-fails --junitfile $(REPORTS)/example-unit.xml --jsonfile $(REPORTS)/example-unit.json -- -count=1 -timeout 5m ./...

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"time"
 
 	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
@@ -12,7 +13,8 @@ import (
 
 // FaultEnv returns what the fault injectors act on in the running lab s:
 // its Toxiproxy, its process control, its services' admin APIs, called
-// with hc (nil: a client with a 10s timeout), and its container control
+// with hc (nil: a client with a 10s timeout) and, when the endpoints have
+// an AdminToken, with it as a bearer token, and its container control
 // when s implements faults.Containers (the compose stack).
 //
 // It lives here, not in package faults, so that the dependency runs one
@@ -31,12 +33,42 @@ func FaultEnv(s Stack, hc *http.Client) faults.Env {
 			}
 			return svc.AdminURL, nil
 		},
-		HTTP: hc,
+		HTTP: withBearer(hc, ep.AdminToken),
 	}
 	if c, ok := s.(faults.Containers); ok {
 		env.Containers = c
 	}
 	return env
+}
+
+// withBearer is hc sending token as a bearer token on every request; hc
+// itself when token is empty.
+func withBearer(hc *http.Client, token string) *http.Client {
+	if token == "" {
+		return hc
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c := *hc
+	c.Transport = bearerTransport{base: base, token: token}
+	return &c
+}
+
+// bearerTransport adds "Authorization: Bearer <token>" to each request.
+type bearerTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(r)
 }
 
 // FaultProxies returns c as the faults.Proxies that network faults use.

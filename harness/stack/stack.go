@@ -74,6 +74,10 @@ type Endpoints struct {
 	ServiceOrder []string `json:"service_order,omitempty"`
 	// Edges by name ("caller->callee").
 	Edges map[string]Edge `json:"edges"`
+	// AdminToken is the bearer token the services' fault admin APIs
+	// require (faultinject.WithBearerToken; the Kubernetes manifests'
+	// Secret); "" where they require none (the local and compose stacks).
+	AdminToken string `json:"admin_token,omitempty"`
 	// JWTKeyFile holds the HS256 key of the lab's hs256-jwt auth provider
 	// ("" with another provider).
 	JWTKeyFile string `json:"jwt_key_file"`

@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"clean":    {summary: "remove every fault and knob chaoslab left in the lab (after a crashed or killed run)", run: runClean},
 		"slo":      {summary: "generate the Prometheus rules of slo/slos.yaml, or check the committed ones", run: runSLO},
 
+		"manifests":    {summary: "write the lab as Kubernetes manifests: a kustomize base and overlays, a k6-operator TestRun", run: runManifests},
 		"compose-file": {summary: "generate docker-compose.yml and compose/ from the lab file, or check the committed ones", run: runComposeFile},
 	}
 }

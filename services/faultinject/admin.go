@@ -1,11 +1,14 @@
 package faultinject
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // maxBodyBytes bounds the body of an admin request.
@@ -21,8 +24,13 @@ const maxBodyBytes = 1 << 20
 //	DELETE /faults       remove every fault: 204
 //
 // Bodies with unknown fields or invalid faults get 400. Errors are
-// application/problem+json.
-func (in *Injector) AdminHandler() http.Handler {
+// application/problem+json. With WithBearerToken, every request must carry
+// "Authorization: Bearer <token>", else 401.
+func (in *Injector) AdminHandler(opts ...AdminOption) http.Handler {
+	var cfg adminConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, _ *http.Request) {
 		faults := in.List()
@@ -89,7 +97,53 @@ func (in *Injector) AdminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return mux
+	if cfg.token == "" {
+		return mux
+	}
+	return requireBearer(cfg.token, mux)
+}
+
+// AdminTokenFlag is the flag a service takes the admin API's bearer token
+// with (-admin-token; empty: no token required). In a cluster the
+// manifests pass it to every service with a fault admin API.
+const AdminTokenFlag = "admin-token"
+
+// AdminOption configures AdminHandler.
+type AdminOption func(*adminConfig)
+
+type adminConfig struct{ token string }
+
+// WithBearerToken makes the admin API require token as a bearer token
+// (compared in constant time); an empty token requires none.
+func WithBearerToken(token string) AdminOption {
+	return func(c *adminConfig) { c.token = token }
+}
+
+// requireBearer answers 401 to a request without "Bearer <token>".
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := bearer(r.Header.Get("Authorization"))
+		// Hashes have one length, so the comparison takes the same time
+		// whatever the length of the token sent.
+		h := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(h[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="faults"`)
+			writeProblem(w, problem{Status: http.StatusUnauthorized, Title: "unauthorized",
+				Detail: "the fault admin API requires Authorization: Bearer <admin token>"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearer is the token of an Authorization header "Bearer <token>".
+func bearer(h string) (string, bool) {
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return h[len(prefix):], true
 }
 
 // decodeFault reads the Fault in the body of r, answering 400 when it

@@ -14,8 +14,9 @@ import (
 
 // Client drives the admin API (AdminHandler) of a service's Injector.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
 }
 
 // defaultClientTimeout bounds a call when the caller's context has no
@@ -30,6 +31,14 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 		hc = &http.Client{Timeout: defaultClientTimeout}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// WithBearerToken returns a copy of c that sends token as a bearer token
+// (an admin API behind WithBearerToken); empty: none.
+func (c *Client) WithBearerToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
 }
 
 // Set sets f (replacing the fault with the same ID) and returns the fault as
@@ -85,6 +94,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, u, err)

@@ -40,6 +40,10 @@ type Config struct {
 	MetricsAddr string
 	// AdminAddr serves the fault-injection admin API. Keep it on loopback.
 	AdminAddr string
+	// AdminToken, when set, is the bearer token the admin API requires
+	// (faultinject.WithBearerToken): in a cluster, where the admin port
+	// is reachable from other pods.
+	AdminToken string
 	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
 }
@@ -135,7 +139,7 @@ func Start(ctx context.Context, cfg Config, tel *telemetry.Telemetry, svc Servic
 	}
 
 	h.opsSrv = &http.Server{Handler: h.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
-	h.adminSrv = &http.Server{Handler: h.faults.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	h.adminSrv = &http.Server{Handler: h.faults.AdminHandler(faultinject.WithBearerToken(cfg.AdminToken)), ReadHeaderTimeout: 5 * time.Second}
 
 	group := &errgroup.Group{}
 	h.group = group

@@ -34,6 +34,8 @@ type Config struct {
 	OTLPEndpoint string
 	Data         string
 	Fsync        bool
+	// AdminToken is the bearer token the admin API requires ("": none).
+	AdminToken string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
@@ -43,6 +45,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:7100", "listen address of the gRPC API (and grpc.health.v1)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:7101", "listen address of /metrics and /readyz")
 	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:7102", "listen address of the fault admin API (/faults); empty: none")
+	fs.StringVar(&c.AdminToken, faultinject.AdminTokenFlag, "", "bearer token the fault admin API requires (empty: none; set in a cluster)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "OTLP gRPC collector, host:port (empty: no trace export)")
 	fs.StringVar(&c.Data, "data", "", "the bookings file, JSON lines, replayed at start (empty: memory only)")
 	fs.BoolVar(&c.Fsync, "fsync", true, "fsync the bookings file before acknowledging each booking")
@@ -126,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return serve.GRPC(gctx, faults.Listener(lis), srv) })
 	g.Go(func() error { return serve.HTTP(gctx, opsLis, ops) })
 	if adminLis != nil {
-		admin := &http.Server{Handler: faults.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: faults.AdminHandler(faultinject.WithBearerToken(cfg.AdminToken)), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error { return serve.HTTP(gctx, adminLis, admin) })
 	}
 	g.Go(func() error {
