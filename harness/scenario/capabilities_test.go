@@ -54,7 +54,9 @@ func TestCheckOn(t *testing.T) {
 			caps: remoteLike, uses: []string{faults.KindNetwork},
 			want: []string{"t.yaml:14:9: phases[1].faults[0].network: stack far cannot apply network faults to store->cache: the endpoints file names no proxy for it" + allowed}},
 		{name: "a request fault on a service without an admin URL",
-			doc:  func(t *testing.T) string { return edit(t, fault, "      - request: {service: ledger, method: '*', grpc_code: UNAVAILABLE}") },
+			doc: func(t *testing.T) string {
+				return edit(t, fault, "      - request: {service: ledger, method: '*', grpc_code: UNAVAILABLE}")
+			},
 			caps: remoteLike, uses: []string{faults.KindRequest},
 			want: []string{"t.yaml:14:9: phases[1].faults[0].request: stack far cannot apply request faults to ledger: the endpoints file gives it no admin URL" + allowed}},
 		{name: "network faults on a stack without Toxiproxy",
