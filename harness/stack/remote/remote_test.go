@@ -39,9 +39,13 @@ func (*fakeJaeger) GetServices(context.Context, *api_v2.GetServicesRequest) (*ap
 // gogo is the codec of Jaeger's gogo-generated messages.
 type gogo struct{}
 
-func (gogo) Marshal(v any) ([]byte, error)      { return v.(interface{ Marshal() ([]byte, error) }).Marshal() }
-func (gogo) Unmarshal(data []byte, v any) error { return v.(interface{ Unmarshal([]byte) error }).Unmarshal(data) }
-func (gogo) Name() string                       { return "proto" }
+func (gogo) Marshal(v any) ([]byte, error) {
+	return v.(interface{ Marshal() ([]byte, error) }).Marshal()
+}
+func (gogo) Unmarshal(data []byte, v any) error {
+	return v.(interface{ Unmarshal([]byte) error }).Unmarshal(data)
+}
+func (gogo) Name() string { return "proto" }
 
 // startJaeger serves a fake Jaeger query gRPC API on 127.0.0.1:0.
 func startJaeger(t *testing.T) string {
