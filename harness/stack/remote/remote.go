@@ -263,7 +263,7 @@ type Check struct {
 	Err  error
 }
 
-// String is one line: "payments  admin API  http://…  ok (3ms)".
+// String is one line: "store  admin API  http://…  ok (3ms)".
 func (c Check) String() string {
 	status := fmt.Sprintf("ok (%dms)", c.Took.Milliseconds())
 	if c.Err != nil {
