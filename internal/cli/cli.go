@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"slo":      {summary: "generate the Prometheus rules of slo/slos.yaml, or check the committed ones", run: runSLO},
 
 		"compose-file": {summary: "generate docker-compose.yml and compose/ from the lab file, or check the committed ones", run: runComposeFile},
+		"remote-file":  {summary: "write the remote endpoints file of the running lab, for -stack remote (docs/remote.md)", run: runRemoteFile},
 	}
 }
 

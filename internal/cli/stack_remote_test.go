@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/harness/scenario"
+	"github.com/chaoslab/chaoslab/harness/stack/local"
+	"github.com/chaoslab/chaoslab/harness/stack/remote"
 )
 
 // closedAddr is an address on 127.0.0.1 where nothing listens.
@@ -151,4 +154,39 @@ func TestLocalAndComposeApplyEveryKind(t *testing.T) {
 			assert.Len(t, got, 2)
 		})
 	}
+}
+
+// remote-file writes what a running local lab's state says, as a file
+// the remote stack loads against the same lab file.
+func TestRemoteFileOfARunningLocalLab(t *testing.T) {
+	lf, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "jwt.key")
+	require.NoError(t, os.WriteFile(key, []byte("k"), 0o600))
+	e := local.EndpointsFor(lf, local.PortsFor(lf, 300), key)
+	self := local.Proc{Name: "payments", PID: os.Getpid()} // stands for the lab
+	writeState(t, local.State{StartedAt: time.Now(), RunDir: dir, Procs: []local.Proc{self}, Endpoints: e})
+
+	out := filepath.Join(t.TempDir(), "remote.yaml")
+	env, stdout, errOut := testEnv(nil)
+	code := Run(t.Context(), env, []string{"remote-file", "-lab", libraryLab, "-run-dir", dir, "-o", out})
+	require.Equal(t, exitcode.OK, code, errOut.String())
+	assert.Contains(t, stdout.String(), "wrote "+out)
+
+	f, err := remote.LoadFile(out, lf)
+	require.NoError(t, err)
+	assert.Equal(t, "shop", f.Lab)
+	assert.Equal(t, e.GatewayURL, f.Entry)
+	assert.Equal(t, e.ToxiproxyURL, f.Toxiproxy)
+	assert.Equal(t, key, f.KeyFile)
+	assert.Equal(t, e.Services["payments"].AdminURL, f.Services["payments"].Admin)
+	assert.Equal(t, "orders_to_payments", f.Proxies["orders->payments"])
+	assert.Len(t, f.Proxies, len(lf.Edges))
+
+	env, _, errOut = testEnv(nil)
+	assert.Equal(t, exitcode.Usage, Run(t.Context(), env, []string{"remote-file", "-stack", "remote"}), errOut.String())
+	env, _, errOut = testEnv(nil)
+	assert.Equal(t, exitcode.Infra, Run(t.Context(), env, []string{"remote-file", "-lab", libraryLab, "-run-dir", t.TempDir()}))
+	assert.Contains(t, errOut.String(), "no lab in")
 }
