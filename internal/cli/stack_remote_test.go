@@ -190,3 +190,44 @@ func TestRemoteFileOfARunningLocalLab(t *testing.T) {
 	assert.Equal(t, exitcode.Infra, Run(t.Context(), env, []string{"remote-file", "-lab", libraryLab, "-run-dir", t.TempDir()}))
 	assert.Contains(t, errOut.String(), "no lab in")
 }
+
+// The remote stack's other commands: an invalid file is exit 2 wherever
+// it is read, endpoints that do not answer exit 4.
+func TestRemoteStackCommands(t *testing.T) {
+	invalid := func(doc string) string { return strings.Replace(doc, "lab: shop", "lab: shop\nregion: eu", 1) }
+	tests := []struct {
+		name     string
+		args     []string
+		edit     func(string) string
+		wantCode exitcode.Code
+		want     string
+	}{
+		{name: "up, invalid file", args: []string{"up"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
+		{name: "status, invalid file", args: []string{"status"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
+		{name: "clean, invalid file", args: []string{"clean"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
+		{name: "down, invalid file", args: []string{"down"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
+		{name: "up, nothing answers", args: []string{"up"}, wantCode: exitcode.Infra, want: "17 of 17 endpoints do not answer as they should"},
+		{name: "status, nothing answers", args: []string{"status"}, wantCode: exitcode.Infra, want: "17 of 17 endpoints do not answer as they should"},
+		{name: "down cannot sweep a Toxiproxy that does not answer", args: []string{"down"}, wantCode: exitcode.Infra, want: "listing Toxiproxy proxies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(tt.args, "-stack", "remote", "-remote", shopRemoteFile(t, tt.edit), "-remote-run-dir", t.TempDir())
+			if tt.args[0] == "up" {
+				args = append(args, "-lab", libraryLab)
+			}
+			env, out, errOut := testEnv(nil)
+			code := Run(t.Context(), env, args)
+			assert.Equal(t, tt.wantCode, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+			assert.Contains(t, errOut.String(), tt.want)
+		})
+	}
+}
+
+func TestCodeOfKeepsTheInnermostCode(t *testing.T) {
+	inner := usageErr("bad file")
+	assert.Equal(t, exitcode.Usage, codeOf(&exitError{code: exitcode.Infra, err: fmt.Errorf("starting: %w", inner)}))
+	assert.Equal(t, exitcode.Infra, codeOf(&exitError{code: exitcode.Infra, err: fmt.Errorf("plain")}))
+	assert.Equal(t, exitcode.Infra, codeOf(fmt.Errorf("no code")))
+	assert.Equal(t, exitcode.Inconclusive, codeOf(fmt.Errorf("wrapped: %w", &exitError{code: exitcode.Inconclusive, err: fmt.Errorf("x")})))
+}
