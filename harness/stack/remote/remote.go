@@ -281,17 +281,17 @@ func (c Check) String() string {
 func (l *Lab) Probe(ctx context.Context) []Check {
 	f := l.file
 	hc := &http.Client{Timeout: l.cfg.ProbeTimeout}
-	var out []Check
-	probe := func(component, what, url string, fn func(ctx context.Context) error) {
-		ctx, cancel := context.WithTimeout(ctx, l.cfg.ProbeTimeout)
-		defer cancel()
-		start := time.Now()
-		err := fn(ctx)
-		out = append(out, Check{Component: component, What: what, URL: url, Took: time.Since(start), Err: err})
+	type probe struct {
+		c  Check
+		fn func(ctx context.Context) error
 	}
-	probe("entry", "connect", f.Entry, func(ctx context.Context) error { return dial(ctx, f.Entry) })
-	probe("prometheus", "ready", f.Prometheus+"/-/ready", func(ctx context.Context) error { return get(ctx, hc, f.Prometheus+"/-/ready") })
-	probe("jaeger", "query (gRPC)", f.JaegerQueryGRPC, func(ctx context.Context) error {
+	var probes []probe
+	add := func(component, what, url string, fn func(ctx context.Context) error) {
+		probes = append(probes, probe{c: Check{Component: component, What: what, URL: url}, fn: fn})
+	}
+	add("entry", "connect", f.Entry, func(ctx context.Context) error { return dial(ctx, f.Entry) })
+	add("prometheus", "ready", f.Prometheus+"/-/ready", func(ctx context.Context) error { return get(ctx, hc, f.Prometheus+"/-/ready") })
+	add("jaeger", "query (gRPC)", f.JaegerQueryGRPC, func(ctx context.Context) error {
 		c, err := traces.Dial(f.JaegerQueryGRPC)
 		if err != nil {
 			return err
@@ -300,42 +300,62 @@ func (l *Lab) Probe(ctx context.Context) []Check {
 		_, err = c.Services(ctx)
 		return err
 	})
-	probe("jaeger", "query (HTTP)", f.JaegerQueryURL+"/api/services", func(ctx context.Context) error {
+	add("jaeger", "query (HTTP)", f.JaegerQueryURL+"/api/services", func(ctx context.Context) error {
 		return get(ctx, hc, f.JaegerQueryURL+"/api/services")
 	})
+	var proxies map[string]toxiproxy.Proxy
 	if f.Toxiproxy != "" {
-		var proxies map[string]toxiproxy.Proxy
-		probe("toxiproxy", "proxies", f.Toxiproxy+"/proxies", func(ctx context.Context) error {
+		add("toxiproxy", "proxies", f.Toxiproxy+"/proxies", func(ctx context.Context) error {
 			var err error
 			proxies, err = toxiproxy.New(f.Toxiproxy).Proxies(ctx)
 			return err
 		})
-		if proxies != nil {
-			for _, edge := range sortedKeys(f.Proxies) {
-				name := f.Proxies[edge]
-				p, ok := proxies[name]
-				c := Check{Component: "proxy " + edge, What: "exists", URL: f.Toxiproxy + "/proxies/" + url.PathEscape(name)}
-				if !ok {
-					c.Err = fmt.Errorf("Toxiproxy has no proxy %q (it has %s): the remote stack never creates proxies; create it, or correct edges.%s.proxy",
-						name, orNone(sortedKeys(proxies)), edge)
-				} else {
-					l.mu.Lock()
-					l.e.Edges[edge] = stack.Edge{Name: edge, Proxy: name, Listen: p.Listen, Upstream: p.Upstream}
-					l.mu.Unlock()
-				}
-				out = append(out, c)
-			}
-		}
 	}
 	admin := l.AdminHTTP(hc)
 	for _, name := range l.e.ServiceOrder {
 		s := f.Services[name]
-		probe(name, "ready", s.Ready, func(ctx context.Context) error { return stack.Probe(ctx, hc, s.Ready) })
+		add(name, "ready", s.Ready, func(ctx context.Context) error { return stack.Probe(ctx, hc, s.Ready) })
 		if s.Metrics != "" {
-			probe(name, "metrics", s.Metrics, func(ctx context.Context) error { return get(ctx, hc, s.Metrics) })
+			add(name, "metrics", s.Metrics, func(ctx context.Context) error { return get(ctx, hc, s.Metrics) })
 		}
 		if s.Admin != "" {
-			probe(name, "admin API", s.Admin+"/faults", func(ctx context.Context) error { return get(ctx, admin, s.Admin+"/faults") })
+			add(name, "admin API", s.Admin+"/faults", func(ctx context.Context) error { return get(ctx, admin, s.Admin+"/faults") })
+		}
+	}
+	// All at once: a lab that does not answer costs one timeout, not one
+	// per endpoint.
+	var wg sync.WaitGroup
+	for i := range probes {
+		wg.Go(func() {
+			p := &probes[i]
+			ctx, cancel := context.WithTimeout(ctx, l.cfg.ProbeTimeout)
+			defer cancel()
+			start := time.Now()
+			p.c.Err = p.fn(ctx)
+			p.c.Took = time.Since(start)
+		})
+	}
+	wg.Wait()
+	var out []Check
+	for _, p := range probes {
+		out = append(out, p.c)
+		if p.c.Component != "toxiproxy" || proxies == nil {
+			continue
+		}
+		// Each proxy the file names must exist, as Toxiproxy lists them.
+		for _, edge := range sortedKeys(f.Proxies) {
+			name := f.Proxies[edge]
+			px, ok := proxies[name]
+			c := Check{Component: "proxy " + edge, What: "exists", URL: f.Toxiproxy + "/proxies/" + url.PathEscape(name)}
+			if !ok {
+				c.Err = fmt.Errorf("Toxiproxy has no proxy %q (it has %s): the remote stack never creates proxies; create it, or correct edges.%s.proxy",
+					name, orNone(sortedKeys(proxies)), edge)
+			} else {
+				l.mu.Lock()
+				l.e.Edges[edge] = stack.Edge{Name: edge, Proxy: name, Listen: px.Listen, Upstream: px.Upstream}
+				l.mu.Unlock()
+			}
+			out = append(out, c)
 		}
 	}
 	return out
