@@ -113,9 +113,9 @@ func (s *Scenario) CheckOn(c Capabilities) error {
 	return &ValidationError{Problems: problems}
 }
 
-// Uses returns the kinds the scenario needs of a stack, sorted: its fault
+// kinds returns the kinds the scenario needs of a stack, sorted: its fault
 // kinds, and KindKnobs when a knob differs from the lab's default.
-func (s *Scenario) Uses() []string {
+func (s *Scenario) kinds() []string {
 	var out []string
 	for _, u := range s.uses {
 		if !slices.Contains(out, u.kind) {

@@ -89,7 +89,7 @@ func TestCheckOn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := Parse("t.yaml", []byte(tt.doc(t)), WithScriptCheck(anyScript), WithLab(testLab(t)))
 			require.NoError(t, err, "the scenario is valid in itself")
-			assert.Equal(t, tt.uses, s.Uses())
+			assert.Equal(t, tt.uses, s.kinds())
 			err = s.CheckOn(tt.caps)
 			if len(tt.want) == 0 {
 				assert.NoError(t, err)
