@@ -39,7 +39,7 @@ func TestStacks(t *testing.T) {
 		local, compose bool
 	}{
 		{name: "every stack by default", doc: func(*testing.T) string { return base },
-			stacks: []string{StackLocal, StackCompose}, local: true, compose: true},
+			stacks: []string{StackLocal, StackCompose, StackRemote}, local: true, compose: true},
 		{name: "compose only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose]") },
 			stacks: []string{StackCompose}, compose: true},
 		{name: "local only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local]") },
@@ -59,7 +59,7 @@ func TestStacks(t *testing.T) {
 			assert.False(t, s.RunsOn("kubernetes"))
 		})
 	}
-	assert.Equal(t, []string{"local", "compose"}, Stacks())
+	assert.Equal(t, []string{"local", "compose", "remote"}, Stacks())
 }
 
 func TestContainerFaults(t *testing.T) {
@@ -87,17 +87,17 @@ func TestStackRules(t *testing.T) {
 	}{
 		// stacks itself.
 		{name: "unknown stack", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local, kubernetes]") },
-			want: []string{`stacks[1]: unknown value "kubernetes"; allowed: local, compose`}},
+			want: []string{`stacks[1]: unknown value "kubernetes"; allowed: local, compose, remote`}},
 		{name: "a stack listed twice", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose, compose]") },
 			want: []string{"stacks[1]: compose is listed twice"}},
 		{name: "empty list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: []") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, remote"}},
 		{name: "nothing", doc: func(t *testing.T) string { return withStacks(t, base, "stacks:") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, remote"}},
 		{name: "a string, not a list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: compose") },
 			want: []string{`stacks: want a list, got "compose"`}},
 		{name: "a mapping entry", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [{name: compose}]") },
-			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose"}},
+			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose, remote"}},
 
 		// Container faults need stacks: [compose].
 		{name: "a container fault without stacks", doc: disconnect,
@@ -108,7 +108,7 @@ func TestStackRules(t *testing.T) {
 			want: []string{fault + `: container faults need the compose stack, and the scenario runs on local too (stacks, line 4): set "stacks: [compose]"`}},
 		{name: "bad stacks are reported once, not again on the fault",
 			doc:  func(t *testing.T) string { return withStacks(t, disconnect(t), "stacks: [compose, docker]") },
-			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose`}},
+			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose, remote`}},
 		{name: "an invalid container fault is not also told about stacks",
 			doc: func(t *testing.T) string {
 				return replaceIn(t, disconnect(t), "action: disconnect", "action: restart")

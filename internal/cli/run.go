@@ -192,6 +192,9 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if scs, err = forStack(env, scs, o.stack); err != nil {
 		return err
 	}
+	if scs, err = o.forCapabilities(env, scs, lf, namedBy(fs.Args(), sf.name)); err != nil {
+		return err
+	}
 	if sf.sensitivity {
 		if scs, err = forSensitivity(env, scs); err != nil {
 			return err
