@@ -180,7 +180,7 @@ $(ETCD): tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/etcd/main.go
 # k8s.io/kubernetes replaces its staging modules with ./staging: tools/kube
 # requires each at its published v0.37.2 instead.
 $(KUBE_APISERVER): tools/kube/go.mod tools/kube/go.sum
-	$(call tool_build,$@,tools/kube,k8s.io/kubernetes,k8s.io/kubernetes/cmd/kube-apiserver,~15 min,k8s.io/component-base/version.gitVersion)
+	$(call tool_build,$@,tools/kube,k8s.io/kubernetes,k8s.io/kubernetes/cmd/kube-apiserver,~20 min,k8s.io/component-base/version.gitVersion)
 
 # Prometheus and promtool: tools/prometheus.sh links the ones on PATH when they
 # are >= 2.42 (Debian 12's package), else builds Prometheus 3 from

@@ -201,6 +201,8 @@ const (
 	defaultScrape           = time.Second
 	minScrape               = 100 * time.Millisecond
 	maxScrape               = time.Minute
+	minSpanFlush            = 10 * time.Millisecond
+	maxSpanFlush            = time.Minute
 	defaultTTL              = 24 * time.Hour
 	minTTL                  = time.Minute
 	maxTTL                  = 30 * 24 * time.Hour

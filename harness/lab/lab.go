@@ -268,6 +268,11 @@ type Proxies struct {
 type Telemetry struct {
 	Prometheus Prometheus
 	Jaeger     Jaeger
+	// SpanFlush is the longest the services take to make a finished span
+	// queryable in Jaeger (their exporter's batch timeout plus the export);
+	// trace checks wait this long after the lab settled. 0: not given (the
+	// runner then waits two scrape intervals).
+	SpanFlush time.Duration
 	// HarnessPort is where the harness serves its own metrics while it runs
 	// scenarios (chaoslab_fault_active), scraped by an own Prometheus as job
 	// "chaoslab" (default 9099).

@@ -139,7 +139,7 @@ func knobFields() []string {
 }
 func edgeFields() []string       { return []string{"proxy_port", "target_port"} }
 func proxiesFields() []string    { return []string{"port"} }
-func telemetryFields() []string  { return []string{"prometheus", "jaeger", "harness"} }
+func telemetryFields() []string  { return []string{"prometheus", "jaeger", "harness", "span_flush"} }
 func prometheusFields() []string { return []string{"url", "port", "scrape_interval"} }
 func jaegerFields() []string {
 	return []string{"ports", "otlp_grpc", "otlp_http", "query_grpc", "query_url"}
@@ -850,6 +850,9 @@ func (r *reader) telemetry(n *yaml.Node) {
 	}
 	if v := o.get("jaeger"); !isNull(v) {
 		r.jaeger(v, o.field("jaeger"))
+	}
+	if v := o.get("span_flush"); !isNull(v) {
+		t.SpanFlush, _ = r.duration(v, o.field("span_flush"), minSpanFlush, maxSpanFlush)
 	}
 	if v := o.get("harness"); !isNull(v) {
 		if h, ok := r.object(v, o.field("harness"), harnessFields()); ok {

@@ -129,6 +129,7 @@ func TestParseModel(t *testing.T) {
 	assert.True(t, l.Telemetry.Jaeger.Own())
 	assert.Equal(t, JaegerPorts(), l.Telemetry.Jaeger.Ports)
 	assert.Equal(t, 9099, l.Telemetry.HarnessPort)
+	assert.Zero(t, l.Telemetry.SpanFlush, "not given: the runner's two scrape intervals")
 	assert.Nil(t, l.Settle, "no settle probe by default")
 	assert.Empty(t, l.SLOs)
 	assert.Empty(t, l.Plots)
@@ -283,6 +284,11 @@ func TestRules(t *testing.T) {
 			want: []string{"telemetry.jaeger.ports.otlp: unknown field; allowed: otlp-grpc, otlp-http, query-grpc, query-http, health, metrics"}},
 		{name: "scrape interval", old: "load:", new: "telemetry:\n  prometheus: {scrape_interval: 10ms}\nload:",
 			want: []string{"telemetry.prometheus.scrape_interval: 10ms is out of range: must be from 100ms to 1m0s"}},
+		{name: "span flush", old: "load:", new: "telemetry:\n  span_flush: 750ms\nload:"},
+		{name: "span flush out of range", old: "load:", new: "telemetry:\n  span_flush: 2m\nload:",
+			want: []string{"telemetry.span_flush: 2m0s is out of range: must be from 10ms to 1m0s"}},
+		{name: "span flush is a duration", old: "load:", new: "telemetry:\n  span_flush: 1\nload:",
+			want: []string{`telemetry.span_flush: 1 has no unit: write a duration like "1s" or "500ms"`}},
 
 		// Load.
 		{name: "scripts are required", old: "scripts: k6", new: "acks: none",

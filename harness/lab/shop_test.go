@@ -90,7 +90,8 @@ func TestShopTopology(t *testing.T) {
 	assert.Equal(t, lab.AcksConsole, l.Load.Acks)
 	assert.Equal(t, lab.Auth{Provider: lab.AuthHS256, KeyFile: "jwt.key", Subject: "chaoslab", TTL: 24 * time.Hour}, l.Load.Auth,
 		"harness/auth: an HS256 token for subject chaoslab, valid 24h, the key in <run dir>/jwt.key")
-	assert.Equal(t, time.Second, l.Telemetry.Prometheus.ScrapeInterval, "local.DefaultConfig().ScrapeInterval")
+	assert.Equal(t, 500*time.Millisecond, l.Telemetry.Prometheus.ScrapeInterval, "SLO checks evaluate one interval after their phase")
+	assert.Equal(t, 750*time.Millisecond, l.Telemetry.SpanFlush, "the services' 100 ms batches and Jaeger's 100 ms, with a margin")
 }
 
 // TestShopPortPlan pins the shop's port plan: the ports the README,

@@ -99,13 +99,18 @@ type Runner struct {
 	// injected, and the scenario is expected to fail on data — one of its
 	// checks must notice that the fault did nothing. Knobs still apply.
 	Sensitivity bool
-	// ScrapeInterval is Prometheus' interval (default 1s). Before
+	// ScrapeInterval is Prometheus' interval (default 1s). SLO checks are
+	// evaluated one interval after their phase's end (slo.EvalLag). Before
 	// evaluating, the runner waits until Prometheus has scraped every
 	// service since the lab settled and since the latest instant an SLO
 	// check reads (through Targets), two intervals after the settle at
-	// most; without Targets, those two intervals. Trace checks wait the two
-	// intervals in any case (for the spans).
+	// most; without Targets, those two intervals.
 	ScrapeInterval time.Duration
+	// SpanFlush is how long after the lab settled the trace checks wait
+	// before they query Jaeger: the longest the services take to export a
+	// finished span (lab.Telemetry.SpanFlush; default two scrape
+	// intervals).
+	SpanFlush time.Duration
 	// IsDefault reports whether value is the lab's default of service's
 	// knob flag (lab.Knob.Default, compared in the flag's canonical
 	// syntax). A service whose knobs all restate its defaults already runs
@@ -252,24 +257,15 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 		r.say("  %s restarted with %s", svc, formatFlags(knobs[svc]))
 	}
 	h.Knobs = seconds(time.Since(knobStart))
-	observeStart := time.Now()
-	if err := r.waitObserved(ctx); err != nil {
-		return err
-	}
-	h.Observed = seconds(time.Since(observeStart))
-
 	// Load across the whole timeline.
 	var total time.Duration
 	for _, p := range sc.Phases {
 		total += p.Duration
 	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
 	type loadDone struct {
 		res load.Result
 		err error
 	}
-	loadCh := make(chan loadDone, 1)
 	e := r.Stack.Endpoints()
 	// k6 and the fault timeline start on one clock: k6's setup waits for
 	// startAt and counts its phase tags from it.
@@ -279,17 +275,44 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 			r.lead = defaultStartLead
 		}
 	}
+	startLoad := func(startAt time.Time) (chan loadDone, context.CancelFunc) {
+		loadCtx, stopLoad := context.WithCancel(ctx)
+		ch := make(chan loadDone, 1)
+		go func() {
+			res, err := r.Load(loadCtx, load.Options{
+				StartAt: startAt,
+				K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
+				BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
+				Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
+			})
+			ch <- loadDone{res, err}
+		}()
+		return ch, stopLoad
+	}
+	// Ready means observed: the timeline starts only once Prometheus has
+	// scraped every service restarted for this scenario (or restored after
+	// the one before). That wait runs while k6 starts up: when Prometheus
+	// has not seen them observeGuard before the origin, k6 is stopped
+	// before it sends anything and started again once it has.
 	startAt := time.Now().Add(r.lead)
 	h.StartOffset = seconds(r.lead)
-	go func() {
-		res, err := r.Load(loadCtx, load.Options{
-			StartAt: startAt,
-			K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
-			BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
-			Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
-		})
-		loadCh <- loadDone{res, err}
-	}()
+	loadCh, stopLoad := startLoad(startAt)
+	if late, err := r.waitObserved(ctx, time.Until(startAt)-observeGuard); err != nil {
+		stopLoad()
+		<-loadCh
+		if !late {
+			return err
+		}
+		again := time.Now()
+		r.say("  Prometheus had not scraped the restarted services %s before the load was due: k6 starts again once it has", observeGuard)
+		if _, err := r.waitObserved(ctx, scrapeWait); err != nil {
+			return err
+		}
+		startAt = time.Now().Add(r.lead)
+		h.Observed = seconds(time.Since(again))
+		loadCh, stopLoad = startLoad(startAt)
+	}
+	defer func() { stopLoad() }()
 	r.say("  load: %s, %s", sc.Load.Script, describeLoad(sc.Load, total))
 
 	// The timeline: faults in at the start of a phase, out at its end. A
@@ -334,42 +357,21 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 	}
 	settledAt := time.Now()
 	h.Settle = seconds(settledAt.Sub(settleStart))
-	evalAt := evaluatedAt(sc, j.Phases, settledAt)
-	// Spans: the lab says nothing of how long its services take to export
-	// theirs, so the trace checks keep the wait the runner always made
-	// before evaluating.
-	spansIn := settledAt.Add(2 * scrape)
-	if err := r.waitLastScrape(ctx, evalAt, spansIn); err != nil {
+	// Spans: the trace checks query Jaeger once the lab's services have
+	// exported the spans of the last requests (SpanFlush after the settle).
+	spansIn := settledAt.Add(r.spanFlush(scrape))
+	if err := r.waitLastScrape(ctx, settledAt, settledAt.Add(2*scrape)); err != nil {
 		return err
 	}
 	h.LastScrape = seconds(time.Since(settledAt))
 
 	checksStart := time.Now()
-	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn)
+	r.evaluate(ctx, sc, j, ld.res, settledAt, spansIn, scrape)
 	h.Checks = seconds(time.Since(checksStart))
 	seriesStart := time.Now()
 	r.series(ctx, sc, j)
 	h.Series = seconds(time.Since(seriesStart))
 	return nil
-}
-
-// evaluatedAt is the latest instant whose samples the checks of sc read
-// as final: the settle (the services' counters are final: recoveries and
-// the plots read up to the evaluation), or the end of an SLO check's phase
-// plus slo.ScrapeInterval (the instant it is evaluated at), whichever is
-// later.
-func evaluatedAt(sc *scenario.Scenario, phases []journal.Phase, settledAt time.Time) time.Time {
-	at := settledAt
-	for _, c := range sc.Checks.SLO {
-		for _, p := range phases {
-			if p.Name == c.Phase {
-				if t := p.End.Add(slo.ScrapeInterval); t.After(at) {
-					at = t
-				}
-			}
-		}
-	}
-	return at
 }
 
 // noteLate records how late k6 started its load after the timeline's
@@ -391,11 +393,18 @@ func (r *Runner) noteLate(h *journal.Harness, res load.Result) {
 // of the lab's services after t, then for that scrape's samples to be
 // committed, or until deadline (two scrape intervals after the lab
 // settled: what the runner used to wait in any case); without a targets
-// API or services to look for, until deadline. The runner's t is the
-// later of the settle (the services' counters are final) and the last
-// phase's end plus slo.ScrapeInterval (the instant its SLO checks are
-// evaluated at): once a scrape has begun after it, every sample those
-// checks read is in.
+// API or services to look for, until deadline.
+//
+// The runner's t is the settle: the services' counters are final, and
+// once every service has begun a scrape after it, every sample the checks
+// read is in. The recoveries and plots read up to the evaluation. An SLO
+// check reads up to its phase's end P plus one scrape interval I
+// (slo.EvalLag) and waits for that instant itself: each service is
+// scraped once in (P, P+I], the scrape that holds the requests completed
+// just before P, and the scrape begun after the settle (> P) is that one
+// or a later one, so by P+I every sample at or before P+I is in. Waiting
+// for a scrape begun after P+I instead would cost up to an interval more
+// and read the same samples.
 func (r *Runner) waitLastScrape(ctx context.Context, t, deadline time.Time) error {
 	sleep := func(d time.Duration) error {
 		select {
@@ -456,6 +465,15 @@ func scrapedAfter(active []promv1.ActiveTarget, services []string, t time.Time) 
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
 
+// spanFlush is the wait for spans after the settle: SpanFlush, or two
+// scrape intervals.
+func (r *Runner) spanFlush(scrape time.Duration) time.Duration {
+	if r.SpanFlush > 0 {
+		return r.SpanFlush
+	}
+	return 2 * scrape
+}
+
 // scrapeWait bounds the wait for Prometheus to scrape a restarted service.
 const scrapeWait = 15 * time.Second
 
@@ -467,21 +485,30 @@ func (r *Runner) restarted(svc string) {
 	r.restartedAt[svc] = time.Now()
 }
 
-// waitObserved waits until Prometheus has scraped every service restarted
-// since it last looked (its job is the service's name): "ready" means
-// observed, or a scenario's first seconds would measure nothing.
-func (r *Runner) waitObserved(ctx context.Context) error {
+// observeGuard is how long before the timeline's origin Prometheus must
+// have scraped the restarted services, for k6 to keep its start: k6 sends
+// nothing before the origin, and stopping it takes a moment.
+const observeGuard = 100 * time.Millisecond
+
+// waitObserved waits, up to timeout, until Prometheus has scraped every
+// service restarted since it last looked (its job is the service's name):
+// "ready" means observed, or a scenario's first seconds would measure
+// nothing. late reports that the timeout ran out (and not ctx).
+func (r *Runner) waitObserved(ctx context.Context, timeout time.Duration) (late bool, err error) {
 	if r.Targets == nil || len(r.restartedAt) == 0 {
-		return nil
+		return false, nil
+	}
+	if timeout <= 0 {
+		return true, fmt.Errorf("no time left to wait for Prometheus to scrape the restarted services")
 	}
 	start := time.Now()
-	got, err := stack.WaitScraped(ctx, r.Targets, r.restartedAt, scrapeWait)
+	got, err := stack.WaitScraped(ctx, r.Targets, r.restartedAt, timeout)
 	if err != nil {
-		return fmt.Errorf("waiting for Prometheus to scrape the restarted services: %w", err)
+		return ctx.Err() == nil, fmt.Errorf("waiting for Prometheus to scrape the restarted services: %w", err)
 	}
 	r.say("  observed by Prometheus: %s (waited %s)", strings.Join(slices.Sorted(maps.Keys(got)), ", "), time.Since(start).Round(10*time.Millisecond))
 	r.restartedAt = nil
-	return nil
+	return false, nil
 }
 
 // timeline runs the phases, applying and removing faults. Faults still in
@@ -580,14 +607,14 @@ func closePhase(p journal.Phase) journal.Phase {
 // once, and records them in the scenario's order: SLOs, recoveries,
 // traces, invariants, k6's thresholds. The run's load and settle ended at
 // until; the trace checks query Jaeger from spansIn on.
-func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time) {
+func (r *Runner) evaluate(ctx context.Context, sc *scenario.Scenario, j *journal.Journal, res load.Result, until, spansIn time.Time, scrape time.Duration) {
 	runEnd := time.Now()
 	var jobs []func() []journal.Check
 	one := func(f func() journal.Check) {
 		jobs = append(jobs, func() []journal.Check { return []journal.Check{f()} })
 	}
 	for _, c := range sc.Checks.SLO {
-		one(func() journal.Check { return slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, r.ResolveSLO) })
+		one(func() journal.Check { return slo.EvaluateSLO(ctx, r.Prometheus, c, j.Phases, scrape, r.ResolveSLO) })
 	}
 	for _, c := range sc.Checks.Recovery {
 		one(func() journal.Check {

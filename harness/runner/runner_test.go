@@ -474,9 +474,11 @@ func TestSensitivityRunInjectsNothingAndExpectsAFailureOnData(t *testing.T) {
 }
 
 // scrapingProm is Prometheus' targets API: it has scraped store only from
-// its third answer on, each time at the moment it answers.
+// its from-th answer on (third by default), each time at the moment it
+// answers.
 type scrapingProm struct {
 	ev    *events
+	from  int
 	mu    sync.Mutex
 	calls int
 }
@@ -486,9 +488,11 @@ func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
 	defer p.mu.Unlock()
 	p.calls++
 	last := time.Now().Add(-time.Hour) // a scrape of the process before the restart
-	if p.calls >= 3 {
+	if p.calls >= max(p.from, 3) {
 		last = time.Now()
-		p.ev.add("scraped store")
+		if p.calls == max(p.from, 3) {
+			p.ev.add("scraped store")
+		}
 	}
 	return promv1.TargetsResult{Active: []promv1.ActiveTarget{{
 		Labels: model.LabelSet{"job": "store"}, Health: promv1.HealthGood, LastScrape: last,
@@ -496,26 +500,66 @@ func (p *scrapingProm) Targets(context.Context) (promv1.TargetsResult, error) {
 }
 
 // Ready means observed: after restarting a service for its knobs, the
-// scenario's load starts only once Prometheus has scraped the new process,
-// and so does the next scenario after the defaults are restored.
+// scenario's timeline starts only once Prometheus has scraped the new
+// process, and so does the next scenario's after the defaults are
+// restored. The wait runs while k6 starts up; when Prometheus has not
+// scraped the service shortly before the origin, k6 is stopped before its
+// load and started again once it has.
 func TestRunWaitsUntilRestartedServicesAreScraped(t *testing.T) {
-	ev := &events{}
-	r := newRunner(t, ev, loadUntilDone(ev))
-	prom := &scrapingProm{ev: ev}
-	r.Targets = prom
-	j := r.Run(t.Context(), twoPhases())
-	require.Empty(t, j.Error)
-	log := ev.all()
-	require.GreaterOrEqual(t, len(log), 3)
-	assert.Equal(t, []string{"restart store -retries=false", "scraped store", "load start"}, log[:3])
+	tests := []struct {
+		name string
+		// from is the targets API's answer from which store is scraped
+		// (one every stack.ScrapePoll).
+		from       int
+		wantEvents []string
+		restarted  bool
+	}{
+		{"scraped while k6 starts", 3, []string{"restart store -retries=false", "load start", "scraped store", "apply fault store->ledger"}, false},
+		{"scraped after the origin was due: k6 starts again", 9, []string{"restart store -retries=false", "load start", "load stop", "scraped store", "load start", "apply fault store->ledger"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := &events{}
+			var starts []time.Time
+			var mu sync.Mutex
+			r := newRunner(t, ev, func(ctx context.Context, o load.Options) (load.Result, error) {
+				mu.Lock()
+				starts = append(starts, o.StartAt)
+				mu.Unlock()
+				defer ev.add("load stop")
+				return loadUntilDone(ev)(ctx, o)
+			})
+			r.StartLead = 500 * time.Millisecond
+			prom := &scrapingProm{ev: ev, from: tt.from}
+			r.Targets = prom
+			j := r.Run(t.Context(), twoPhases())
+			require.Empty(t, j.Error)
+			log := ev.all()
+			require.GreaterOrEqual(t, len(log), len(tt.wantEvents))
+			assert.Equal(t, tt.wantEvents, log[:len(tt.wantEvents)])
+			require.NotEmpty(t, starts)
+			assert.True(t, j.Phases[0].Start.After(starts[len(starts)-1].Add(-50*time.Millisecond)), "the timeline starts at the last k6's origin")
+			if tt.restarted {
+				require.Len(t, starts, 2)
+				assert.Positive(t, j.Harness.Observed, "the wait beyond k6's lead")
+			} else {
+				require.Len(t, starts, 1)
+				assert.Zero(t, j.Harness.Observed, "within k6's lead")
+			}
 
-	// The restore at the end restarted store: the next scenario waits again.
-	before := len(ev.all())
-	sc := twoPhases()
-	sc.Knobs = nil
-	j = r.Run(t.Context(), sc)
-	require.Empty(t, j.Error)
-	assert.Equal(t, []string{"scraped store", "load start"}, ev.all()[before:before+2])
+			// The restore at the end restarted store: the next scenario
+			// waits again, while its k6 starts.
+			before := len(ev.all())
+			prom.mu.Lock()
+			prom.calls, prom.from = 0, 3
+			prom.mu.Unlock()
+			sc := twoPhases()
+			sc.Knobs = nil
+			j = r.Run(t.Context(), sc)
+			require.Empty(t, j.Error)
+			assert.Equal(t, []string{"load start", "scraped store"}, ev.all()[before:before+2])
+		})
+	}
 }
 
 func TestRestartOrder(t *testing.T) {
@@ -804,60 +848,90 @@ func (f *timedFinder) Find(context.Context, traces.Query) ([]traces.Trace, error
 	return nil, nil
 }
 
-// The lab does not say how long its services take to export their spans:
-// the trace checks keep the wait the runner always made, two scrape
-// intervals after the settle, while the other checks need not.
-func TestRunQueriesTracesTwoScrapeIntervalsAfterTheSettle(t *testing.T) {
-	ev := &events{}
-	r := newRunner(t, ev, loadUntilDone(ev))
-	r.ScrapeInterval = 300 * time.Millisecond
-	fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
-	r.Checks = fc
-	f := &timedFinder{}
-	r.Traces = f
-	sc := twoPhases()
-	sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
-	j := r.Run(t.Context(), sc)
-	require.Empty(t, j.Error)
-	require.Len(t, f.asked, 1)
-	assert.GreaterOrEqual(t, f.asked[0].Sub(fc.settleAt), 2*r.ScrapeInterval)
-	require.Len(t, j.Checks, 1)
-	assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
-}
-
-// The runner waits for the samples its checks read: those of an SLO
-// check's evaluation instant (its phase's end plus a scrape interval), or
-// of the settle when that is later or no SLO check reads the end.
-func TestEvaluatedAt(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	phases := []journal.Phase{
-		{Name: "baseline", Start: t0, End: t0.Add(10 * time.Second)},
-		{Name: "fault", Start: t0.Add(10 * time.Second), End: t0.Add(20 * time.Second)},
-		{Name: "recovery", Start: t0.Add(20 * time.Second), End: t0.Add(30 * time.Second)},
-	}
-	settled := t0.Add(30*time.Second + 100*time.Millisecond)
-	withSLOs := func(phases ...string) *scenario.Scenario {
-		sc := &scenario.Scenario{}
-		for _, p := range phases {
-			sc.Checks.SLO = append(sc.Checks.SLO, scenario.SLOCheck{Name: p, Phase: p})
-		}
-		return sc
-	}
-	late := settled.Add(2 * time.Second)
+// The trace checks query Jaeger once the services have exported their
+// last spans: the lab's span flush after the settle, or, when it does not
+// say, the wait the runner always made (two scrape intervals); the other
+// checks need not wait for it.
+func TestRunQueriesTracesAfterTheSpanFlush(t *testing.T) {
 	tests := []struct {
-		name    string
-		sc      *scenario.Scenario
-		settled time.Time
-		want    time.Time
+		name      string
+		scrape    time.Duration
+		spanFlush time.Duration
+		want      time.Duration
 	}{
-		{"an SLO on the last phase", withSLOs("fault", "recovery"), settled, t0.Add(31 * time.Second)},
-		{"SLOs on earlier phases only", withSLOs("baseline", "fault"), settled, settled},
-		{"no SLO", withSLOs(), settled, settled},
-		{"a settle after the last instant", withSLOs("recovery"), late, late},
+		{"no span flush: two scrape intervals", 300 * time.Millisecond, 0, 600 * time.Millisecond},
+		{"the lab's span flush, shorter than two intervals", time.Second, 150 * time.Millisecond, 150 * time.Millisecond},
+		{"the lab's span flush, longer than two intervals", 100 * time.Millisecond, 700 * time.Millisecond, 700 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, evaluatedAt(tt.sc, phases, tt.settled))
+			ev := &events{}
+			r := newRunner(t, ev, loadUntilDone(ev))
+			r.ScrapeInterval, r.SpanFlush = tt.scrape, tt.spanFlush
+			r.Targets = targetsServer(t, time.Now) // scraped: the last-scrape wait ends at once
+			fc := &fakeChecks{ev: ev, settled: checks.Settled{Probed: true}}
+			r.Checks = fc
+			f := &timedFinder{}
+			r.Traces = f
+			sc := twoPhases()
+			sc.Checks.Traces = []scenario.TraceCheck{{Name: "spans", Phase: "baseline", Service: "api", MinTraces: 1}}
+			j := r.Run(t.Context(), sc)
+			require.Empty(t, j.Error)
+			require.Len(t, f.asked, 1)
+			waited := f.asked[0].Sub(fc.settleAt)
+			assert.GreaterOrEqual(t, waited, tt.want)
+			assert.Less(t, waited, tt.want+800*time.Millisecond, "the flush, not two scrape intervals")
+			require.Len(t, j.Checks, 1)
+			assert.Equal(t, journal.Inconclusive, j.Checks[0].Outcome, "no traces found")
 		})
 	}
+}
+
+// timedProm is Prometheus' query API: it records when each instant query
+// was asked and for which instant, and answers with one sample.
+type timedProm struct {
+	mu    sync.Mutex
+	asked []time.Time
+	ts    []time.Time
+}
+
+func (p *timedProm) Query(_ context.Context, _ string, ts time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked, p.ts = append(p.asked, time.Now()), append(p.ts, ts)
+	return model.Vector{{Value: 1}}, nil, nil
+}
+
+func (p *timedProm) QueryRange(context.Context, string, promv1.Range, ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	return model.Matrix{}, nil, nil
+}
+
+// The runner waits for every service's first scrape after the settle, not
+// for one after the last phase's end plus an interval: an SLO check on the
+// last phase is evaluated at that instant and waits for it itself, so the
+// same samples are read without the runner's wait taking up to an interval
+// more.
+func TestRunWaitsForTheScrapeAfterTheSettleAndSLOChecksForTheirInstant(t *testing.T) {
+	const scrape = 400 * time.Millisecond
+	ev := &events{}
+	r := newRunner(t, ev, loadUntilDone(ev))
+	r.ScrapeInterval = scrape
+	prom := &timedProm{}
+	r.Prometheus = prom
+	r.Targets = targetsServer(t, time.Now) // every service scraped the moment it is asked
+	sc := twoPhases()
+	sc.Knobs = nil
+	obj, err := scenario.ParseObjective(">= 1")
+	require.NoError(t, err)
+	sc.Checks.SLO = []scenario.SLOCheck{{Name: "last", Phase: "fault", Query: "up", Objective: obj}}
+	j := r.Run(t.Context(), sc)
+	require.Empty(t, j.Error)
+	require.Len(t, j.Checks, 1)
+	assert.Equal(t, journal.Pass, j.Checks[0].Outcome, j.Checks[0].Detail)
+
+	end := j.Phases[len(j.Phases)-1].End
+	assert.Less(t, j.Harness.LastScrape, (scrape / 2).Seconds(), "the first scrape after the settle ends the wait")
+	require.NotEmpty(t, prom.ts)
+	assert.True(t, prom.ts[0].Equal(end.Add(scrape)), "evaluated at the phase's end plus an interval: %s", prom.ts[0].Sub(end))
+	assert.False(t, prom.asked[0].Before(end.Add(scrape)), "not asked before that instant: %s after the end", prom.asked[0].Sub(end))
 }

@@ -235,14 +235,14 @@ load: {scripts: .}
 
 	sc, err := Parse("t.yaml", []byte(doc), WithLab(localOnly), WithScriptCheck(anyScript))
 	require.NoError(t, err)
-	assert.Equal(t, []string{StackLocal}, sc.Stacks, "without stacks: the lab's")
+	assert.Equal(t, []string{StackLocal, StackKubernetes, StackRemote}, sc.Stacks, "without stacks: the lab's (kubernetes and remote run any lab)")
 	assert.False(t, sc.RunsOn(StackCompose))
 
 	_, err = Parse("t.yaml", []byte("stacks: [local, compose]\n"+doc), WithLab(localOnly), WithScriptCheck(anyScript))
 	var verr *ValidationError
 	require.ErrorAs(t, err, &verr)
 	require.Len(t, verr.Problems, 1)
-	assert.Equal(t, `t.yaml:1:17: stacks[1]: lab local-only cannot run on the compose stack: service api has no compose image (services.api.compose, local.yaml:3); allowed: local`,
+	assert.Equal(t, `t.yaml:1:17: stacks[1]: lab local-only cannot run on the compose stack: service api has no compose image (services.api.compose, local.yaml:3); allowed: local, kubernetes, remote`,
 		verr.Problems[0].String())
 
 	sc, err = Parse("t.yaml", []byte(doc), WithLab(parseSmallLab(t)), WithScriptCheck(anyScript))

@@ -24,6 +24,9 @@ type decoder struct {
 	// (WithLab), and topology the lab as the fault model sees it.
 	lab      *lab.Lab
 	topology faults.Topology
+	// uses are the faults and knobs a stack must be able to apply, for
+	// Scenario.CheckOn.
+	uses []use
 }
 
 // errorf records a problem at node n (or at the top of the file when n is

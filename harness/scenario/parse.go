@@ -212,6 +212,7 @@ func Parse(name string, data []byte, opts ...Option) (*Scenario, error) {
 	if err := d.result(); err != nil {
 		return nil, err
 	}
+	s.uses = d.uses
 	return s, nil
 }
 

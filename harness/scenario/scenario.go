@@ -56,11 +56,15 @@ const (
 	StackCompose = "compose"
 	// StackKubernetes runs the lab on a Kubernetes cluster (client-go).
 	StackKubernetes = "kubernetes"
+	// StackRemote reaches a lab that runs elsewhere, through the URLs of a
+	// remote endpoints file; it owns no process, so it applies only the
+	// faults its endpoints allow (Capabilities).
+	StackRemote = "remote"
 )
 
 // Stacks returns the stacks a scenario can run on, in the order Scenario
 // lists them; a scenario without `stacks:` runs on all of them.
-func Stacks() []string { return []string{StackLocal, StackCompose, StackKubernetes} }
+func Stacks() []string { return []string{StackLocal, StackCompose, StackKubernetes, StackRemote} }
 
 // Invariant names a data check after the run: one of the invariants the
 // lab declares (lab.Lab.InvariantNames).
@@ -90,6 +94,10 @@ type Scenario struct {
 	Phases []Phase
 	// Checks give the verdict.
 	Checks Checks
+
+	// uses are what the scenario needs of a stack, with where the file
+	// says it (CheckOn).
+	uses []use
 }
 
 // Knob is one service flag a scenario sets.
@@ -283,7 +291,8 @@ type EventRequirement struct {
 }
 
 // RunsOn reports whether the scenario runs on stack (StackLocal,
-// StackCompose).
+// StackCompose, StackRemote). Whether the stack can apply its faults and
+// knobs is CheckOn's question.
 func (s *Scenario) RunsOn(stack string) bool { return slices.Contains(s.Stacks, stack) }
 
 // FaultCount returns how many faults the phases apply.

@@ -65,8 +65,8 @@ func (d *decoder) stacks(n, key *yaml.Node) []string {
 }
 
 // labStacks returns the stacks the lab can run on, in the order of Stacks
-// — local when every service has a local command, compose and kubernetes
-// when every service has a compose image — and why it cannot run on each other one:
+// — local when every service has a local command, compose when every
+// service has a compose image, kubernetes and remote always — and why it cannot run on each other one:
 // the default of a scenario without `stacks:`.
 func (d *decoder) labStacks() (runnable []string, why map[string]string) {
 	why = map[string]string{}
@@ -76,8 +76,6 @@ func (d *decoder) labStacks() (runnable []string, why map[string]string) {
 		}
 		if s.Compose == nil && why[StackCompose] == "" {
 			why[StackCompose] = fmt.Sprintf("service %s has no compose image (services.%s.compose, %s:%d)", s.Name, s.Name, d.lab.File, s.Pos.Line)
-			// The cluster runs the same images.
-			why[StackKubernetes] = why[StackCompose]
 		}
 	}
 	for _, st := range Stacks() {

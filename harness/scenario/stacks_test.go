@@ -40,7 +40,7 @@ func TestStacks(t *testing.T) {
 		kubernetes     bool
 	}{
 		{name: "every stack by default", doc: func(*testing.T) string { return base },
-			stacks: []string{StackLocal, StackCompose, StackKubernetes}, local: true, compose: true, kubernetes: true},
+			stacks: []string{StackLocal, StackCompose, StackKubernetes, StackRemote}, local: true, compose: true, kubernetes: true},
 		{name: "compose only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose]") },
 			stacks: []string{StackCompose}, compose: true},
 		{name: "local only", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local]") },
@@ -60,7 +60,7 @@ func TestStacks(t *testing.T) {
 			assert.Equal(t, tt.kubernetes, s.RunsOn(StackKubernetes))
 		})
 	}
-	assert.Equal(t, []string{"local", "compose", "kubernetes"}, Stacks())
+	assert.Equal(t, []string{"local", "compose", "kubernetes", "remote"}, Stacks())
 }
 
 func TestContainerFaults(t *testing.T) {
@@ -88,17 +88,17 @@ func TestStackRules(t *testing.T) {
 	}{
 		// stacks itself.
 		{name: "unknown stack", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [local, nomad]") },
-			want: []string{`stacks[1]: unknown value "nomad"; allowed: local, compose, kubernetes`}},
+			want: []string{`stacks[1]: unknown value "nomad"; allowed: local, compose, kubernetes, remote`}},
 		{name: "a stack listed twice", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [compose, compose]") },
 			want: []string{"stacks[1]: compose is listed twice"}},
 		{name: "empty list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: []") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes, remote"}},
 		{name: "nothing", doc: func(t *testing.T) string { return withStacks(t, base, "stacks:") },
-			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes"}},
+			want: []string{"stacks: is empty: list the stacks the scenario runs on, like [compose], or leave stacks out to run on every stack; allowed: local, compose, kubernetes, remote"}},
 		{name: "a string, not a list", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: compose") },
 			want: []string{`stacks: want a list, got "compose"`}},
 		{name: "a mapping entry", doc: func(t *testing.T) string { return withStacks(t, base, "stacks: [{name: compose}]") },
-			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose, kubernetes"}},
+			want: []string{"stacks[0]: want one of the allowed values, got a mapping; allowed: local, compose, kubernetes, remote"}},
 
 		// Container faults need stacks: [compose].
 		{name: "a container fault without stacks", doc: disconnect,
@@ -109,7 +109,7 @@ func TestStackRules(t *testing.T) {
 			want: []string{fault + `: container faults need the compose stack, and the scenario runs on local too (stacks, line 4): set "stacks: [compose]"`}},
 		{name: "bad stacks are reported once, not again on the fault",
 			doc:  func(t *testing.T) string { return withStacks(t, disconnect(t), "stacks: [compose, docker]") },
-			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose, kubernetes`}},
+			want: []string{`stacks[1]: unknown value "docker"; allowed: local, compose, kubernetes, remote`}},
 		{name: "an invalid container fault is not also told about stacks",
 			doc: func(t *testing.T) string {
 				return replaceIn(t, disconnect(t), "action: disconnect", "action: restart")

@@ -103,6 +103,8 @@ func (d *decoder) phaseFaults(n *yaml.Node, path string, p Phase) []faults.Spec 
 			continue
 		}
 		out = append(out, spec)
+		at := keyNode(it, spec.Kind())
+		d.useFault(spec, fpath, at.Line, at.Column)
 		// A slot is what a fault occupies; what describes the fault in it
 		// (faults.Fault.Occupies).
 		var slot, what string
@@ -303,6 +305,8 @@ func (d *decoder) services(n *yaml.Node, s *Scenario) {
 			k, _ := service.Knob(flag)
 			if value, ok := d.labKnob(ko.get(flag), ko.field(flag), k); ok {
 				s.Knobs = append(s.Knobs, Knob{Service: svc, Flag: flag, Value: value})
+				at := resolve(ko.get(flag))
+				d.useKnob(svc, flag, value, knobDefault(k), ko.field(flag), at.Line, at.Column)
 			}
 		}
 	}

@@ -33,9 +33,10 @@ type Querier interface {
 	QueryRange(ctx context.Context, query string, r promv1.Range, opts ...promv1.Option) (model.Value, promv1.Warnings, error)
 }
 
-// ScrapeInterval is the lab's Prometheus scrape interval. An SLO query is
-// evaluated one ScrapeInterval after its phase's end: see EvaluateSLO.
-const ScrapeInterval = time.Second
+// DefaultScrapeInterval is the scrape interval EvaluateSLO assumes when it
+// is given none. An SLO query is evaluated one scrape interval after its
+// phase's end: see EvaluateSLO.
+const DefaultScrapeInterval = time.Second
 
 // ingestMargin is how long after a sample's time the evaluators wait, when
 // called early, for Prometheus to have scraped and stored it.
@@ -48,7 +49,8 @@ const queryTimeout = 30 * time.Second
 //
 // Window and time: $window becomes the phase's duration rounded to whole
 // seconds ("[15s]"), and the query is evaluated at the phase's end plus one
-// ScrapeInterval. With a 1 s scrape, the requests that complete in a phase's
+// scrape interval (the lab's Prometheus', scrape; DefaultScrapeInterval when
+// it is 0). With a 1 s scrape, the requests that complete in a phase's
 // last second reach Prometheus in the scrape that follows its end, so
 // evaluating at the end itself would miss them — and they are the slow tail
 // of a fault, the very thing a fault phase measures. Keeping the window at
@@ -70,7 +72,7 @@ const queryTimeout = 30 * time.Second
 //
 // A check that names an SLO definition (c.SLO) gets its query from
 // resolveSLO; resolveSLO may be nil when no definitions are loaded.
-func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []journal.Phase, resolveSLO func(name string) (string, error)) journal.Check {
+func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []journal.Phase, scrape time.Duration, resolveSLO func(name string) (string, error)) journal.Check {
 	out := journal.Check{Name: c.Name, Kind: journal.KindSLO, Phase: c.Phase, Objective: c.Objective.String()}
 	if c.SLO != "" {
 		query, err := resolve(c.SLO, resolveSLO)
@@ -84,7 +86,7 @@ func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []j
 		return inconclusive(out, err.Error())
 	}
 
-	got, rec := evalWindow(ctx, q, c, p)
+	got, rec := evalWindow(ctx, q, c, p, scrape)
 	out.Queries = append(out.Queries, rec)
 	switch {
 	case got.err != "":
@@ -109,7 +111,7 @@ func EvaluateSLO(ctx context.Context, q Querier, c scenario.SLOCheck, phases []j
 		if err != nil {
 			return inconclusive(out, "the objective's base: "+err.Error())
 		}
-		b, rec := evalWindow(ctx, q, c, bp)
+		b, rec := evalWindow(ctx, q, c, bp, scrape)
 		out.Queries = append(out.Queries, rec)
 		warnings = append(warnings, b.warnings...)
 		switch {
@@ -172,14 +174,24 @@ type result struct {
 	warnings promv1.Warnings
 }
 
+// EvalLag is how long after a phase's end its SLO checks are evaluated: one
+// scrape interval of the lab's Prometheus (DefaultScrapeInterval when
+// scrape is 0).
+func EvalLag(scrape time.Duration) time.Duration {
+	if scrape <= 0 {
+		return DefaultScrapeInterval
+	}
+	return scrape
+}
+
 // evalWindow evaluates c's query over phase p's window at p's end plus one
-// ScrapeInterval.
-func evalWindow(ctx context.Context, q Querier, c scenario.SLOCheck, p journal.Phase) (result, journal.Query) {
+// scrape interval.
+func evalWindow(ctx context.Context, q Querier, c scenario.SLOCheck, p journal.Phase, scrape time.Duration) (result, journal.Query) {
 	window := p.End.Sub(p.Start).Round(time.Second)
 	if window < time.Second {
 		window = time.Second
 	}
-	at := p.End.Add(ScrapeInterval)
+	at := p.End.Add(EvalLag(scrape))
 	rec := journal.Query{PromQL: c.QueryFor(window), At: at, Window: scenario.PromDuration(window)}
 	r := instant(ctx, q, rec.PromQL, at)
 	record(&rec, r)

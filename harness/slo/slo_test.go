@@ -249,7 +249,7 @@ func TestEvaluateSLO(t *testing.T) {
 				c.Phase = tt.phase
 			}
 			prom := &fakeProm{instant: tt.replies}
-			got := EvaluateSLO(t.Context(), prom, c, phases, tt.resolve)
+			got := EvaluateSLO(t.Context(), prom, c, phases, 0, tt.resolve)
 
 			assert.Equal(t, tt.outcome, got.Outcome)
 			// On data exactly when a value was compared with the objective:
@@ -291,7 +291,7 @@ func TestEvaluateSLOWaitsForItsEvaluationTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	prom := &fakeProm{}
-	got := EvaluateSLO(ctx, prom, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, ">= 1")}, future, nil)
+	got := EvaluateSLO(ctx, prom, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, ">= 1")}, future, 0, nil)
 	assert.Equal(t, journal.Inconclusive, got.Outcome)
 	assert.Contains(t, got.Detail, "waiting for the evaluation time")
 	assert.Contains(t, got.Detail, context.Canceled.Error())
@@ -299,19 +299,35 @@ func TestEvaluateSLOWaitsForItsEvaluationTime(t *testing.T) {
 }
 
 func TestEvaluateSLOAsksAtPhaseEndPlusOneScrape(t *testing.T) {
-	prom := &fakeProm{instant: map[string]reply{
-		key(inFault, faultAt): {v: vec(0.2)},
-		key(inBase, baseAt):   {v: vec(0.1)},
-	}}
-	EvaluateSLO(t.Context(), prom, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, "<= 3 * baseline")}, phases, nil)
-	require.Len(t, prom.calls, 2)
-	assert.Equal(t, call{query: inFault, ts: phases[1].End.Add(ScrapeInterval)}, prom.calls[0])
-	assert.Equal(t, call{query: inBase, ts: phases[0].End.Add(ScrapeInterval)}, prom.calls[1])
+	tests := []struct {
+		name   string
+		scrape time.Duration
+		lag    time.Duration
+	}{
+		{"no interval given: the default", 0, DefaultScrapeInterval},
+		{"the lab's 1s", time.Second, time.Second},
+		{"the lab's 500ms", 500 * time.Millisecond, 500 * time.Millisecond},
+		{"the lab's 5s", 5 * time.Second, 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prom := &fakeProm{instant: map[string]reply{
+				key(inFault, phases[1].End.Add(tt.lag)): {v: vec(0.2)},
+				key(inBase, phases[0].End.Add(tt.lag)):  {v: vec(0.1)},
+			}}
+			got := EvaluateSLO(t.Context(), prom, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, "<= 3 * baseline")}, phases, tt.scrape, nil)
+			require.Len(t, prom.calls, 2)
+			assert.Equal(t, call{query: inFault, ts: phases[1].End.Add(tt.lag)}, prom.calls[0])
+			assert.Equal(t, call{query: inBase, ts: phases[0].End.Add(tt.lag)}, prom.calls[1])
+			assert.Equal(t, journal.Pass, got.Outcome, got.Detail)
+			assert.Equal(t, tt.lag, EvalLag(tt.scrape))
+		})
+	}
 }
 
 func TestEvaluateSLOPhaseCutShort(t *testing.T) {
 	cut := []journal.Phase{{Name: "fault", Start: t0}}
-	got := EvaluateSLO(t.Context(), &fakeProm{}, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, ">= 1")}, cut, nil)
+	got := EvaluateSLO(t.Context(), &fakeProm{}, scenario.SLOCheck{Name: "c", Phase: "fault", Query: query, Objective: objective(t, ">= 1")}, cut, 0, nil)
 	assert.Equal(t, journal.Inconclusive, got.Outcome)
 	assert.Contains(t, got.Detail, `phase "fault" did not run to its end`)
 }

@@ -12,19 +12,23 @@ import (
 )
 
 // FaultEnv returns what the fault injectors act on in the running lab s:
-// its Toxiproxy, its process control, its services' admin APIs, called
-// with hc (nil: a client with a 10s timeout) and, when the endpoints have
-// an AdminToken, with it as a bearer token, and its container control
-// when s implements faults.Containers (the compose stack).
+// its Toxiproxy (none without a Toxiproxy URL), its process control, its
+// services' admin APIs, called with hc (nil: a client with a 10s timeout;
+// through s's AdminHTTP when it has credentials to add per service; with
+// the endpoints' AdminToken as a bearer token when they have one), and its
+// container control when s implements faults.Containers (the compose
+// stack).
 //
 // It lives here, not in package faults, so that the dependency runs one
 // way: the harness knows the fault model, the fault model knows nothing of
 // the harness (only the small interfaces of faults.Env).
 func FaultEnv(s Stack, hc *http.Client) faults.Env {
 	ep := s.Endpoints()
+	if a, ok := s.(AdminHTTP); ok {
+		hc = a.AdminHTTP(hc)
+	}
 	env := faults.Env{
 		Services:  ep.ServiceOrder,
-		Toxiproxy: FaultProxies(toxiproxy.New(ep.ToxiproxyURL)),
 		Processes: s,
 		AdminURL: func(service string) (string, error) {
 			svc, ok := ep.Services[service]
@@ -34,6 +38,9 @@ func FaultEnv(s Stack, hc *http.Client) faults.Env {
 			return svc.AdminURL, nil
 		},
 		HTTP: withBearer(hc, ep.AdminToken),
+	}
+	if ep.ToxiproxyURL != "" {
+		env.Toxiproxy = FaultProxies(toxiproxy.New(ep.ToxiproxyURL))
 	}
 	if c, ok := s.(faults.Containers); ok {
 		env.Containers = c
@@ -69,6 +76,13 @@ func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+t.token)
 	return t.base.RoundTrip(r)
+}
+
+// AdminHTTP is an optional ability of a Stack whose services' admin APIs
+// want credentials (the remote stack: a bearer token per service): it
+// returns the client to call them with, built on hc.
+type AdminHTTP interface {
+	AdminHTTP(hc *http.Client) *http.Client
 }
 
 // FaultProxies returns c as the faults.Proxies that network faults use.

@@ -36,6 +36,9 @@ func runChaos(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if scs, err = o.forCapabilities(env, scs, lf, namedBy(fs.Args(), sf.name)); err != nil {
+		return err
+	}
 	if sf.sensitivity {
 		if scs, err = forSensitivity(env, scs); err != nil {
 			return err

@@ -51,6 +51,7 @@ func commands() map[string]command {
 
 		"manifests":    {summary: "write the lab as Kubernetes manifests: a kustomize base and overlays, a k6-operator TestRun", run: runManifests},
 		"compose-file": {summary: "generate docker-compose.yml and compose/ from the lab file, or check the committed ones", run: runComposeFile},
+		"remote-file":  {summary: "write the remote endpoints file of the running lab, for -stack remote (docs/remote.md)", run: runRemoteFile},
 	}
 }
 
@@ -90,11 +91,22 @@ func Run(ctx context.Context, env Env, args []string) exitcode.Code {
 		return exitcode.OK
 	}
 	fmt.Fprintf(env.Stderr, "chaoslab %s: %v\n", args[0], err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	return codeOf(err)
+}
+
+// codeOf is the exit code err carries: that of the innermost exitError in
+// its chain — the most specific, as when a stack's invalid input file (2)
+// is wrapped by the failure to start or reach the lab (4) — and
+// exitcode.Infra when it carries none.
+func codeOf(err error) exitcode.Code {
+	code := exitcode.Infra
+	for {
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			return code
+		}
+		code, err = ee.code, ee.err
 	}
-	return exitcode.Infra
 }
 
 func printHelp(w io.Writer, cmds map[string]command) {

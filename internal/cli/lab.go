@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaoslab/chaoslab/faults"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
+	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
@@ -22,7 +23,7 @@ type lab interface {
 }
 
 // provider runs the lab on one stack: what -stack chooses. Each stack has
-// its own file (stack_local.go, stack_compose.go) and one line in
+// its own file (stack_local.go, stack_compose.go, stack_remote.go) and one line in
 // newStacks; the commands see only this interface.
 type provider interface {
 	// Name is the -stack value, as scenario files name the stack.
@@ -47,6 +48,10 @@ type provider interface {
 	// Hints writes, after up's endpoints, how to mint a token, read the
 	// logs and stop the lab.
 	Hints(w io.Writer, e stack.Endpoints)
+	// Capabilities says what the stack can apply to lab file l's system:
+	// the fault kinds, knobs, and the targets it cannot reach. A scenario
+	// that needs more is refused before anything runs (forCapabilities).
+	Capabilities(l *labfile.Lab) (scenario.Capabilities, error)
 }
 
 // chaosFlagger is a provider whose lab, when `chaos` starts it, lives apart
@@ -63,6 +68,7 @@ func newStacks(toolsDir *string) []provider {
 		newLocalStack(toolsDir),
 		newComposeStack(),
 		newKubernetesStack(renderManifests),
+		newRemoteStack(),
 	}
 }
 

@@ -21,7 +21,7 @@ func TestStackSelection(t *testing.T) {
 		wantCode exitcode.Code
 		wantErr  string
 	}{
-		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: exitcode.Usage, wantErr: `-stack "k8s": the stacks are local, compose and kubernetes`},
+		{name: "unknown stack", args: []string{"run", "-stack", "k8s"}, wantCode: exitcode.Usage, wantErr: `-stack "k8s": the stacks are local, compose, kubernetes and remote`},
 		{name: "unknown stack from the environment", vars: map[string]string{"CHAOSLAB_STACK": "nomad"}, args: []string{"down"}, wantCode: exitcode.Usage, wantErr: `-stack "nomad"`},
 		{name: "no rounds", args: []string{"run", "-repeat", "0"}, wantCode: exitcode.Usage, wantErr: "-repeat must be from 1 to 100, got 0"},
 		{name: "no compose lab to run on", args: []string{"run", "-stack", "compose", "-compose-run-dir", "RUNDIR"}, wantCode: exitcode.Infra, wantErr: "no compose lab in"},

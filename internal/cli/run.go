@@ -192,6 +192,9 @@ func runCmd(ctx context.Context, env Env, args []string) error {
 	if scs, err = forStack(env, scs, o.stack); err != nil {
 		return err
 	}
+	if scs, err = o.forCapabilities(env, scs, lf, namedBy(fs.Args(), sf.name)); err != nil {
+		return err
+	}
 	if sf.sensitivity {
 		if scs, err = forSensitivity(env, scs); err != nil {
 			return err
@@ -363,6 +366,7 @@ func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpt
 		StackName:      o.stack,
 		Progress:       env.Stdout,
 		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
+		SpanFlush:      lf.Telemetry.SpanFlush,
 		Targets:        promv1.NewAPI(pc),
 		IsDefault:      knobDefault(lf),
 	}, release, nil

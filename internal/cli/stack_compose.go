@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
@@ -113,4 +114,14 @@ func (s *composeStack) Hints(w io.Writer, e stack.Endpoints) {
 	}
 	fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s\nlogs:   docker-compose -p %s logs <service>\nstop:   chaoslab down -stack compose (make down)\n",
 		e.JWTKeyFile, s.cfg.Project)
+}
+
+// Capabilities: the compose lab applies every kind of fault, and knobs (it
+// recreates the service's container).
+func (s *composeStack) Capabilities(*labfile.Lab) (scenario.Capabilities, error) {
+	return scenario.Capabilities{Stack: stackCompose, Can: []scenario.Ability{
+		{Kind: faults.KindNetwork, Via: "Toxiproxy"}, {Kind: faults.KindProcess, Via: "docker kill, pause"},
+		{Kind: faults.KindRequest, Via: "admin APIs"}, {Kind: faults.KindContainer, Via: "docker"},
+		{Kind: scenario.KindKnobs, Via: "recreated containers"},
+	}}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
 	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/scenario"
@@ -184,4 +185,26 @@ func renderManifests(_ context.Context, r kubernetes.Render) ([]*unstructured.Un
 	return slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool {
 		return o.GroupVersionKind().Group == "k6.io" && o.GetKind() == "TestRun"
 	}), nil
+}
+
+// Capabilities: everything but container faults, which need containers the
+// stack controls (Docker's), not pods; knobs only on services whose knobs
+// are environment variables (compose.knob_env_prefix).
+func (s *kubernetesStack) Capabilities(lf *labfile.Lab) (scenario.Capabilities, error) {
+	c := scenario.Capabilities{Stack: stackKubernetes, Can: []scenario.Ability{
+		{Kind: faults.KindNetwork, Via: "Toxiproxy in the cluster"}, {Kind: faults.KindProcess, Via: "pod deletion, scaling to 0"},
+		{Kind: faults.KindRequest, Via: "admin APIs through port-forwards"}, {Kind: scenario.KindKnobs, Via: "rollouts with env"},
+	}, Why: map[string]string{faults.KindContainer: "the kubernetes stack runs pods, not Docker containers: use -stack compose"}}
+	if lf == nil {
+		return c, nil
+	}
+	for _, svc := range lf.Services {
+		if svc.Compose == nil || svc.Compose.KnobEnvPrefix == "" {
+			if c.Refused == nil {
+				c.Refused = map[string]map[string]string{scenario.KindKnobs: {}}
+			}
+			c.Refused[scenario.KindKnobs][svc.Name] = "the lab gives it no compose.knob_env_prefix, and the kubernetes stack sets knobs as environment variables"
+		}
+	}
+	return c, nil
 }

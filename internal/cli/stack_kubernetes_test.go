@@ -18,7 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8s "k8s.io/client-go/kubernetes"
 
+	"github.com/chaoslab/chaoslab/faults"
 	"github.com/chaoslab/chaoslab/harness/exitcode"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
+	"github.com/chaoslab/chaoslab/harness/scenario"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/kubernetes"
 	"github.com/chaoslab/chaoslab/harness/stack/kubernetes/apiservertest"
@@ -153,4 +156,19 @@ func TestKubernetesStatus(t *testing.T) {
 	assert.Equal(t, exitcode.OK, Run(ctx, env, args), errOut.String())
 	assert.Regexp(t, `api\s+1\s+1\s+1\s+ready\s+-retries=0`, out.String())
 	assert.Contains(t, out.String(), "lab notes in namespace status")
+}
+
+func TestKubernetesCapabilities(t *testing.T) {
+	lf, err := labfile.Load(filepath.Join("..", "..", "harness", "stack", "kubernetes", "testdata", "lab.yaml"))
+	require.NoError(t, err)
+	c, err := newKubernetesStack(nil).Capabilities(lf)
+	require.NoError(t, err)
+	var kinds []string
+	for _, a := range c.Can {
+		kinds = append(kinds, a.Kind)
+	}
+	assert.Equal(t, []string{faults.KindNetwork, faults.KindProcess, faults.KindRequest, scenario.KindKnobs}, kinds)
+	assert.Contains(t, c.Why[faults.KindContainer], "use -stack compose")
+	assert.Contains(t, c.Refused[scenario.KindKnobs]["store"], "no compose.knob_env_prefix", "store's knobs cannot be environment variables")
+	assert.NotContains(t, c.Refused[scenario.KindKnobs], "api", "api's can")
 }

@@ -200,3 +200,13 @@ func setRules(cfg *local.Config, glob string) error {
 	cfg.RuleFiles = files
 	return nil
 }
+
+// Capabilities: the local lab applies network faults (its Toxiproxy),
+// process faults (signals to its processes), request faults (admin APIs)
+// and knobs (it restarts the service); it has no containers.
+func (s *localStack) Capabilities(*labfile.Lab) (scenario.Capabilities, error) {
+	return scenario.Capabilities{Stack: stackLocal, Can: []scenario.Ability{
+		{Kind: faults.KindNetwork, Via: "Toxiproxy"}, {Kind: faults.KindProcess, Via: "signals"},
+		{Kind: faults.KindRequest, Via: "admin APIs"}, {Kind: scenario.KindKnobs, Via: "restarts"},
+	}, Why: map[string]string{faults.KindContainer: "the local lab runs processes, not containers: use -stack compose"}}, nil
+}

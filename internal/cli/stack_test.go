@@ -35,7 +35,7 @@ func TestStackTable(t *testing.T) {
 	for i, p := range stacks {
 		names[i] = p.Name()
 	}
-	require.Equal(t, []string{stackLocal, stackCompose, stackKubernetes}, names, "the table, in -stack's order (the first is the default)")
+	require.Equal(t, []string{stackLocal, stackCompose, stackKubernetes, stackRemote}, names, "the table, in -stack's order (the first is the default)")
 	assert.Equal(t, scenario.Stacks(), names, "every stack a scenario file can name has a provider, and only those")
 
 	tests := []struct {
@@ -51,6 +51,8 @@ func TestStackTable(t *testing.T) {
 		{stack: stackKubernetes, summary: "a Kubernetes cluster, client-go",
 			flags:     []string{"kube-context", "kube-endpoints", "kube-image-tag", "kube-port-offset", "kube-run-dir", "kubeconfig", "namespace"},
 			chaosFlag: "kube-chaos-run-dir"},
+		{stack: stackRemote, summary: "a lab running elsewhere, given by the URLs of -remote FILE",
+			flags: []string{"remote", "remote-run-dir"}},
 	}
 	require.Len(t, tests, len(stacks), "a test case per stack")
 	for i, tt := range tests {
@@ -90,7 +92,7 @@ func TestLabFlagsRegistersEveryStacksFlags(t *testing.T) {
 	}
 	sort.Strings(want)
 	assert.Equal(t, want, flagNames(fs))
-	assert.Equal(t, "where the lab runs: local (processes on 127.0.0.1), compose (docker-compose.yml) or kubernetes (a Kubernetes cluster, client-go); default $CHAOSLAB_STACK or local",
+	assert.Equal(t, "where the lab runs: local (processes on 127.0.0.1), compose (docker-compose.yml), kubernetes (a Kubernetes cluster, client-go) or remote (a lab running elsewhere, given by the URLs of -remote FILE); default $CHAOSLAB_STACK or local",
 		fs.Lookup("stack").Usage)
 }
 
@@ -102,10 +104,12 @@ func TestCheckChoosesTheStack(t *testing.T) {
 	}{
 		{stack: "local", want: stackLocal},
 		{stack: "compose", want: stackCompose},
-		{stack: "k8s", wantErr: `-stack "k8s": the stacks are local, compose and kubernetes`},
-		{stack: "", wantErr: `-stack "": the stacks are local, compose and kubernetes`},
-		{stack: "Compose", wantErr: `-stack "Compose": the stacks are local, compose and kubernetes`},
-		{stack: "local ", wantErr: `-stack "local ": the stacks are local, compose and kubernetes`},
+		{stack: "remote", want: stackRemote},
+		{stack: "kubernetes", want: stackKubernetes},
+		{stack: "k8s", wantErr: `-stack "k8s": the stacks are local, compose, kubernetes and remote`},
+		{stack: "", wantErr: `-stack "": the stacks are local, compose, kubernetes and remote`},
+		{stack: "Compose", wantErr: `-stack "Compose": the stacks are local, compose, kubernetes and remote`},
+		{stack: "local ", wantErr: `-stack "local ": the stacks are local, compose, kubernetes and remote`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
@@ -141,17 +145,20 @@ func (f fakeStack) Attach(*labfile.Lab) (lab, error)                         { r
 func (f fakeStack) Down(context.Context, io.Writer) error                    { return nil }
 func (f fakeStack) Status(context.Context, io.Writer) error                  { return nil }
 func (f fakeStack) Hints(io.Writer, stack.Endpoints)                         {}
+func (f fakeStack) Capabilities(*labfile.Lab) (scenario.Capabilities, error) {
+	return scenario.Capabilities{Stack: f.name}, nil
+}
 
 func TestANewStackIsOneTableLine(t *testing.T) {
 	toolsDir := defaultToolsDir
-	o := &labOptions{stacks: append(newStacks(&toolsDir), fakeStack{name: "remote", summary: "a lab someone else runs"})}
+	o := &labOptions{stacks: append(newStacks(&toolsDir), fakeStack{name: "k8s", summary: "a cluster"})}
 
-	assert.Equal(t, "local (processes on 127.0.0.1), compose (docker-compose.yml), kubernetes (a Kubernetes cluster, client-go) or remote (a lab someone else runs)", o.stackHelp())
+	assert.Equal(t, "local (processes on 127.0.0.1), compose (docker-compose.yml), kubernetes (a Kubernetes cluster, client-go), remote (a lab running elsewhere, given by the URLs of -remote FILE) or k8s (a cluster)", o.stackHelp())
 	o.stack = "nomad"
-	assert.EqualError(t, o.check(), `-stack "nomad": the stacks are local, compose, kubernetes and remote`)
-	o.stack = "remote"
+	assert.EqualError(t, o.check(), `-stack "nomad": the stacks are local, compose, kubernetes, remote and k8s`)
+	o.stack = "k8s"
 	require.NoError(t, o.check())
-	assert.Equal(t, "remote lab", o.describe())
+	assert.Equal(t, "k8s lab", o.describe())
 }
 
 func TestJoinList(t *testing.T) {

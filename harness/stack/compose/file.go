@@ -657,7 +657,7 @@ func (g *generator) jaegerFile() ([]byte, error) {
 			kv{"grpc", endpoint("otlp-grpc")},
 			kv{"http", endpoint("otlp-http")},
 		)})})},
-		kv{"processors", mapping(kv{"batch", mapping(kv{"timeout", str("200ms")})})},
+		kv{"processors", mapping(kv{"batch", mapping(kv{"timeout", str("100ms")})})},
 		kv{"exporters", mapping(kv{"jaeger_storage_exporter", mapping(kv{"trace_storage", str("memstore")})})},
 	)
 	return encode(g.header()+"\n#\n# Jaeger v2 of the compose stack: OTLP receiver, memory storage, query APIs —\n# the local lab's generated configuration (harness/stack/local/configs.go)\n# listening on every interface of the container.", top)

@@ -60,7 +60,7 @@ receivers:
         endpoint: %s
 processors:
   batch:
-    timeout: 200ms
+    timeout: 100ms
 exporters:
   jaeger_storage_exporter:
     trace_storage: memstore

@@ -84,12 +84,10 @@ const DefaultStartTimeout = 2 * time.Minute
 // the test if the server cannot start.
 func New(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if opt.Dir == "" {
 		opt.Dir = tb.TempDir()
 	}
-	s, err := Start(ctx, opt)
+	s, err := Start(tb.Context(), opt)
 	if err != nil {
 		tb.Fatalf("apiservertest: %v", err)
 	}
@@ -120,7 +118,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s not found: build the pinned etcd and kube-apiserver with `make tools-kube` (tools/kube/go.mod; ~15 min the first time)", strings.Join(missing, " and "))
+		return nil, fmt.Errorf("%s not found: build the pinned etcd and kube-apiserver with `make tools-kube` (tools/kube/go.mod; ~20 min the first time)", strings.Join(missing, " and "))
 	}
 	timeout := opt.StartTimeout
 	if timeout <= 0 {

@@ -191,3 +191,28 @@ func envText(v any) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// DecodeStrict rejects what k8s.io/api does not have, so that
+// TestBuildDecodesStrictly can fail.
+func TestDecodeStrictRejects(t *testing.T) {
+	objs := build(t, labs(t)["bookings"], opts(), "overlays/lab")
+	for _, tc := range []struct {
+		name, kind, object, want string
+		break_                   func(o *unstructured.Unstructured)
+	}{
+		{"unknown field", "Deployment", "desk", `unknown field "spec.replica"`, func(o *unstructured.Unstructured) {
+			require.NoError(t, unstructured.SetNestedField(o.Object, int64(2), "spec", "replica"))
+		}},
+		{"wrong type", "Service", "desk", "spec.ports", func(o *unstructured.Unstructured) {
+			require.NoError(t, unstructured.SetNestedField(o.Object, "7080", "spec", "ports"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := find(objs, tc.kind, tc.object).DeepCopy()
+			tc.break_(o)
+			_, err := manifests.DecodeStrict([]*unstructured.Unstructured{o})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
