@@ -66,8 +66,9 @@ func (d *decoder) stacks(n, key *yaml.Node) []string {
 
 // labStacks returns the stacks the lab can run on, in the order of Stacks
 // — local when every service has a local command, compose when every
-// service has a compose image, kubernetes and remote always — and why it cannot run on each other one:
-// the default of a scenario without `stacks:`.
+// service has a compose image, kubernetes and remote always — and why it
+// cannot run on each other one: the default of a scenario without
+// `stacks:`.
 func (d *decoder) labStacks() (runnable []string, why map[string]string) {
 	why = map[string]string{}
 	for _, s := range d.lab.Services {
