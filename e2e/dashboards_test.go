@@ -72,10 +72,10 @@ func TestDashboardsQueryRealData(t *testing.T) {
 	end := time.Now().Truncate(time.Second)
 	t.Logf("%s ran from %s to %s (%s)", dashboardsScenario, start.Format(time.TimeOnly), end.Format(time.TimeOnly), end.Sub(start))
 
-	// What Grafana would send for this time range: a step of the
-	// datasource's 1 s interval (the range is short), $__rate_interval
-	// from the 1 s scrape interval, every variable at its "All" value.
-	env := dashboards.Env{Range: end.Sub(start), Interval: time.Second, ScrapeInterval: time.Second}
+	// What Grafana would send for this time range: a step of 1 s (the
+	// range is short), $__rate_interval from the lab's scrape interval (the
+	// datasource's timeInterval), every variable at its "All" value.
+	env := dashboards.Env{Range: end.Sub(start), Interval: time.Second, ScrapeInterval: cfg.Lab.Telemetry.Prometheus.ScrapeInterval}
 	var failures []string
 	var checked int
 	queriesStart := time.Now()
