@@ -101,10 +101,10 @@ type Runner struct {
 	Sensitivity bool
 	// ScrapeInterval is Prometheus' interval (default 1s). SLO checks are
 	// evaluated one interval after their phase's end (slo.EvalLag). Before
-	// evaluating, the runner waits until Prometheus has scraped every
-	// service since the lab settled and since the latest instant an SLO
-	// check reads (through Targets), two intervals after the settle at
-	// most; without Targets, those two intervals.
+	// evaluating, the runner waits until Prometheus has begun a scrape of
+	// every service since the lab settled (through Targets), two intervals
+	// after the settle at most; without Targets, those two intervals. An
+	// SLO check waits for its own instant (see waitLastScrape).
 	ScrapeInterval time.Duration
 	// SpanFlush is how long after the lab settled the trace checks wait
 	// before they query Jaeger: the longest the services take to export a
