@@ -352,7 +352,7 @@ func (r *reader) service(n *yaml.Node, path string, s *Service) {
 		x, _ := r.integer(v, o.field("replicas"), 1, 100)
 		s.Replicas = max(int(x), 1)
 	}
-	if v, ok := r.need(o, "ports", "the listeners by name, like {public: 50051, metrics: 9082}"); ok {
+	if v, ok := r.need(o, "ports", "the listeners by name, like {public: 5051, metrics: 9082}"); ok {
 		r.ports(v, o.field("ports"), s)
 	}
 	ports := portNames(s.Ports)
@@ -411,7 +411,7 @@ func (r *reader) ports(n *yaml.Node, path string, s *Service) {
 		return
 	}
 	if len(o.order) == 0 {
-		r.errorf(o.node, path, nil, "is empty: name at least one listener, like public: 50051")
+		r.errorf(o.node, path, nil, "is empty: name at least one listener, like public: 5051")
 		return
 	}
 	for _, name := range o.order {

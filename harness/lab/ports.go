@@ -32,7 +32,7 @@ type PlannedPort struct {
 	Number int
 }
 
-// String is "store public 50051", "store[1] public 51051".
+// String is "store public 5051", "store[1] public 6051".
 func (p PlannedPort) String() string {
 	c := p.Component
 	if p.Replica > 0 {

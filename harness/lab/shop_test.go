@@ -106,12 +106,28 @@ func TestShopPortPlan(t *testing.T) {
 		"jaeger otlp-grpc 4317", "jaeger otlp-http 4318", "jaeger query-grpc 16685", "jaeger query-http 16686",
 		"jaeger health 13133", "jaeger metrics 8888", "prometheus http 9090", "chaoslab metrics 9099",
 		"toxiproxy api 8474", "toxiproxy proxy client->gateway 8000", "toxiproxy proxy gateway->orders 15051",
-		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy orders->inventory 25052", "toxiproxy proxy orders->payments 25053",
+		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy orders->inventory 20052", "toxiproxy proxy orders->payments 20053",
 		"gateway public 8080", "gateway metrics 9081", "gateway admin 9181",
-		"orders public 50051", "orders metrics 9082", "orders admin 9182",
-		"inventory public 50052", "inventory metrics 9083", "inventory admin 9183",
-		"payments public 50053", "payments metrics 9084", "payments admin 9184",
+		"orders public 5051", "orders metrics 9082", "orders admin 9182",
+		"inventory public 5052", "inventory metrics 9083", "inventory admin 9183",
+		"payments public 5053", "payments metrics 9084", "payments admin 9184",
 	}, got)
+}
+
+// The shop's ports, shifted by the largest offset the e2e labs use (8000)
+// and with a second replica of every service, stay below Linux's ephemeral
+// range (32768-60999): a client connection of the machine can hold a port
+// in it when a lab starts, and the CI run lost a green build to that once
+// (the gRPC ports were 50051-50053).
+func TestShopPortsStayBelowTheEphemeralRange(t *testing.T) {
+	const maxE2EOffset, ephemeralLow = 8000, 32768
+	l := loadShop(t)
+	for i := range l.Services {
+		l.Services[i].Replicas = 2
+	}
+	for _, p := range l.PortPlan() {
+		assert.Less(t, p.Number+maxE2EOffset, ephemeralLow, "%s (+%d)", p, maxE2EOffset)
+	}
 }
 
 // TestShopMethods checks the request-fault methods the shop's gRPC

@@ -25,7 +25,7 @@ type Vars struct {
 	Name    string
 	Replica int
 	// Listen maps each of the service's port names to the address it
-	// listens on: "127.0.0.1:50051" locally, "0.0.0.0:50051" in a container.
+	// listens on: "127.0.0.1:5051" locally, "0.0.0.0:5051" in a container.
 	Listen map[string]string
 	// DataDir is a directory for the service's data, created empty for a
 	// fresh lab: <run dir>/data locally (shared by the services: name files
@@ -55,7 +55,7 @@ type TelemetryVars struct {
 }
 
 // Edge returns the address of the proxy of edge name, which must start at
-// this service: {{.Edge "api->store"}} → "127.0.0.1:25053".
+// this service: {{.Edge "api->store"}} → "127.0.0.1:20053".
 func (v Vars) Edge(name string) (string, error) {
 	addr, ok := v.edges[name]
 	if !ok {
@@ -87,7 +87,7 @@ type HarnessVars struct {
 
 // Addr returns where the harness reaches a port of a service's first
 // replica, directly (not through a proxy): {{.Addr "store" "public"}} →
-// "127.0.0.1:50051".
+// "127.0.0.1:5051".
 func (h HarnessVars) Addr(service, port string) (string, error) {
 	ports, ok := h.addrs[service]
 	if !ok {

@@ -119,7 +119,7 @@ func TestHarnessVarsFollowThePortOffset(t *testing.T) {
 			h := harnessVars(l, e, "/run")
 			addr, err := h.Addr("orders", "public")
 			require.NoError(t, err)
-			assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", 50051+tt.wantOffset), addr)
+			assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", 5051+tt.wantOffset), addr)
 			assert.Equal(t, "/run", h.RunDir)
 			assert.Equal(t, e.PrometheusURL, h.PrometheusURL)
 		})

@@ -137,12 +137,12 @@ func TestInvariantsThroughTheLabFile(t *testing.T) {
 }
 
 func TestDial(t *testing.T) {
-	_, err := Dial(map[string]string{Orders: "127.0.0.1:50051"})
+	_, err := Dial(map[string]string{Orders: "127.0.0.1:5051"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the shop's checkers read service inventory: the lab has no address for it")
 	assert.Contains(t, err.Error(), "service payments")
 
-	c, err := Dial(map[string]string{Orders: "127.0.0.1:50051", Inventory: "127.0.0.1:50052", Payments: "127.0.0.1:50053"})
+	c, err := Dial(map[string]string{Orders: "127.0.0.1:5051", Inventory: "127.0.0.1:5052", Payments: "127.0.0.1:5053"})
 	require.NoError(t, err)
 	assert.NotNil(t, c.Shop.Orders)
 	assert.NotNil(t, c.Shop.Inventory)

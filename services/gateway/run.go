@@ -48,8 +48,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Host:           host.Config{Addr: "127.0.0.1:8080", MetricsAddr: "127.0.0.1:9081", AdminAddr: "127.0.0.1:9181"},
-		OrdersAddr:     "127.0.0.1:50051",
-		InventoryAddr:  "127.0.0.1:50052",
+		OrdersAddr:     "127.0.0.1:5051",
+		InventoryAddr:  "127.0.0.1:5052",
 		RateLimit:      1000,
 		Burst:          200,
 		RequestTimeout: 3 * time.Second,

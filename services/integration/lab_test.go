@@ -42,9 +42,9 @@ type service struct {
 // shopServices are the gRPC services, each after those it depends on.
 func shopServices() []service {
 	return []service{
-		{name: "inventory", grpcPort: "50052", metricsPort: "9083", proxyPort: "20052"},
-		{name: "payments", grpcPort: "50053", metricsPort: "9084", proxyPort: "20053"},
-		{name: "orders", grpcPort: "50051", metricsPort: "9082", proxyPort: "20051", deps: []string{"inventory", "payments"}},
+		{name: "inventory", grpcPort: "5052", metricsPort: "9083", proxyPort: "20052"},
+		{name: "payments", grpcPort: "5053", metricsPort: "9084", proxyPort: "20053"},
+		{name: "orders", grpcPort: "5051", metricsPort: "9082", proxyPort: "20051", deps: []string{"inventory", "payments"}},
 	}
 }
 

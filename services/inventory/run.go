@@ -24,10 +24,10 @@ type Config struct {
 	MaxInFlight int
 }
 
-// DefaultConfig listens on loopback: gRPC :50052, metrics :9083, admin :9183.
+// DefaultConfig listens on loopback: gRPC :5052, metrics :9083, admin :9183.
 func DefaultConfig() Config {
 	return Config{
-		Host:        host.Config{Addr: "127.0.0.1:50052", MetricsAddr: "127.0.0.1:9083", AdminAddr: "127.0.0.1:9183"},
+		Host:        host.Config{Addr: "127.0.0.1:5052", MetricsAddr: "127.0.0.1:9083", AdminAddr: "127.0.0.1:9183"},
 		DBPath:      ".run/data/inventory.db",
 		Seed:        true,
 		MaxInFlight: 128,

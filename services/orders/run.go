@@ -37,14 +37,14 @@ type Config struct {
 	MinDeadline time.Duration
 }
 
-// DefaultConfig listens on loopback: gRPC :50051, metrics :9082, admin
+// DefaultConfig listens on loopback: gRPC :5051, metrics :9082, admin
 // :9182, with every resilience mechanism on.
 func DefaultConfig() Config {
 	return Config{
-		Host:             host.Config{Addr: "127.0.0.1:50051", MetricsAddr: "127.0.0.1:9082", AdminAddr: "127.0.0.1:9182"},
+		Host:             host.Config{Addr: "127.0.0.1:5051", MetricsAddr: "127.0.0.1:9082", AdminAddr: "127.0.0.1:9182"},
 		DBPath:           ".run/data/orders.db",
-		InventoryAddr:    "127.0.0.1:50052",
-		PaymentsAddr:     "127.0.0.1:50053",
+		InventoryAddr:    "127.0.0.1:5052",
+		PaymentsAddr:     "127.0.0.1:5053",
 		Resilience:       resilience.DefaultConfig(),
 		RecoveryInterval: 5 * time.Second,
 		MinDeadline:      100 * time.Millisecond,

@@ -21,10 +21,10 @@ type Config struct {
 	MaxInFlight int
 }
 
-// DefaultConfig listens on loopback: gRPC :50053, metrics :9084, admin :9184.
+// DefaultConfig listens on loopback: gRPC :5053, metrics :9084, admin :9184.
 func DefaultConfig() Config {
 	return Config{
-		Host:        host.Config{Addr: "127.0.0.1:50053", MetricsAddr: "127.0.0.1:9084", AdminAddr: "127.0.0.1:9184"},
+		Host:        host.Config{Addr: "127.0.0.1:5053", MetricsAddr: "127.0.0.1:9084", AdminAddr: "127.0.0.1:9184"},
 		DBPath:      ".run/data/payments.db",
 		MaxInFlight: 128,
 	}

@@ -139,7 +139,12 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		return nil, err
 	}
 	ports := pl.ports
-	if err := ports.CheckFree(); err != nil {
+	ephemeral := EphemeralPorts()
+	if in := ports.InRange(ephemeral); len(in) > 0 {
+		cfg.progress("warning: %s lie in the kernel's ephemeral range %s: an outgoing connection can take one before the lab starts; ports below %d cannot collide",
+			portList(in), ephemeral, ephemeral.Low)
+	}
+	if err := ports.CheckFree(ephemeral); err != nil {
 		return nil, err
 	}
 

@@ -22,13 +22,13 @@ func TestCheckFreeNamesPortAndComponent(t *testing.T) {
 	port := busy.Addr().(*net.TCPAddr).Port
 
 	p := Ports{"orders": {"grpc": port}, "gateway": {"http": freePort(t)}}
-	err = p.CheckFree()
+	err = p.CheckFree(PortRange{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "port "+strconv.Itoa(port)+" (orders grpc) is already in use")
 	assert.Contains(t, err.Error(), "-port-offset")
 
 	p = Ports{"a": {"x": 7000}, "b": {"y": 7000}}
-	require.ErrorContains(t, p.CheckFree(), "planned twice")
+	require.ErrorContains(t, p.CheckFree(PortRange{}), "planned twice")
 }
 
 // Most ports taken means another lab runs there: one line that says so
@@ -41,7 +41,7 @@ func TestCheckFreeRecognisesAnotherLab(t *testing.T) {
 		return l.Addr().(*net.TCPAddr).Port
 	}
 	p := Ports{"orders": {"grpc": listen()}, "gateway": {"http": listen(), "metrics": listen()}, "chaoslab": {"metrics": freePort(t)}}
-	err := p.CheckFree()
+	err := p.CheckFree(PortRange{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "3 of the lab's 4 ports are in use")
 	assert.Contains(t, err.Error(), "another lab probably runs on them")
@@ -147,4 +147,62 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// A busy port in the ephemeral range is most likely a client connection's
+// local port: the error says so and what to do; outside it, it does not.
+func TestCheckFreeExplainsTheEphemeralRange(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { busy.Close() })
+	port := busy.Addr().(*net.TCPAddr).Port
+	p := Ports{"orders": {"grpc": port}, "gateway": {"http": freePort(t)}}
+
+	for _, tt := range []struct {
+		name      string
+		ephemeral PortRange
+		want      bool
+	}{
+		{"inside", PortRange{Low: port - 1, High: port + 1}, true},
+		{"at the low end", PortRange{Low: port, High: port}, true},
+		{"outside", PortRange{Low: port + 1, High: port + 100}, false},
+		{"unknown", PortRange{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.CheckFree(tt.ephemeral)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "port "+strconv.Itoa(port)+" (orders grpc) is already in use")
+			if tt.want {
+				assert.Contains(t, err.Error(), "ephemeral range "+tt.ephemeral.String())
+				assert.Contains(t, err.Error(), "below "+strconv.Itoa(tt.ephemeral.Low))
+			} else {
+				assert.NotContains(t, err.Error(), "ephemeral")
+			}
+		})
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want PortRange
+	}{
+		{"32768\t60999\n", PortRange{32768, 60999}},
+		{"1024 65535", PortRange{1024, 65535}},
+		{"", linuxEphemeral},
+		{"60999 32768", linuxEphemeral},
+		{"a b", linuxEphemeral},
+		{"1 2 3", linuxEphemeral},
+	} {
+		assert.Equal(t, tt.want, parsePortRange(tt.in), "%q", tt.in)
+	}
+}
+
+func TestInRangeListsThePortsByNumber(t *testing.T) {
+	p := Ports{"orders": {"public": 50051, "metrics": 9082}, "inventory": {"public": 50052}, "toxiproxy": {"api": 8474}}
+	in := p.InRange(PortRange{32768, 60999})
+	assert.Equal(t, []Port{{"orders", "public", 50051}, {"inventory", "public", 50052}}, in)
+	assert.Equal(t, "ports orders public 50051, inventory public 50052", portList(in))
+	assert.Equal(t, "port orders public 50051", portList(in[:1]))
+	assert.Empty(t, p.InRange(PortRange{}))
 }
