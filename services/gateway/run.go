@@ -33,6 +33,8 @@ type Config struct {
 	InventoryAddr string
 	// JWTKeyFile holds the HS256 key; empty: the key comes from $CHAOSLAB_JWT_KEY.
 	JWTKeyFile string
+	// JWKS verifies RS256/ES256 tokens against an issuer's key set.
+	JWKS JWKSConfig
 	// RateLimit is the gateway-wide request rate (per second) and Burst its
 	// bucket size; 0 switches rate limiting off.
 	RateLimit float64
@@ -54,6 +56,7 @@ func DefaultConfig() Config {
 		Burst:          200,
 		RequestTimeout: 3 * time.Second,
 		Resilience:     resilience.DefaultConfig(),
+		JWKS:           JWKSConfig{Refresh: 5 * time.Minute, Timeout: time.Second, UnknownKIDEvery: time.Second},
 	}
 }
 
@@ -61,7 +64,8 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OrdersAddr, "orders-addr", c.OrdersAddr, "gRPC address of orders")
 	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory")
-	fs.StringVar(&c.JWTKeyFile, "jwt-key-file", c.JWTKeyFile, "file holding the HS256 key that signs bearer tokens (default: the key in $"+JWTKeyEnv+")")
+	fs.StringVar(&c.JWTKeyFile, "jwt-key-file", c.JWTKeyFile, "file holding the HS256 key that signs bearer tokens (default: the key in $"+JWTKeyEnv+"; optional with -jwks-url)")
+	c.JWKS.RegisterFlags(fs)
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second admitted before 429 (0: no rate limit)")
 	fs.IntVar(&c.Burst, "rate-burst", c.Burst, "burst size of the rate limit")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "deadline of each request, propagated downstream (when -deadlines is on)")
@@ -94,8 +98,14 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 		return host.Service{}, err
 	}
 	key, err := LoadJWTKey(cfg.JWTKeyFile, getenv)
-	if err != nil {
+	if err != nil && (cfg.JWKS.URL == "" || cfg.JWTKeyFile != "") {
 		return host.Service{}, err
+	}
+	var keySet KeySet
+	if cfg.JWKS.URL != "" {
+		if keySet, err = cfg.JWKS.keyfunc(ctx, tel); err != nil {
+			return host.Service{}, err
+		}
 	}
 	dial := func(name, addr, service string, rc resilience.Config) (*grpc.ClientConn, error) {
 		return grpcclient.Dial(grpcclient.Options{
@@ -123,6 +133,7 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 
 	opts := Options{
 		JWTKey:      key,
+		KeySet:      keySet,
 		Logger:      tel.Logger,
 		Registerer:  tel.Registerer,
 		RateLimit:   rate.Limit(cfg.RateLimit),

@@ -35,10 +35,14 @@ type catalogClient interface {
 	ListProducts(ctx context.Context, in *inventoryv1.ListProductsRequest, opts ...grpc.CallOption) (*inventoryv1.ListProductsResponse, error)
 }
 
-// Options configures a Server. Only JWTKey is required.
+// Options configures a Server. JWTKey or KeySet is required.
 type Options struct {
-	// JWTKey is the HS256 key that signs bearer tokens. Required.
+	// JWTKey is the HS256 key that signs dev bearer tokens (nil: HS256
+	// tokens are refused).
 	JWTKey []byte
+	// KeySet finds the key of an RS256 or ES256 token (by its kid), such
+	// as a JWKS keyfunc (nil: such tokens are refused).
+	KeySet KeySet
 	// Logger receives errors of 5xx answers. Default: discard.
 	Logger *slog.Logger
 	// Registerer, when set, gets chaoslab_gateway_rejected_total{reason}.
@@ -78,14 +82,15 @@ func NewServer(orders ordersClient, catalog catalogClient, opts Options) (*Serve
 	if orders == nil || catalog == nil {
 		return nil, errors.New("new gateway: the orders and catalog clients are required")
 	}
-	if len(opts.JWTKey) == 0 {
-		return nil, errors.New("new gateway: the JWT key is required")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	auth, err := newAuthenticator(opts.JWTKey, opts.KeySet, opts.Now)
+	if err != nil {
+		return nil, fmt.Errorf("new gateway: %w", err)
 	}
 	adm, err := newAdmission(opts, opts.Now)
 	if err != nil {
@@ -99,7 +104,12 @@ func NewServer(orders ordersClient, catalog catalogClient, opts Options) (*Serve
 		mux:      http.NewServeMux(),
 		patterns: make(map[string]bool),
 	}
-	s.routes(adm, newAuthenticator(opts.JWTKey, opts.Now))
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(auth.rejected); err != nil {
+			return nil, fmt.Errorf("registering the gateway's auth counter: %w", err)
+		}
+	}
+	s.routes(adm, auth)
 	return s, nil
 }
 
