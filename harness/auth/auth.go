@@ -1,7 +1,8 @@
 // Package auth makes the bearer token a lab's load runs with (docs/lab.md,
 // Auth providers): none gives no token, hs256-jwt mints an HS256 JWT with
-// the key the lab shares with its services, command runs a program that
-// prints one.
+// the key the lab shares with its services, client-credentials fetches one
+// from the lab's issuer (OAuth 2.0, with the client secret the lab shares
+// with it), command runs a program that prints one.
 package auth
 
 import (
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/chaoslab/chaoslab/harness/lab"
 )
@@ -25,7 +27,8 @@ const commandTimeout = 30 * time.Second
 
 // Token returns the token l's load.auth provider gives, at now: "" for
 // none; for hs256-jwt an HS256 JWT for its subject, valid for its ttl,
-// signed with the key in runDir/key_file; for command what the command
+// signed with the key in runDir/key_file; for client-credentials the
+// access token the issuer grants (golang.org/x/oauth2); for command what the command
 // (its argv rendered with vars, run in the lab's root) prints on its
 // standard output, trimmed.
 func Token(ctx context.Context, l *lab.Lab, runDir string, vars lab.HarnessVars, now time.Time) (string, error) {
@@ -39,26 +42,54 @@ func Token(ctx context.Context, l *lab.Lab, runDir string, vars lab.HarnessVars,
 			return "", err
 		}
 		return MintHS256(key, a.Subject, a.TTL, now)
+	case lab.AuthClient:
+		c, err := ClientCredentials(l, runDir, vars)
+		if err != nil {
+			return "", err
+		}
+		ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		tok, err := c.Token(ctx)
+		if err != nil {
+			return "", fmt.Errorf("fetching the load's token from %s: %w", c.TokenURL, err)
+		}
+		return tok.AccessToken, nil
 	case lab.AuthCommand:
 		return commandToken(ctx, l, a.Command, vars)
 	}
 	return "", fmt.Errorf("lab %s: unknown auth provider %q", l.Name, a.Provider)
 }
 
-// KeyFile is where the hs256-jwt provider's key is: key_file in the run
-// directory.
+// ClientCredentials is the client-credentials provider's OAuth 2.0 client:
+// its token URL rendered with vars, its client id and the secret in
+// runDir/secret_file.
+func ClientCredentials(l *lab.Lab, runDir string, vars lab.HarnessVars) (clientcredentials.Config, error) {
+	a := l.Load.Auth
+	u, err := lab.Render("load.auth.token_url", a.TokenURL, vars)
+	if err != nil {
+		return clientcredentials.Config{}, err
+	}
+	secret, err := ReadKey(KeyFile(a, runDir))
+	if err != nil {
+		return clientcredentials.Config{}, err
+	}
+	return clientcredentials.Config{ClientID: a.ClientID, ClientSecret: string(secret), TokenURL: u, Scopes: a.Scopes}, nil
+}
+
+// KeyFile is where the shared secret is (hs256-jwt's key_file,
+// client-credentials' secret_file) in the run directory.
 func KeyFile(a lab.Auth, runDir string) string { return filepath.Join(runDir, a.KeyFile) }
 
-// ReadKey reads an HS256 key file: its content, surrounding white space
+// ReadKey reads a shared secret's file (an HS256 key, a client secret): its content, surrounding white space
 // trimmed, is the key (the services read it the same way).
 func ReadKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the JWT key: %w", err)
+		return nil, fmt.Errorf("reading the shared secret (a JWT key, a client secret): %w", err)
 	}
 	key := bytes.TrimSpace(b)
 	if len(key) == 0 {
-		return nil, fmt.Errorf("the JWT key file %s is empty", path)
+		return nil, fmt.Errorf("the shared secret's file %s is empty", path)
 	}
 	return key, nil
 }

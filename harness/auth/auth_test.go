@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +58,7 @@ func TestTokenHS256(t *testing.T) {
 	}{
 		{name: "the defaults", auth: "{provider: hs256-jwt}", keyFile: "jwt.key", key: "s3cret\n", subject: "chaoslab", ttl: 24 * time.Hour},
 		{name: "the lab's settings", auth: "{provider: hs256-jwt, key_file: keys/dev.key, subject: k6, ttl: 1h}", keyFile: "keys/dev.key", key: "  other  ", subject: "k6", ttl: time.Hour},
-		{name: "no key file", auth: "{provider: hs256-jwt}", wantErr: "reading the JWT key: open "},
+		{name: "no key file", auth: "{provider: hs256-jwt}", wantErr: "reading the shared secret (a JWT key, a client secret): open "},
 		{name: "an empty key file", auth: "{provider: hs256-jwt}", keyFile: "jwt.key", key: "\n", wantErr: "is empty"},
 	}
 	for _, tt := range tests {
@@ -127,4 +130,46 @@ func TestMintHS256Refuses(t *testing.T) {
 	assert.EqualError(t, err, "minting a token: the signing key is empty")
 	_, err = MintHS256([]byte("k"), "s", 0, time.Now())
 	assert.EqualError(t, err, "minting a token: the ttl must be positive, got 0s")
+}
+
+// The client-credentials provider authenticates with the shared secret
+// (HTTP Basic, as golang.org/x/oauth2 sends it first) and returns the
+// access token; a refusal or a missing secret is an error that says so.
+func TestTokenClientCredentials(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, _ := r.BasicAuth()
+		if r.URL.Path != "/oauth2/token" || r.FormValue("grant_type") != "client_credentials" || id != "lab" || secret != "s3cret" ||
+			r.FormValue("scope") != "orders:write" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":"invalid_client"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}`)
+	}))
+	t.Cleanup(ts.Close)
+	for _, tt := range []struct {
+		name, secret, wantErr string
+		noFile                bool
+	}{
+		{name: "granted", secret: "s3cret\n"},
+		{name: "refused", secret: "wrong", wantErr: "invalid_client"},
+		{name: "no secret file", noFile: true, wantErr: "reading the shared secret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := withAuth(t, "{provider: client-credentials, token_url: '"+ts.URL+"/oauth2/token', client_id: lab, scopes: [orders:write]}")
+			runDir := t.TempDir()
+			if !tt.noFile {
+				require.NoError(t, os.WriteFile(filepath.Join(runDir, "client.secret"), []byte(tt.secret), 0o600))
+			}
+			tok, err := Token(t.Context(), l, runDir, vars(l, runDir), time.Now())
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "tok-1", tok)
+		})
+	}
 }

@@ -25,6 +25,9 @@ func ScriptEnv() []EnvVarDoc {
 	return []EnvVarDoc{
 		{"BASE_URL", "the system's entry point: http://<the proxy of load.entry>, like http://127.0.0.1:8000"},
 		{"TOKEN", "the bearer token from load.auth (absent with provider none)"},
+		{"TOKEN_URL", "the issuer's token endpoint, for a script that fetches tokens itself (client-credentials only)"},
+		{"CLIENT_ID", "the client id to fetch them with (client-credentials only)"},
+		{"CLIENT_SECRET", "its secret (client-credentials only)"},
 		{"RUN_ID", "the run's id; tag every sample with it (run_id)"},
 		{"SCENARIO", "the scenario's name; tag every sample with it (scenario)"},
 		{"PHASES", `the timeline, "baseline:10s,fault:15s,recovery:15s": tag each request with the phase it started in`},

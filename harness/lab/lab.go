@@ -366,11 +366,22 @@ const (
 
 // Auth is how load authenticates: a provider by name and its settings.
 type Auth struct {
-	// Provider is one of AuthProviders: "none", "hs256-jwt", "command".
+	// Provider is one of AuthProviders: "none", "hs256-jwt",
+	// "client-credentials", "command".
 	Provider string
-	// KeyFile (hs256-jwt) holds the signing key, relative to the run dir;
-	// the harness writes a random key there when it is missing.
+	// KeyFile holds the secret the load shares with the services, relative
+	// to the run dir: the signing key (hs256-jwt, key_file) or the client's
+	// secret (client-credentials, secret_file). The harness writes a
+	// random one there when it is missing.
 	KeyFile string
+	// TokenURL (client-credentials) is the issuer's token endpoint, a
+	// harness template.
+	TokenURL string
+	// ClientID (client-credentials) is the client the load authenticates
+	// as.
+	ClientID string
+	// Scopes (client-credentials) are the scopes it asks for.
+	Scopes []string
 	// Subject (hs256-jwt) is the token's sub claim.
 	Subject string
 	// TTL (hs256-jwt) is how long a token is valid.
@@ -384,11 +395,25 @@ type Auth struct {
 const (
 	AuthNone    = "none"
 	AuthHS256   = "hs256-jwt"
+	AuthClient  = "client-credentials"
 	AuthCommand = "command"
 )
 
 // AuthProviders returns the auth providers' names.
-func AuthProviders() []string { return []string{AuthNone, AuthHS256, AuthCommand} }
+func AuthProviders() []string { return []string{AuthNone, AuthHS256, AuthClient, AuthCommand} }
+
+// SharesSecret reports whether the provider shares a secret file with the
+// services (hs256-jwt's key, client-credentials' client secret).
+func (a Auth) SharesSecret() bool { return a.Provider == AuthHS256 || a.Provider == AuthClient }
+
+// SecretFile is the name of the shared secret's file in the run dir
+// (KeyFile, or the hs256-jwt default for a provider that shares none).
+func (a Auth) SecretFile() string {
+	if a.KeyFile == "" {
+		return defaultKeyFile
+	}
+	return a.KeyFile
+}
 
 // Plot is one series the report draws over a run.
 type Plot struct {

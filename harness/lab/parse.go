@@ -147,7 +147,7 @@ func jaegerFields() []string {
 func harnessFields() []string { return []string{"port"} }
 func loadFields() []string    { return []string{"scripts", "entry", "auth", "acks", "env"} }
 func authFields() []string {
-	return []string{"provider", "key_file", "subject", "ttl", "command"}
+	return []string{"provider", "key_file", "subject", "ttl", "token_url", "client_id", "secret_file", "scopes", "command"}
 }
 func plotFields() []string      { return []string{"name", "unit", "query", "scripts"} }
 func settleFields() []string    { return []string{"builtin", "command", "http", "timeout", "interval"} }
@@ -178,6 +178,7 @@ const (
 	defaultPrometheusPort  = 9090
 	defaultHarnessPort     = 9099
 	defaultKeyFile         = "jwt.key"
+	defaultSecretFile      = "client.secret"
 	defaultSubject         = "chaoslab"
 )
 
@@ -1010,7 +1011,10 @@ func (r *reader) auth(n *yaml.Node, path string) {
 		return
 	}
 	a.Provider = p
-	settings := map[string][]string{AuthNone: nil, AuthHS256: {"key_file", "subject", "ttl"}, AuthCommand: {"command"}}[p]
+	settings := map[string][]string{
+		AuthNone: nil, AuthHS256: {"key_file", "subject", "ttl"},
+		AuthClient: {"token_url", "client_id", "secret_file", "scopes"}, AuthCommand: {"command"},
+	}[p]
 	for _, f := range o.order {
 		if f != "provider" && !slices.Contains(settings, f) {
 			allowed := settings
@@ -1036,6 +1040,34 @@ func (r *reader) auth(n *yaml.Node, path string) {
 		}
 		if v := o.get("ttl"); !isNull(v) {
 			a.TTL, _ = r.duration(v, o.field("ttl"), minTTL, maxTTL)
+		}
+	case AuthClient:
+		a.KeyFile, a.ClientID = defaultSecretFile, defaultSubject
+		if v, ok := r.need(o, "token_url", `the issuer's token endpoint, like "http://{{.Addr \"issuer\" \"public\"}}/oauth2/token"`); ok {
+			if s, ok := r.str(v, o.field("token_url")); ok {
+				a.TokenURL = s
+				r.template(resolve(v), o.field("token_url"), s, "", "harness")
+			}
+		}
+		if v := o.get("client_id"); !isNull(v) {
+			a.ClientID, _ = r.str(v, o.field("client_id"))
+		}
+		if v := o.get("secret_file"); !isNull(v) {
+			if s, ok := r.str(v, o.field("secret_file")); ok {
+				if filepath.IsAbs(s) || strings.HasPrefix(filepath.Clean(s), "..") {
+					r.errorf(resolve(v), o.field("secret_file"), nil, "%q: the secret file is inside the run dir: give a path relative to it, like \"client.secret\"", s)
+				}
+				a.KeyFile = s
+			}
+		}
+		if v := o.get("scopes"); !isNull(v) {
+			if items, ok := r.list(v, o.field("scopes")); ok {
+				for i, it := range items {
+					if s, ok := r.str(it, index(o.field("scopes"), i)); ok {
+						a.Scopes = append(a.Scopes, s)
+					}
+				}
+			}
 		}
 	case AuthCommand:
 		if v, ok := r.need(o, "command", "the program that prints the token, and its arguments"); ok {

@@ -41,7 +41,8 @@ type Vars struct {
 	// Telemetry is where the service sends traces.
 	Telemetry TelemetryVars
 	// Auth holds what the load's auth provider shares with the services:
-	// hs256-jwt gives key_file (the key file's path) and key (the key).
+	// hs256-jwt gives key_file (the key file's path) and key (the key);
+	// client-credentials client_id, secret_file and secret.
 	Auth map[string]string
 	// edges are the addresses of the proxies of the service's edges.
 	edges map[string]string
@@ -150,18 +151,25 @@ func (l *Lab) ComposePlacement(runDir, imageTag string, auth map[string]string) 
 
 // AuthVars are the values the load's auth provider shares with the
 // services' templates (.Auth): for hs256-jwt, key_file (keyFile, the
-// resolved Auth.KeyFile) and key (its content).
+// resolved Auth.KeyFile) and key (its content); for client-credentials,
+// client_id, secret_file (keyFile) and secret (its content).
 func (a Auth) AuthVars(keyFile, key string) map[string]string {
-	if a.Provider != AuthHS256 {
-		return map[string]string{}
+	switch a.Provider {
+	case AuthHS256:
+		return map[string]string{"key_file": keyFile, "key": key}
+	case AuthClient:
+		return map[string]string{"client_id": a.ClientID, "secret_file": keyFile, "secret": key}
 	}
-	return map[string]string{"key_file": keyFile, "key": key}
+	return map[string]string{}
 }
 
 // authVarNames are the .Auth keys a provider shares.
 func authVarNames(provider string) []string {
-	if provider == AuthHS256 {
+	switch provider {
+	case AuthHS256:
 		return []string{"key_file", "key"}
+	case AuthClient:
+		return []string{"client_id", "secret_file", "secret"}
 	}
 	return nil
 }
@@ -457,7 +465,7 @@ func (v serviceVocab) check(r *ref) *refProblem {
 		return nil
 	case name == "Auth":
 		if len(v.auth) == 0 {
-			return &refProblem{msg: "the load's auth provider shares nothing with the services (hs256-jwt shares key_file and key)"}
+			return &refProblem{msg: "the load's auth provider shares nothing with the services (hs256-jwt shares key_file and key; client-credentials client_id, secret_file and secret)"}
 		}
 		if len(sub) != 1 || len(r.args) > 0 || !slices.Contains(v.auth, sub[0]) {
 			return &refProblem{msg: "no such auth value", allowed: dotted("Auth", v.auth)}

@@ -78,6 +78,9 @@ type Runner struct {
 	K6, LoadtestsDir string
 	// Token is the load's bearer token (TOKEN; empty: none).
 	Token string
+	// ScriptEnv is the rest of the scripts' environment: the lab's
+	// load.env and what its auth provider gives them (TOKEN_URL, …).
+	ScriptEnv map[string]string
 	// RunID names the run; ReportDir is reports/chaos/<RunID>.
 	RunID, ReportDir string
 	// StackName is recorded in the journal ("local", "compose").
@@ -284,6 +287,7 @@ func (r *Runner) run(ctx context.Context, sc *scenario.Scenario, j *journal.Jour
 				K6:      r.K6, Script: filepath.Join(r.LoadtestsDir, sc.Load.Script), OutDir: dir,
 				BaseURL: e.GatewayURL, Token: r.Token, RunID: r.RunID, Scenario: sc.Name,
 				Profile: sc.Load, Phases: sc.Phases, RemoteWriteURL: e.PrometheusURL + "/api/v1/write",
+				Env: r.ScriptEnv,
 			})
 			ch <- loadDone{res, err}
 		}()

@@ -319,6 +319,10 @@ func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpt
 	if err != nil {
 		return infra(err)
 	}
+	scriptEnv, err := scriptEnv(lf, lab.RunDir(), vars)
+	if err != nil {
+		return infra(err)
+	}
 	inj, ledger, err := injectorFor(lab)
 	if err != nil {
 		return infra(err)
@@ -363,6 +367,7 @@ func newRunner(ctx context.Context, env Env, lab lab, lf *labfile.Lab, o *labOpt
 		K6:             k6,
 		LoadtestsDir:   loadtests,
 		Token:          token,
+		ScriptEnv:      scriptEnv,
 		StackName:      o.stack,
 		Progress:       env.Stdout,
 		ScrapeInterval: lf.Telemetry.Prometheus.ScrapeInterval,
@@ -387,4 +392,22 @@ func forStack(env Env, scs []*scenario.Scenario, stackName string) ([]*scenario.
 		return nil, usageErr("none of the %d scenarios runs on the %s stack", len(scs), stackName)
 	}
 	return out, nil
+}
+
+// scriptEnv is what the k6 scripts get besides the harness's contract:
+// the lab's load.env and, with the client-credentials provider, the
+// issuer's token URL and the client to fetch fresh tokens as.
+func scriptEnv(lf *labfile.Lab, runDir string, vars labfile.HarnessVars) (map[string]string, error) {
+	env := map[string]string{}
+	for _, e := range lf.Load.Env {
+		env[e.Name] = e.Value
+	}
+	if lf.Load.Auth.Provider == labfile.AuthClient {
+		c, err := auth.ClientCredentials(lf, runDir, vars)
+		if err != nil {
+			return nil, err
+		}
+		env["TOKEN_URL"], env["CLIENT_ID"], env["CLIENT_SECRET"] = c.TokenURL, c.ClientID, c.ClientSecret
+	}
+	return env, nil
 }

@@ -40,7 +40,7 @@ func TestToken(t *testing.T) {
 		{name: "key from env", env: map[string]string{"CHAOSLAB_JWT_KEY": "env-secret"}, wantKey: "env-secret", wantSub: "dev"},
 		{name: "key from file", args: []string{"-key-file", keyFile, "-subject", "alice"}, wantKey: "file-secret", wantSub: "alice"},
 		{name: "no key", wantCode: exitcode.Usage, wantErr: "CHAOSLAB_JWT_KEY"},
-		{name: "a key file that does not exist", args: []string{"-key-file", filepath.Join(t.TempDir(), "none")}, wantCode: exitcode.Usage, wantErr: "reading the JWT key"},
+		{name: "a key file that does not exist", args: []string{"-key-file", filepath.Join(t.TempDir(), "none")}, wantCode: exitcode.Usage, wantErr: "reading the shared secret"},
 		{name: "bad ttl", env: map[string]string{"CHAOSLAB_JWT_KEY": "k"}, args: []string{"-ttl", "-1s"}, wantCode: exitcode.Usage, wantErr: "-ttl"},
 		{name: "unknown flag", args: []string{"-nope"}, wantCode: exitcode.Usage},
 	}

@@ -6,6 +6,9 @@
 //   BASE_URL           the system's entry point (the proxy of the lab's load
 //                      entry edge), default http://127.0.0.1:8000 (the shop's)
 //   TOKEN              bearer token from the lab's auth provider (if any)
+//   TOKEN_URL          client-credentials only: the issuer's token endpoint,
+//   CLIENT_ID,         and the client to fetch fresh tokens as (lib/token.js)
+//   CLIENT_SECRET
 //   RUN_ID, SCENARIO   tags on every sample (run_id, scenario)
 //   PHASES             the timeline, "baseline:10s,fault:15s,recovery:15s";
 //                      each request is tagged with the phase it started in

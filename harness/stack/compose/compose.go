@@ -177,7 +177,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
 		return nil, err
 	}
-	keyFile := filepath.Join(cfg.RunDir, "jwt.key")
+	keyFile := filepath.Join(cfg.RunDir, cfg.Lab.Load.Auth.SecretFile())
 	key, err := stack.EnsureJWTKey(keyFile)
 	if err != nil {
 		return nil, err

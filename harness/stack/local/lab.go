@@ -487,10 +487,11 @@ func locateTools(cfg Config) (map[string]string, error) {
 }
 
 // authVars creates what the lab's load auth provider shares with the
-// services: for hs256-jwt, the key file in the run dir (a random key,
-// written once) and the key; keyFile is "" for another provider.
+// services: for hs256-jwt and client-credentials, the secret's file in the
+// run dir (a random secret, written once) and the secret; keyFile is ""
+// for another provider.
 func authVars(l *lab.Lab, runDir string) (vars map[string]string, keyFile string, err error) {
-	if l.Load.Auth.Provider != lab.AuthHS256 {
+	if !l.Load.Auth.SharesSecret() {
 		return l.Load.Auth.AuthVars("", ""), "", nil
 	}
 	keyFile = filepath.Join(runDir, l.Load.Auth.KeyFile)

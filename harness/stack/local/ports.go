@@ -127,7 +127,7 @@ func (p Ports) CheckFree(ephemeral PortRange) error {
 	return nil
 }
 
-// portList is "orders public 50051, inventory public 50052 and 1 more".
+// portList is "ports store public 50051, store metrics 9082 and 1 more".
 func portList(ports []Port) string {
 	const shown = 3
 	var names []string
