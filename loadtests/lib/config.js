@@ -135,6 +135,9 @@ export function loadConfig(env, defaults) {
   const cfg = {
     baseURL: (e.BASE_URL || 'http://127.0.0.1:8000').replace(/\/+$/, ''),
     token: e.TOKEN || '',
+    tokenURL: e.TOKEN_URL || '',
+    clientID: e.CLIENT_ID || '',
+    clientSecret: e.CLIENT_SECRET || '',
     runID: e.RUN_ID || '',
     scenario: e.SCENARIO || '',
     phases,
