@@ -299,7 +299,7 @@ down-local:
 .PHONY: load
 load: build tools
 	@test -f .run/lab/state.json || { echo "no local lab running: make up-local first"; exit 2; }
-	BASE_URL=$${BASE_URL:-http://127.0.0.1:8000} TOKEN=$$($(BIN)/chaoslab token -key-file .run/lab/jwt.key) \
+	BASE_URL=$${BASE_URL:-http://127.0.0.1:8000} TOKEN=$$($(BIN)/chaoslab token -token-url http://127.0.0.1:8090/oauth2/token -secret-file .run/lab/client.secret) \
 	  RUN_ID=$${RUN_ID:-load-$$(date -u +%Y%m%d-%H%M%S)} \
 	  $(K6) run --no-usage-report --address= loadtests/baseline.js
 

@@ -10,7 +10,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"net"
 	"os"
 	"os/exec"
@@ -26,12 +25,14 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/harness/traces"
+	"github.com/chaoslab/chaoslab/labs/shop/invariants"
 	"github.com/chaoslab/chaoslab/services/gateway"
 )
 
@@ -81,13 +82,18 @@ func labArgs(cfg local.Config) []string {
 	return []string{"-run-dir", cfg.RunDir, "-bin-dir", cfg.BinDir, "-tools-dir", cfg.ToolsDir, "-port-offset", strconv.Itoa(cfg.PortOffset)}
 }
 
+// token is a bearer token from the lab's issuer (the shop's load.auth is
+// client-credentials: the client's secret is in the run dir).
 func token(t *testing.T, e stack.Endpoints) string {
 	t.Helper()
-	key, err := os.ReadFile(e.JWTKeyFile)
+	secret, err := os.ReadFile(e.JWTKeyFile)
 	require.NoError(t, err)
-	tok, err := gateway.MintToken([]byte(strings.TrimSpace(string(key))), "e2e", time.Hour, time.Now())
+	iss, ok := e.Services["issuer"]
+	require.True(t, ok, "the shop's issuer")
+	c := clientcredentials.Config{ClientID: "chaoslab", ClientSecret: strings.TrimSpace(string(secret)), TokenURL: "http://" + iss.Addr + "/oauth2/token"}
+	tok, err := c.Token(t.Context())
 	require.NoError(t, err)
-	return tok
+	return tok.AccessToken
 }
 
 func order(ctx context.Context, c *gateway.Client, key string) (gateway.Order, error) {

@@ -12,7 +12,7 @@ import exec from 'k6/execution';
 
 const cfg = loadConfig(__ENV);
 const fresh = freshToken(cfg, parseDuration(__ENV.TOKEN_REFRESH || '1s', 'TOKEN_REFRESH'));
-const withRunToken = checkout(cfg, () => cfg.token, { token: 'run' });
+const withRunToken = checkout(cfg, undefined, { token: 'run' });
 const withFreshToken = checkout(cfg, fresh, { token: 'fresh' });
 
 export const options = k6Options(cfg);

@@ -26,6 +26,7 @@ import (
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
 	"github.com/chaoslab/chaoslab/services/gateway"
 	"github.com/chaoslab/chaoslab/services/inventory"
+	"github.com/chaoslab/chaoslab/services/issuer"
 	"github.com/chaoslab/chaoslab/services/orders"
 	"github.com/chaoslab/chaoslab/services/payments"
 )
@@ -51,9 +52,9 @@ func loadShop(t *testing.T) *lab.Lab {
 func TestShopTopology(t *testing.T) {
 	l := loadShop(t)
 	assert.Equal(t, "shop", l.Name)
-	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments"}, l.ServiceNames(), "the services, in call order")
-	assert.Equal(t, []string{"inventory", "payments", "orders", "gateway"}, l.StartOrder(), "dependencies first")
-	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "orders->inventory", "orders->payments"}, l.EdgeNames())
+	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments", "issuer"}, l.ServiceNames(), "the services, in call order")
+	assert.Equal(t, []string{"inventory", "payments", "orders", "issuer", "gateway"}, l.StartOrder(), "dependencies first")
+	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "gateway->issuer", "orders->inventory", "orders->payments"}, l.EdgeNames())
 	for _, e := range l.Edges {
 		assert.Equal(t, faults.ProxyName(e.Name), e.Proxy())
 		assert.Equal(t, calleeOf(e.Name), e.To)
@@ -71,6 +72,9 @@ func TestShopTopology(t *testing.T) {
 	}
 	gw, _ := l.Service("gateway")
 	assert.Equal(t, lab.HTTP, gw.Protocol)
+	iss, _ := l.Service("issuer")
+	assert.Equal(t, lab.HTTP, iss.Protocol)
+	assert.Equal(t, []string{"GET /.well-known/jwks.json", "POST /oauth2/token"}, iss.Methods, "the issuer's routes")
 	for _, name := range []string{"orders", "inventory", "payments"} {
 		s, _ := l.Service(name)
 		assert.Equal(t, lab.GRPC, s.Protocol, name)
@@ -88,8 +92,8 @@ func TestShopTopology(t *testing.T) {
 	assert.Equal(t, "slo/slos.yaml", l.SLOs)
 	assert.Equal(t, "loadtests", l.Load.Scripts)
 	assert.Equal(t, lab.AcksConsole, l.Load.Acks)
-	assert.Equal(t, lab.Auth{Provider: lab.AuthHS256, KeyFile: "jwt.key", Subject: "chaoslab", TTL: 24 * time.Hour}, l.Load.Auth,
-		"harness/auth: an HS256 token for subject chaoslab, valid 24h, the key in <run dir>/jwt.key")
+	assert.Equal(t, lab.Auth{Provider: lab.AuthClient, KeyFile: "client.secret", ClientID: "chaoslab", TokenURL: `http://{{.Addr "issuer" "public"}}/oauth2/token`}, l.Load.Auth,
+		"harness/auth: a token from the issuer, for client chaoslab, the secret in <run dir>/client.secret")
 	assert.Equal(t, 500*time.Millisecond, l.Telemetry.Prometheus.ScrapeInterval, "SLO checks evaluate one interval after their phase")
 	assert.Equal(t, 750*time.Millisecond, l.Telemetry.SpanFlush, "the services' 100 ms batches and Jaeger's 100 ms, with a margin")
 }
@@ -106,11 +110,12 @@ func TestShopPortPlan(t *testing.T) {
 		"jaeger otlp-grpc 4317", "jaeger otlp-http 4318", "jaeger query-grpc 16685", "jaeger query-http 16686",
 		"jaeger health 13133", "jaeger metrics 8888", "prometheus http 9090", "chaoslab metrics 9099",
 		"toxiproxy api 8474", "toxiproxy proxy client->gateway 8000", "toxiproxy proxy gateway->orders 15051",
-		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy orders->inventory 20052", "toxiproxy proxy orders->payments 20053",
+		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy gateway->issuer 15053", "toxiproxy proxy orders->inventory 20052", "toxiproxy proxy orders->payments 20053",
 		"gateway public 8080", "gateway metrics 9081", "gateway admin 9181",
 		"orders public 5051", "orders metrics 9082", "orders admin 9182",
 		"inventory public 5052", "inventory metrics 9083", "inventory admin 9183",
 		"payments public 5053", "payments metrics 9084", "payments admin 9184",
+		"issuer public 8090", "issuer metrics 9085", "issuer admin 9185",
 	}, got)
 }
 
@@ -176,13 +181,16 @@ func TestShopKnobs(t *testing.T) {
 	resilience := []string{"deadlines", "call-timeout", "wait-for-ready", "retries", "retry-max-attempts",
 		"breaker", "breaker-failures", "breaker-open-for", "max-inflight"}
 	assert.Equal(t, map[string][]string{
-		"gateway":   append(slices.Clone(resilience), "rate-limit", "rate-burst", "request-timeout"),
+		"gateway": append(slices.Clone(resilience), "rate-limit", "rate-burst", "request-timeout",
+			"jwks-refresh", "jwks-timeout", "jwks-unknown-kid-every"),
 		"orders":    resilience,
 		"inventory": {"max-inflight"},
 		"payments":  {"max-inflight"},
+		"issuer":    {"rotate-every", "token-ttl"},
 	}, map[string][]string{
 		"gateway": l.KnobNames("gateway"), "orders": l.KnobNames("orders"),
 		"inventory": l.KnobNames("inventory"), "payments": l.KnobNames("payments"),
+		"issuer": l.KnobNames("issuer"),
 	})
 	for _, s := range l.Services {
 		for _, k := range s.Knobs {
@@ -263,6 +271,7 @@ func TestShopKnobsAreTheServicesFlags(t *testing.T) {
 		"orders":    func(fs *flag.FlagSet) { c := orders.DefaultConfig(); c.RegisterFlags(fs) },
 		"inventory": func(fs *flag.FlagSet) { c := inventory.DefaultConfig(); c.RegisterFlags(fs) },
 		"payments":  func(fs *flag.FlagSet) { c := payments.DefaultConfig(); c.RegisterFlags(fs) },
+		"issuer":    func(fs *flag.FlagSet) { c := issuer.DefaultConfig(); c.RegisterFlags(fs) },
 	}
 	for name, reg := range register {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)

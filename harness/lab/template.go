@@ -308,6 +308,20 @@ func (l *Lab) HarnessVarsFor(p Placement, prometheusURL string) HarnessVars {
 	return h
 }
 
+// ClusterHarnessVars is what a harness template sees from inside a
+// cluster where each service is reached by its name: {{.Addr "store"
+// "public"}} → "store:5051".
+func (l *Lab) ClusterHarnessVars() HarnessVars {
+	h := HarnessVars{addrs: map[string]map[string]string{}}
+	for _, s := range l.Services {
+		h.addrs[s.Name] = map[string]string{}
+		for _, port := range s.Ports {
+			h.addrs[s.Name][port.Name] = hostPort(s.Name, port.Number)
+		}
+	}
+	return h
+}
+
 // Render renders a harness template (an auth command, a settle probe's or
 // an invariant's command or URL) with h.
 func Render(name, text string, h HarnessVars) (string, error) { return render(name, text, h) }

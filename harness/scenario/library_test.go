@@ -18,7 +18,7 @@ const libraryDir = "../../scenarios"
 
 // libraryScripts accepts the k6 scripts the library uses.
 func libraryScripts(script string) error {
-	if script == "checkout.js" || script == "products.js" {
+	if script == "checkout.js" || script == "products.js" || script == "checkout-fresh-token.js" {
 		return nil
 	}
 	return os.ErrNotExist
@@ -57,6 +57,8 @@ func TestLibrary(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, expects[ExpectFail], 2, "scenarios that expect the gate to fail")
 	assert.Positive(t, total[StackLocal])
-	assert.LessOrEqual(t, total[StackLocal], 270*time.Second, "the phases run on the local lab, leaving a minute and a half of overhead")
-	assert.LessOrEqual(t, total[StackCompose], 300*time.Second, "the phases run on the compose lab")
+	// With about 2 s of harness per scenario (docs/ci.md), 5½ minutes of
+	// phases keep make chaos near 6 minutes.
+	assert.LessOrEqual(t, total[StackLocal], 330*time.Second, "the phases run on the local lab")
+	assert.LessOrEqual(t, total[StackCompose], 360*time.Second, "the phases run on the compose lab")
 }

@@ -13,7 +13,7 @@ import (
 
 func TestListShowsTheLibrary(t *testing.T) {
 	loadtests := t.TempDir()
-	for _, f := range []string{"checkout.js", "products.js"} {
+	for _, f := range []string{"checkout.js", "products.js", "checkout-fresh-token.js"} {
 		require.NoError(t, os.WriteFile(filepath.Join(loadtests, f), nil, 0o644))
 	}
 	env, out, errOut := testEnv(nil)

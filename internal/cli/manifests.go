@@ -76,6 +76,9 @@ func runManifests(_ context.Context, env Env, args []string) error {
 			return err
 		}
 		note = fmt.Sprintf("the load token expires in %s (the lab's load.auth.ttl): run this again for a new one", l.Load.Auth.TTL)
+	case labfile.AuthClient:
+		opt.JWTKey = randomToken() // the client's secret, shared with the issuer
+		note = "the k6 runners fetch their token from the lab's issuer (TOKEN_URL, CLIENT_ID, CLIENT_SECRET from the Secret's jwt-key)"
 	case labfile.AuthCommand:
 		note = "the lab's load.auth is a command, which a cluster cannot run: put a token in the Secret's load-token"
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -18,7 +17,9 @@ import (
 
 // TestManifests writes the shop's tree and builds what it wrote with
 // kustomize: the top kustomization applies the overlay -telemetry chose,
-// and the Secret's load token verifies with its key.
+// and the runners get what they fetch the load's token from the issuer
+// with (the shop's provider is client-credentials): the issuer's Service
+// and the Secret's key, the one the issuer gets.
 func TestManifests(t *testing.T) {
 	shop, err := filepath.Abs(filepath.Join("..", "..", "labs", "shop", "lab.yaml"))
 	require.NoError(t, err)
@@ -45,6 +46,7 @@ func TestManifests(t *testing.T) {
 			require.NoError(t, err)
 			var sawJaeger bool
 			var secret map[string]any
+			var testRun string
 			for _, o := range objs {
 				if o.GetKind() != "Namespace" {
 					assert.Equal(t, "chaos", o.GetNamespace(), "%s/%s", o.GetKind(), o.GetName())
@@ -55,7 +57,8 @@ func TestManifests(t *testing.T) {
 				case o.GetKind() == "Deployment" && o.GetName() == "orders":
 					assert.Contains(t, mustYAML(t, o.Object), "image: chaoslab/orders:v1")
 				case o.GetKind() == "TestRun":
-					assert.Contains(t, mustYAML(t, o.Object), "parallelism: 4")
+					testRun = mustYAML(t, o.Object)
+					assert.Contains(t, testRun, "parallelism: 4")
 				case o.GetKind() == "ConfigMap" && o.GetName() == "chaos-telemetry" && !tc.wantJaeger:
 					assert.Contains(t, mustYAML(t, o.Object), "otlp-grpc: otel.obs:4317")
 				case o.GetKind() == "Secret":
@@ -65,9 +68,10 @@ func TestManifests(t *testing.T) {
 			assert.Equal(t, tc.wantJaeger, sawJaeger)
 			require.NotNil(t, secret)
 			assert.Len(t, secret["admin-token"], 64)
-			_, err = jwt.Parse(secret["load-token"].(string), func(*jwt.Token) (any, error) { return []byte(secret["jwt-key"].(string)), nil },
-				jwt.WithValidMethods([]string{"HS256"}))
-			assert.NoError(t, err, "the load token is signed with the Secret's key")
+			assert.Len(t, secret["jwt-key"], 64, "the client's secret")
+			assert.Empty(t, secret["load-token"], "the runners fetch it")
+			assert.Contains(t, testRun, "- name: TOKEN_URL\n      value: http://issuer:8090/oauth2/token\n")
+			assert.Contains(t, testRun, "- name: CLIENT_SECRET\n      valueFrom:\n        secretKeyRef:\n          key: jwt-key\n")
 			info, err := os.Stat(filepath.Join(dir, "base", "secrets.yaml"))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())

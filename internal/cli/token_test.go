@@ -2,17 +2,21 @@ package cli
 
 import (
 	"bytes"
-	"github.com/chaoslab/chaoslab/harness/exitcode"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"github.com/chaoslab/chaoslab/services/gateway"
+	"github.com/chaoslab/chaoslab/services/issuer"
 )
 
 func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
@@ -77,4 +81,44 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	env, _, errOut := testEnv(nil)
 	assert.Equal(t, exitcode.Usage, Run(t.Context(), env, []string{"frobnicate"}))
 	assert.Contains(t, errOut.String(), `unknown command "frobnicate"`)
+}
+
+// With -token-url the token comes from the issuer (the shop's, here on
+// 127.0.0.1:0), and verifies against its JWKS.
+func TestTokenFromAnIssuer(t *testing.T) {
+	ring, err := issuer.OpenKeyring(filepath.Join(t.TempDir(), "keys.json"), issuer.AlgES256, time.Hour, time.Now)
+	require.NoError(t, err)
+	iss, err := issuer.NewServer(issuer.Options{Ring: ring, ClientID: "chaoslab", Secret: []byte("s3cret"), TokenTTL: time.Hour, Issuer: "t"})
+	require.NoError(t, err)
+	ts := httptest.NewServer(iss)
+	t.Cleanup(ts.Close)
+	secret := filepath.Join(t.TempDir(), "client.secret")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret\n"), 0o600))
+	wrong := filepath.Join(t.TempDir(), "wrong.secret")
+	require.NoError(t, os.WriteFile(wrong, []byte("nope"), 0o600))
+
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		wantCode exitcode.Code
+		wantErr  string
+	}{
+		{"granted", []string{"-token-url", ts.URL + issuer.TokenPath, "-secret-file", secret}, exitcode.OK, ""},
+		{"no secret file", []string{"-token-url", ts.URL + issuer.TokenPath}, exitcode.Usage, "-secret-file"},
+		{"refused", []string{"-token-url", ts.URL + issuer.TokenPath, "-secret-file", wrong}, exitcode.Infra, "invalid_client"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, out, errOut := testEnv(nil)
+			code := Run(t.Context(), env, append([]string{"token"}, tt.args...))
+			require.Equal(t, tt.wantCode, code, errOut.String())
+			if tt.wantCode != exitcode.OK {
+				assert.Contains(t, errOut.String(), tt.wantErr)
+				return
+			}
+			kf, err := keyfunc.NewDefaultCtx(t.Context(), []string{ts.URL + issuer.JWKSPath})
+			require.NoError(t, err)
+			_, err = jwt.Parse(strings.TrimSpace(out.String()), kf.Keyfunc, jwt.WithValidMethods([]string{"ES256"}))
+			require.NoError(t, err)
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 func scriptsDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"checkout.js", "products.js"} {
+	for _, name := range []string{"checkout.js", "products.js", "checkout-fresh-token.js"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("export default function () {}\n"), 0o600))
 	}
 	return dir
@@ -106,7 +106,7 @@ checks:
 			wantOut: "ok  " + good + " (1 phases, 2 checks)\n",
 			wantErr: []string{
 				bad + `:4:9: expect: unknown value "maybe"; allowed: pass, fail` + "\n",
-				bad + `:5:16: load.script: no k6 script "missing.js" in ` + scripts + "; allowed: checkout.js, products.js\n",
+				bad + `:5:16: load.script: no k6 script "missing.js" in ` + scripts + "; allowed: checkout-fresh-token.js, checkout.js, products.js\n",
 				"chaoslab validate: 1 of 2 scenario files are invalid\n",
 			}},
 		{name: "a directory", args: []string{"-loadtests", scripts, dir}, wantCode: exitcode.Usage,
@@ -115,7 +115,7 @@ checks:
 		{name: "scripts are looked for in -loadtests", args: []string{"-loadtests", empty, good}, wantCode: exitcode.Usage,
 			wantErr: []string{good + `:5:16: load.script: no k6 script "checkout.js" in ` + empty + ", which has no scripts"}},
 		{name: "an SLO check names a defined SLO", args: []string{"-loadtests", scripts, sloTypo}, wantCode: exitcode.Usage,
-			wantErr: []string{sloTypo + `:10:45: checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in ` + librarySLOs + ": checkout-availability, "}},
+			wantErr: []string{sloTypo + `:10:45: checks.slo[0].slo: unknown SLO "checkout-availabilty"; defined in ` + librarySLOs + ": checkout-authorized, checkout-availability, "}},
 		{name: "the SLO definitions must exist", args: []string{"-slos", filepath.Join(empty, "slos.yaml"), good}, wantCode: exitcode.Usage,
 			wantErr: []string{"slos.yaml: no such file or directory"}},
 		{name: "a missing file", args: []string{filepath.Join(dir, "nope.yaml")}, wantCode: exitcode.Usage,

@@ -13,10 +13,11 @@ const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5', 'sku-6', 'sku-7', 'sk
 // a random sku of the plentiful catalog and a quantity of 1–3. Every
 // acknowledged order is logged as "ACK <order_id> <idempotency_key>" (201,
 // CONFIRMED) or "ACCEPTED <order_id> <idempotency_key>" (202, PENDING) for
-// the invariant checks after the run. token gives the bearer token
-// (default: the run's TOKEN); tags are added to the request's.
+// the invariant checks after the run. token(data) gives the bearer token
+// (default: the run's TOKEN, or the one setup() fetched); tags are added to
+// the request's.
 export function checkout(cfg, token, tags) {
-  const bearer = token || (() => cfg.token);
+  const bearer = token || ((data) => cfg.token || data.token);
   const requestTags = Object.assign({ name: 'POST /v1/orders' }, tags || {});
   return function (data) {
     const key = idempotencyKey(data);
@@ -27,7 +28,7 @@ export function checkout(cfg, token, tags) {
     const res = http.post(`${cfg.baseURL}/v1/orders`, body, {
       headers: {
         'Content-Type': 'application/json',
-        Authorization: `Bearer ${bearer()}`,
+        Authorization: `Bearer ${bearer(data)}`,
         'Idempotency-Key': key,
       },
       tags: requestTags,

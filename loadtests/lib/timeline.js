@@ -3,12 +3,22 @@
 import { sleep } from 'k6';
 import exec from 'k6/execution';
 import { phaseAt } from './config.js';
+import { fetchToken } from './token.js';
 
 // startTimeline is the body of the scripts' setup(). With START_AT it waits
 // until then, so that the load starts on the caller's clock; it logs
 // "START <origin unix ms> <load start unix ms>" and returns the data every
-// iteration gets: the origin and the prefix of the idempotency keys.
+// iteration gets: the origin, the prefix of the idempotency keys and, when
+// the harness gave no TOKEN but an issuer (TOKEN_URL: a k6-operator
+// TestRun), a token fetched from it.
 export function startTimeline(cfg) {
+  let token = '';
+  if (!cfg.token && cfg.tokenURL) {
+    token = fetchToken(cfg);
+    if (!token) {
+      throw new Error(`no token from ${cfg.tokenURL} for client ${cfg.clientID}`);
+    }
+  }
   let origin = Date.now();
   if (cfg.startAt) {
     const wait = cfg.startAt - origin;
@@ -19,7 +29,7 @@ export function startTimeline(cfg) {
   }
   const started = Date.now();
   console.log(`START ${origin} ${started}`);
-  return { origin, keyPrefix: keyPrefix(cfg.runID, cfg.scenario) };
+  return { origin, keyPrefix: keyPrefix(cfg.runID, cfg.scenario), token };
 }
 
 // beginIteration tags every sample of this iteration with its phase and

@@ -4,6 +4,19 @@ import http from 'k6/http';
 import { check } from 'k6';
 import encoding from 'k6/encoding';
 
+// fetchToken gets a token with the client-credentials grant: the token, or
+// '' when the issuer refused or did not answer.
+export function fetchToken(cfg) {
+  const basic = `Basic ${encoding.b64encode(`${encodeURIComponent(cfg.clientID)}:${encodeURIComponent(cfg.clientSecret)}`)}`;
+  const res = http.post(cfg.tokenURL, { grant_type: 'client_credentials' }, {
+    headers: { Authorization: basic },
+    tags: { name: 'POST /oauth2/token' },
+    timeout: `${cfg.requestTimeoutMs}ms`,
+  });
+  const ok = check(res, { 'token granted (200)': (r) => r.status === 200 });
+  return ok ? res.json('access_token') : '';
+}
+
 // freshToken returns a function that gives this VU's current token: one
 // fetched with the client-credentials grant, fetched again once it is
 // older than refreshMs, so that a key rotation reaches the requests within
@@ -13,7 +26,6 @@ export function freshToken(cfg, refreshMs) {
   if (!cfg.tokenURL || !cfg.clientID) {
     throw new Error('this script fetches its own tokens: it needs TOKEN_URL, CLIENT_ID and CLIENT_SECRET (the lab\'s load.auth provider client-credentials)');
   }
-  const basic = `Basic ${encoding.b64encode(`${encodeURIComponent(cfg.clientID)}:${encodeURIComponent(cfg.clientSecret)}`)}`;
   let token = '';
   let fetchedAt = 0;
   return function () {
@@ -21,13 +33,7 @@ export function freshToken(cfg, refreshMs) {
     if (token !== '' && now - fetchedAt < refreshMs) {
       return token;
     }
-    const res = http.post(cfg.tokenURL, { grant_type: 'client_credentials' }, {
-      headers: { Authorization: basic },
-      tags: { name: 'POST /oauth2/token' },
-      timeout: `${cfg.requestTimeoutMs}ms`,
-    });
-    const ok = check(res, { 'token granted (200)': (r) => r.status === 200 });
-    token = ok ? res.json('access_token') : '';
+    token = fetchToken(cfg);
     fetchedAt = now;
     return token;
   };

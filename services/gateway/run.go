@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 		Burst:          200,
 		RequestTimeout: 3 * time.Second,
 		Resilience:     resilience.DefaultConfig(),
-		JWKS:           JWKSConfig{Refresh: 5 * time.Minute, Timeout: time.Second, UnknownKIDEvery: time.Second},
+		JWKS:           JWKSConfig{Refresh: time.Minute, Timeout: time.Second, UnknownKIDEvery: time.Second},
 	}
 }
 

@@ -81,7 +81,7 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 	assert.Equal(t, "172.17.0.1:9099", e.HarnessMetricsAddr)
 
 	files := parse(t, shopFiles(t))
-	require.Len(t, e.Services, 4)
+	require.Len(t, e.Services, len(shop.Services))
 	for svc, s := range e.Services {
 		published := files.compose.Services[svc].Ports
 		for _, addr := range []string{s.Addr, trimScheme(s.MetricsURL), trimScheme(s.AdminURL)} {
@@ -100,7 +100,7 @@ func TestEndpointsMatchTheComposeFiles(t *testing.T) {
 	for _, p := range files.proxies {
 		got[p.Name] = stack.Edge{Proxy: p.Name, Listen: p.Listen, Upstream: p.Upstream}
 	}
-	require.Len(t, e.Edges, 5)
+	require.Len(t, e.Edges, len(shop.Edges))
 	for name, edge := range e.Edges {
 		assert.Equal(t, stack.Edge{Proxy: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream}, got[edge.Proxy], name)
 	}
@@ -116,11 +116,11 @@ func TestImagesUpNeeds(t *testing.T) {
 		want []string
 	}{
 		{name: "online", cfg: Config{Lab: shop, ImageTag: "v1"},
-			want: []string{"chaoslab/gateway:v1", "chaoslab/inventory:v1", "chaoslab/orders:v1", "chaoslab/payments:v1"}},
+			want: []string{"chaoslab/gateway:v1", "chaoslab/inventory:v1", "chaoslab/issuer:v1", "chaoslab/orders:v1", "chaoslab/payments:v1"}},
 		{name: "offline, shop only", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true, ShopOnly: true},
-			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/toxiproxy:local"}},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/issuer:dev", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/toxiproxy:local"}},
 		{name: "offline", cfg: Config{Lab: shop, ImageTag: "dev", Offline: true},
-			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/jaeger:local", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/prometheus:local", "chaoslab/toxiproxy:local"}},
+			want: []string{"chaoslab/gateway:dev", "chaoslab/inventory:dev", "chaoslab/issuer:dev", "chaoslab/jaeger:local", "chaoslab/orders:dev", "chaoslab/payments:dev", "chaoslab/prometheus:local", "chaoslab/toxiproxy:local"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func TestDocExample(t *testing.T) {
 		return []byte("secret\n"), nil
 	})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/conf/secrets/jwt.key", "/conf/secrets/admin.token"}, read)
+	assert.Equal(t, []string{"/conf/secrets/client.secret", "/conf/secrets/admin.token"}, read)
 	assert.Len(t, f.Services, len(shop.Services), "every service")
 	assert.Len(t, f.Proxies, len(shop.Edges), "every edge")
 	assert.Equal(t, "s3cret", f.Services["payments"].AdminToken)

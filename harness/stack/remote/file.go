@@ -353,7 +353,7 @@ func (d *decoder) read1(root *yaml.Node, f *File, l *lab.Lab) {
 	if n := top.get("auth"); n != nil {
 		if am, ok := d.mapping(n, "auth", authFields()); ok {
 			var kn *yaml.Node
-			f.KeyFile, kn = d.path(am, "key_file", "the file holding the HS256 key the services verify tokens with")
+			f.KeyFile, kn = d.path(am, "key_file", "the file holding the lab's shared secret: the HS256 key the services verify tokens with (hs256-jwt), or the client's secret at the issuer (client-credentials)")
 			if f.KeyFile != "" && d.read != nil {
 				if _, err := d.read(f.KeyFile); err != nil {
 					d.errorf(kn, "auth.key_file", nil, "%v", err)
@@ -363,6 +363,9 @@ func (d *decoder) read1(root *yaml.Node, f *File, l *lab.Lab) {
 	}
 	if l != nil && l.Load.Auth.Provider == lab.AuthHS256 && f.KeyFile == "" {
 		d.errorf(top.at("auth"), "auth.key_file", nil, "missing: lab %s signs the load's token with an HS256 key (load.auth.provider hs256-jwt): give the key its services verify tokens with", l.Name)
+	}
+	if l != nil && l.Load.Auth.Provider == lab.AuthClient && f.KeyFile == "" {
+		d.errorf(top.at("auth"), "auth.key_file", nil, "missing: lab %s fetches the load's token from its issuer (load.auth.provider client-credentials): give the client's secret", l.Name)
 	}
 	d.services(top, f, l)
 	d.edges(top, f, l)

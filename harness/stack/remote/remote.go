@@ -131,9 +131,9 @@ func Open(cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	keyFile := f.KeyFile
-	if f.KeyFile != "" && cfg.Lab != nil && cfg.Lab.Load.Auth.Provider == lab.AuthHS256 {
+	if f.KeyFile != "" && cfg.Lab != nil && cfg.Lab.Load.Auth.SharesSecret() {
 		// The token is minted with <run dir>/<key_file>, as on every stack.
-		keyFile = filepath.Join(cfg.RunDir, cfg.Lab.Load.Auth.KeyFile)
+		keyFile = filepath.Join(cfg.RunDir, cfg.Lab.Load.Auth.SecretFile())
 		if err := copyFile(f.KeyFile, keyFile); err != nil {
 			return nil, fmt.Errorf("copying the JWT key into the run dir: %w", err)
 		}

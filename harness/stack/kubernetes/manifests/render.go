@@ -722,6 +722,16 @@ func (r *renderer) load() ([]any, error) {
 		{Name: "K6_PROMETHEUS_RW_PUSH_INTERVAL", Value: "1s"},
 		{Name: "K6_PROMETHEUS_RW_STALE_MARKERS", Value: "true"},
 	}
+	if a := r.l.Load.Auth; a.Provider == lab.AuthClient {
+		// The runners fetch the token themselves (lib/timeline.js), from
+		// the issuer's Service.
+		u, err := lab.Render("load.auth.token_url", a.TokenURL, r.l.ClusterHarnessVars())
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, corev1.EnvVar{Name: "TOKEN_URL", Value: u}, corev1.EnvVar{Name: "CLIENT_ID", Value: a.ClientID},
+			r.secretEnv("CLIENT_SECRET", SecretJWTKey))
+	}
 	for _, e := range r.l.Load.Env {
 		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
