@@ -1,7 +1,7 @@
 # The shop's services as minimal images: one static Go binary and two empty
 # directories, nothing else — FROM scratch, so it builds with no image pull.
 #
-#   make images            # builds bin/image/services/* and the four images chaoslab/<service>:dev
+#   make images            # builds bin/image/services/* and one image chaoslab/<service>:dev per service
 #
 # or by hand, after CGO_ENABLED=0 GOOS=linux go build -o bin/image/services/ ./services/cmd/...:
 #
