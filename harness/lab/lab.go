@@ -588,6 +588,23 @@ func (s *Service) Port(name string) int {
 	return 0
 }
 
+// TargetPort names the port of s its edges' proxies forward to: the
+// target_port of the first edge that calls it, else "public", else its
+// first port ("" when it has none).
+func (l *Lab) TargetPort(s *Service) string {
+	target := "public"
+	for _, edge := range l.Edges {
+		if edge.To == s.Name {
+			target = edge.TargetPort
+			break
+		}
+	}
+	if s.Port(target) == 0 && len(s.Ports) > 0 {
+		target = s.Ports[0].Name
+	}
+	return target
+}
+
 // Calls returns the edges the service is the caller of, in file order.
 func (l *Lab) Calls(service string) []*Edge {
 	var out []*Edge

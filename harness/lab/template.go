@@ -101,6 +101,25 @@ func (h HarnessVars) Addr(service, port string) (string, error) {
 	return a, nil
 }
 
+// WithAddr returns h where the harness reaches port of service at addr
+// instead: a stack that knows where a port really answers (a remote
+// lab's file, a compose lab's published ports) overrides the port plan.
+// h itself is left as it was.
+func (h HarnessVars) WithAddr(service, port, addr string) HarnessVars {
+	addrs := make(map[string]map[string]string, len(h.addrs)+1)
+	for name, ports := range h.addrs {
+		addrs[name] = ports
+	}
+	ports := make(map[string]string, len(addrs[service])+1)
+	for name, a := range addrs[service] {
+		ports[name] = a
+	}
+	ports[port] = addr
+	addrs[service] = ports
+	h.addrs = addrs
+	return h
+}
+
 // Placement is where one stack puts the lab's parts, as a service sees
 // them; LocalPlacement and ComposePlacement build today's two.
 type Placement struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,44 @@ func harnessVars(l *labfile.Lab, e stack.Endpoints, runDir string) labfile.Harne
 	if binDir == "" {
 		binDir = l.Path("bin")
 	}
-	return l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, binDir, nil), e.PrometheusURL)
+	h := l.HarnessVarsFor(l.LocalPlacement(e.PortOffset, runDir, binDir, nil), e.PrometheusURL)
+	// Where the stack says a port answers wins over the port plan: a
+	// remote lab's ports are its file's, not the plan's.
+	for _, s := range l.Services {
+		es, ok := e.Services[s.Name]
+		if !ok {
+			continue
+		}
+		type portAddr struct{ port, addr string }
+		known := []portAddr{{l.TargetPort(s), es.Addr}}
+		if s.Metrics != nil {
+			known = append(known, portAddr{s.Metrics.Port, urlHost(es.MetricsURL)})
+		}
+		if s.Ready.HTTP != nil {
+			known = append(known, portAddr{s.Ready.HTTP.Port, urlHost(es.ReadyURL)})
+		}
+		if s.Ready.GRPC != nil {
+			known = append(known, portAddr{s.Ready.GRPC.Port, urlHost(es.ReadyURL)})
+		}
+		if s.Faults != nil {
+			known = append(known, portAddr{s.Faults.Port, urlHost(es.AdminURL)})
+		}
+		for _, k := range known {
+			if k.port != "" && k.addr != "" {
+				h = h.WithAddr(s.Name, k.port, k.addr)
+			}
+		}
+	}
+	return h
+}
+
+// urlHost is the host:port of URL u ("" when it has none).
+func urlHost(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return parsed.Host
 }
 
 // labPaths are where a lab file's scenarios, k6 scripts and SLO

@@ -126,6 +126,33 @@ func TestHarnessVarsFollowThePortOffset(t *testing.T) {
 	}
 }
 
+// Where the stack says a service's ports answer (a remote lab's file)
+// wins over the port plan, for the ports it knows; the rest follow the plan.
+func TestHarnessVarsTakeTheStacksAddresses(t *testing.T) {
+	l, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	e := stack.Endpoints{Services: map[string]stack.Service{
+		"orders": {Addr: "10.0.0.7:7001", MetricsURL: "http://10.0.0.7:7002/metrics", AdminURL: "http://10.0.0.7:7003"},
+	}}
+	h := harnessVars(l, e, "/run")
+	tests := []struct{ service, port, want string }{
+		{"orders", "public", "10.0.0.7:7001"},
+		{"orders", "metrics", "10.0.0.7:7002"},
+		{"orders", "admin", "10.0.0.7:7003"},
+		{"payments", "public", "127.0.0.1:5053"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service+"/"+tt.port, func(t *testing.T) {
+			addr, err := h.Addr(tt.service, tt.port)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, addr)
+		})
+	}
+	plain, err := harnessVars(l, stack.Endpoints{}, "/run").Addr("orders", "public")
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:5051", plain, "another stack's vars are their own")
+}
+
 func TestLabChecks(t *testing.T) {
 	shopLab, err := loadLabFile(libraryLab)
 	require.NoError(t, err)

@@ -156,17 +156,7 @@ func EndpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 // giving the address of each of its ports: the address its edges forward
 // to, its metrics, readiness probe and fault admin API.
 func serviceEndpoints(l *lab.Lab, s *lab.Service, addr func(port string) string) stack.Service {
-	target := "public"
-	for _, edge := range l.Edges {
-		if edge.To == s.Name {
-			target = edge.TargetPort
-			break
-		}
-	}
-	if s.Port(target) == 0 && len(s.Ports) > 0 {
-		target = s.Ports[0].Name
-	}
-	out := stack.Service{Protocol: string(s.Protocol), Addr: addr(target)}
+	out := stack.Service{Protocol: string(s.Protocol), Addr: addr(l.TargetPort(s))}
 	if s.Metrics != nil {
 		out.MetricsURL = "http://" + addr(s.Metrics.Port) + s.Metrics.Path
 	}
