@@ -63,9 +63,14 @@ func StreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// StreamCreator creates streams; jetstream.JetStream satisfies it.
+type StreamCreator interface {
+	CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error)
+}
+
 // EnsureStream creates the stream or updates it to StreamConfig; both the
 // publisher and the consumer call it, whichever starts first.
-func EnsureStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+func EnsureStream(ctx context.Context, js StreamCreator) (jetstream.Stream, error) {
 	s, err := js.CreateOrUpdateStream(ctx, StreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("creating stream %s: %w", Stream, err)
