@@ -20,7 +20,7 @@ PROMTOOL         := $(TOOLS_BIN)/promtool
 # The Kubernetes test control plane (`make tools-kube`, not in `make tools`).
 ETCD             := $(TOOLS_BIN)/etcd
 KUBE_APISERVER   := $(TOOLS_BIN)/kube-apiserver
-SERVICES    := gateway orders inventory payments issuer
+SERVICES    := gateway orders inventory payments issuer nats shipping
 # Packages of the unit and in-process integration layer. Plain `go test ./...`
 # runs them too, without the tests behind `-tags tools` (those run the pinned
 # k6 and promtool); the integration and e2e layers are behind `-tags

@@ -20,6 +20,7 @@ import (
 	"github.com/chaoslab/chaoslab/services/internal/host"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
 	"github.com/chaoslab/chaoslab/services/internal/telemetry"
+	"github.com/chaoslab/chaoslab/services/orders/outboxapi"
 )
 
 // Config is what the orders service is started with.
@@ -150,8 +151,11 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 	}
 	srv := NewServer(svc)
 	return host.Service{
-		Name:        "orders",
-		GRPC:        func(s *grpc.Server) { ordersv1.RegisterOrdersServiceServer(s, srv) },
+		Name: "orders",
+		GRPC: func(s *grpc.Server) {
+			ordersv1.RegisterOrdersServiceServer(s, srv)
+			outboxapi.Register(s, outboxBacklog{store})
+		},
 		HealthNames: []string{ordersv1.OrdersService_ServiceDesc.ServiceName},
 		MaxInFlight: cfg.Resilience.MaxInFlight,
 		Ready:       store.db.PingContext,
@@ -184,4 +188,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return New(ctx, cfg, tel)
 		},
 	}, args, getenv, stdout, stderr)
+}
+
+// outboxBacklog serves outboxapi's Backlog from the store.
+type outboxBacklog struct{ store *Store }
+
+func (b outboxBacklog) Backlog(ctx context.Context) (int64, error) {
+	n, err := b.store.OutboxBacklog(ctx)
+	return int64(n), err
 }
