@@ -72,7 +72,7 @@ func labConfig(t *testing.T, offsetDefault int) local.Config {
 func shopLab(t *testing.T) *lab.Lab {
 	t.Helper()
 	l, err := lab.Load(filepath.Join(repoRoot(t), "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
-		Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}))
+		Invariants: invariants.Names(), Settle: []string{"no_pending_orders", "no_pending_work"}}))
 	require.NoError(t, err)
 	return l
 }
