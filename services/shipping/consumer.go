@@ -85,8 +85,10 @@ type consumerMetrics struct {
 }
 
 // FreshnessBuckets are the buckets of the order confirmed → shipment
-// recorded histogram; they include the shipping-freshness SLO's 2 s.
-var FreshnessBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60}
+// recorded histogram; they include the shipping-freshness SLO's 2.5 s, a
+// bound that is not an integer: OpenMetrics writes le="2" as "2.0", which a
+// selector le="2" does not match.
+var FreshnessBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 30, 60}
 
 // NewConsumer returns a consumer that records shipments in store from js.
 func NewConsumer(store *Store, js jetstream.JetStream, opts ConsumerOptions) (*Consumer, error) {
