@@ -180,6 +180,9 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	for i, e := range batch {
 		if err := r.publish(ctx, e); err != nil {
 			r.metrics.errors.WithLabelValues("publish").Inc()
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				r.stream = false // a broker that lost its store: create the stream again
+			}
 			return i, err
 		}
 		// Acknowledged: only now may the event leave the outbox. A crash

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -72,6 +73,7 @@ type Consumer struct {
 	prop   propagation.TextMapPropagator
 	m      consumerMetrics
 
+	mu   sync.Mutex // guards cons: the HTTP API reads the lag concurrently
 	cons jetstream.Consumer
 }
 
@@ -176,6 +178,8 @@ func (c *Consumer) ConsumerConfig() jetstream.ConsumerConfig {
 
 // ensure creates the stream and the durable consumer once.
 func (c *Consumer) ensure(ctx context.Context) (jetstream.Consumer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.cons != nil {
 		return c.cons, nil
 	}
@@ -190,6 +194,13 @@ func (c *Consumer) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	}
 	c.cons = cons
 	return cons, nil
+}
+
+// forget drops the cached consumer, so that the next poll creates it again.
+func (c *Consumer) forget() {
+	c.mu.Lock()
+	c.cons = nil
+	c.mu.Unlock()
 }
 
 // Run fetches and processes batches until ctx is cancelled, retrying
@@ -215,6 +226,9 @@ func (c *Consumer) Poll(ctx context.Context) error {
 	}
 	batch, err := cons.Fetch(c.opts.Batch, jetstream.FetchMaxWait(c.opts.FetchWait))
 	if err != nil {
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			c.forget() // a broker that lost its store: create them again
+		}
 		return fmt.Errorf("fetching: %w", err)
 	}
 	var done []jetstream.Msg
