@@ -20,7 +20,7 @@ PROMTOOL         := $(TOOLS_BIN)/promtool
 # The Kubernetes test control plane (`make tools-kube`, not in `make tools`).
 ETCD             := $(TOOLS_BIN)/etcd
 KUBE_APISERVER   := $(TOOLS_BIN)/kube-apiserver
-SERVICES    := gateway orders inventory payments issuer
+SERVICES    := gateway orders inventory payments issuer nats shipping
 # Packages of the unit and in-process integration layer. Plain `go test ./...`
 # runs them too, without the tests behind `-tags tools` (those run the pinned
 # k6 and promtool); the integration and e2e layers are behind `-tags
@@ -40,7 +40,7 @@ help:
 	@echo "chaoslab — make targets:"
 	@grep -hE '^## [a-zA-Z0-9_-]+:' $(MAKEFILE_LIST) | sed -E 's/^## ([^:]+): /\1\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 
-## build: build the four services and the chaoslab CLI into bin/
+## build: build the shop's services and the chaoslab CLI into bin/
 .PHONY: build
 build:
 	@mkdir -p $(BIN)
@@ -53,7 +53,7 @@ IMAGE_TAG   ?= dev
 IMAGE_DIR   := $(BIN)/image
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 
-## images: build the four services' images chaoslab/<service>:$(IMAGE_TAG) from ./Dockerfile (static binaries, FROM scratch)
+## images: build the shop's services' images chaoslab/<service>:$(IMAGE_TAG) from ./Dockerfile (static binaries, FROM scratch)
 .PHONY: images
 images: image-binaries
 	@for s in $(SERVICES); do \

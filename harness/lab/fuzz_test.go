@@ -38,7 +38,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(base))
 	f.Add([]byte(""))
-	builtins := WithBuiltins(Builtins{Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated"}, Settle: []string{"no_pending_orders"}})
+	builtins := WithBuiltins(Builtins{Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated", "one_shipment_per_confirmed_order", "no_orphan_shipments", "outbox_drained"}, Settle: []string{"no_pending_orders", "no_pending_work"}})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := Parse("fuzz.yaml", data, builtins)

@@ -24,11 +24,13 @@ import (
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/broker"
 	"github.com/chaoslab/chaoslab/services/gateway"
 	"github.com/chaoslab/chaoslab/services/inventory"
 	"github.com/chaoslab/chaoslab/services/issuer"
 	"github.com/chaoslab/chaoslab/services/orders"
 	"github.com/chaoslab/chaoslab/services/payments"
+	"github.com/chaoslab/chaoslab/services/shipping"
 )
 
 // The shop's lab file is checked here against the constants the harness
@@ -40,7 +42,7 @@ const shopLab = "../../labs/shop/lab.yaml"
 // shopBuiltins are the shop's built-in checkers as the harness has them
 // today: the invariants of labs/shop/invariants (invariants.Names) and the
 // runner's wait for no PENDING order.
-var shopBuiltins = lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}
+var shopBuiltins = lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders", "no_pending_work"}}
 
 func loadShop(t *testing.T) *lab.Lab {
 	t.Helper()
@@ -52,9 +54,10 @@ func loadShop(t *testing.T) *lab.Lab {
 func TestShopTopology(t *testing.T) {
 	l := loadShop(t)
 	assert.Equal(t, "shop", l.Name)
-	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments", "issuer"}, l.ServiceNames(), "the services, in call order")
-	assert.Equal(t, []string{"inventory", "payments", "orders", "issuer", "gateway"}, l.StartOrder(), "dependencies first")
-	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "gateway->issuer", "orders->inventory", "orders->payments"}, l.EdgeNames())
+	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments", "issuer", "nats", "shipping"}, l.ServiceNames(), "the services, in call order")
+	assert.Equal(t, []string{"inventory", "payments", "nats", "orders", "issuer", "gateway", "shipping"}, l.StartOrder(), "dependencies first")
+	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "gateway->issuer", "orders->inventory", "orders->payments",
+		"orders->nats", "shipping->nats"}, l.EdgeNames())
 	for _, e := range l.Edges {
 		assert.Equal(t, faults.ProxyName(e.Name), e.Proxy())
 		assert.Equal(t, calleeOf(e.Name), e.To)
@@ -64,7 +67,11 @@ func TestShopTopology(t *testing.T) {
 	assert.Equal(t, "client->gateway", l.Load.Entry)
 	for _, s := range l.Services {
 		assert.Equal(t, 1, s.Replicas, s.Name)
-		assert.NotNil(t, s.Faults, "%s: every shop service has the fault admin API (request faults)", s.Name)
+		if s.Name == "nats" {
+			assert.Nil(t, s.Faults, "the broker takes network faults on its edges only")
+		} else {
+			assert.NotNil(t, s.Faults, "%s: every shop service but the broker has the fault admin API (request faults)", s.Name)
+		}
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/readyz"}, s.Ready.HTTP, "%s: the stacks wait for MetricsURL+/readyz", s.Name)
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/metrics"}, s.Metrics, s.Name)
 		assert.NotNil(t, s.Local, s.Name)
@@ -75,6 +82,9 @@ func TestShopTopology(t *testing.T) {
 	iss, _ := l.Service("issuer")
 	assert.Equal(t, lab.HTTP, iss.Protocol)
 	assert.Equal(t, []string{"GET /.well-known/jwks.json", "POST /oauth2/token"}, iss.Methods, "the issuer's routes")
+	shipping, _ := l.Service("shipping")
+	assert.Equal(t, lab.HTTP, shipping.Protocol)
+	assert.Equal(t, []string{"GET /v1/shipments", "GET /v1/consumer"}, shipping.Methods, "shipping's routes")
 	for _, name := range []string{"orders", "inventory", "payments"} {
 		s, _ := l.Service(name)
 		assert.Equal(t, lab.GRPC, s.Protocol, name)
@@ -86,7 +96,7 @@ func TestShopTopology(t *testing.T) {
 		assert.Equal(t, inv.Name, inv.Builtin)
 	}
 	require.NotNil(t, l.Settle)
-	assert.Equal(t, lab.Checker{Builtin: "no_pending_orders"}, l.Settle.Checker)
+	assert.Equal(t, lab.Checker{Builtin: "no_pending_work"}, l.Settle.Checker)
 	assert.Equal(t, 15*time.Second, l.Settle.Timeout, "the runner's default Settle")
 	assert.Equal(t, 250*time.Millisecond, l.Settle.Interval, "the runner's poll")
 	assert.Equal(t, "slo/slos.yaml", l.SLOs)
@@ -111,11 +121,14 @@ func TestShopPortPlan(t *testing.T) {
 		"jaeger health 13133", "jaeger metrics 8888", "prometheus http 9090", "chaoslab metrics 9099",
 		"toxiproxy api 8474", "toxiproxy proxy client->gateway 8000", "toxiproxy proxy gateway->orders 15051",
 		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy gateway->issuer 15053", "toxiproxy proxy orders->inventory 20052", "toxiproxy proxy orders->payments 20053",
+		"toxiproxy proxy orders->nats 20422", "toxiproxy proxy shipping->nats 22422",
 		"gateway public 8080", "gateway metrics 9081", "gateway admin 9181",
 		"orders public 5051", "orders metrics 9082", "orders admin 9182",
 		"inventory public 5052", "inventory metrics 9083", "inventory admin 9183",
 		"payments public 5053", "payments metrics 9084", "payments admin 9184",
 		"issuer public 8090", "issuer metrics 9085", "issuer admin 9185",
+		"nats public 4222", "nats metrics 9086",
+		"shipping public 8092", "shipping metrics 9087", "shipping admin 9187",
 	}, got)
 }
 
@@ -168,7 +181,7 @@ func TestShopMethods(t *testing.T) {
 	for _, s := range top.Services {
 		ls, _ := l.Service(s.Name)
 		assert.Equal(t, ls.Methods, s.Methods, s.Name)
-		assert.True(t, s.RequestFaults, s.Name)
+		assert.Equal(t, s.Name != "nats", s.RequestFaults, s.Name)
 		assert.Equal(t, string(ls.Protocol), s.Protocol, s.Name)
 	}
 }
@@ -187,10 +200,12 @@ func TestShopKnobs(t *testing.T) {
 		"inventory": {"max-inflight"},
 		"payments":  {"max-inflight"},
 		"issuer":    {"rotate-every", "token-ttl"},
+		"nats":      {},
+		"shipping":  {"dedup", "processing-delay"},
 	}, map[string][]string{
 		"gateway": l.KnobNames("gateway"), "orders": l.KnobNames("orders"),
 		"inventory": l.KnobNames("inventory"), "payments": l.KnobNames("payments"),
-		"issuer": l.KnobNames("issuer"),
+		"issuer": l.KnobNames("issuer"), "nats": l.KnobNames("nats"), "shipping": l.KnobNames("shipping"),
 	})
 	for _, s := range l.Services {
 		for _, k := range s.Knobs {
@@ -272,6 +287,8 @@ func TestShopKnobsAreTheServicesFlags(t *testing.T) {
 		"inventory": func(fs *flag.FlagSet) { c := inventory.DefaultConfig(); c.RegisterFlags(fs) },
 		"payments":  func(fs *flag.FlagSet) { c := payments.DefaultConfig(); c.RegisterFlags(fs) },
 		"issuer":    func(fs *flag.FlagSet) { c := issuer.DefaultConfig(); c.RegisterFlags(fs) },
+		"nats":      func(fs *flag.FlagSet) { c := broker.DefaultConfig(); c.RegisterFlags(fs) },
+		"shipping":  func(fs *flag.FlagSet) { c := shipping.DefaultConfig(); c.RegisterFlags(fs) },
 	}
 	for name, reg := range register {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)

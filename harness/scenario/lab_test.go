@@ -29,7 +29,7 @@ func testLab(t testing.TB) *lab.Lab {
 func shopLab(t testing.TB) *lab.Lab {
 	t.Helper()
 	l, err := lab.Load(filepath.Join("..", "..", "labs", "shop", "lab.yaml"),
-		lab.WithBuiltins(lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders"}}))
+		lab.WithBuiltins(lab.Builtins{Invariants: invariants.Names(), Settle: []string{"no_pending_orders", "no_pending_work"}}))
 	require.NoError(t, err)
 	return l
 }

@@ -26,7 +26,7 @@ func libraryScripts(script string) error {
 
 // TestLibrary checks the scenario library: every file is valid, starts
 // with its purpose, and what runs on each stack fits the time budget of
-// `make chaos` (six minutes on the local lab, lab overhead included; a
+// `make chaos` (seven minutes on the local lab, lab overhead included; a
 // little more on compose, which also runs the compose-only scenarios).
 func TestLibrary(t *testing.T) {
 	slos, err := slodef.Load("../../slo/slos.yaml")
@@ -57,8 +57,10 @@ func TestLibrary(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, expects[ExpectFail], 2, "scenarios that expect the gate to fail")
 	assert.Positive(t, total[StackLocal])
-	// With about 2 s of harness per scenario (docs/ci.md), 5½ minutes of
-	// phases keep make chaos near 6 minutes.
-	assert.LessOrEqual(t, total[StackLocal], 330*time.Second, "the phases run on the local lab")
-	assert.LessOrEqual(t, total[StackCompose], 360*time.Second, "the phases run on the compose lab")
+	// With about 2 s of harness per scenario (docs/ci.md), 6½ minutes of
+	// phases keep make chaos near 7 minutes (the event path's four
+	// scenarios, broker-down, broker-latency, shipping-kill9 and
+	// shipping-no-dedup, added 78 s to the 5½ minutes before them).
+	assert.LessOrEqual(t, total[StackLocal], 390*time.Second, "the phases run on the local lab")
+	assert.LessOrEqual(t, total[StackCompose], 435*time.Second, "the phases run on the compose lab")
 }

@@ -47,6 +47,8 @@ services:
   inventory: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   payments: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   issuer: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
+  nats: {metrics: %[1]s/metrics, ready: %[1]s/readyz}
+  shipping: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
 edges:
   client->gateway: {proxy: client_to_gateway}
   gateway->orders: {proxy: gateway_to_orders}
@@ -54,6 +56,8 @@ edges:
   gateway->issuer: {proxy: gateway_to_issuer}
   orders->inventory: {proxy: orders_to_inventory}
   orders->payments: {proxy: orders_to_payments}
+  orders->nats: {proxy: orders_to_nats}
+  shipping->nats: {proxy: shipping_to_nats}
 `, a, strings.TrimPrefix(a, "http://"))
 	if edit != nil {
 		doc = edit(doc)
@@ -208,8 +212,8 @@ func TestRemoteStackCommands(t *testing.T) {
 		{name: "status, invalid file", args: []string{"status"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
 		{name: "clean, invalid file", args: []string{"clean"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
 		{name: "down, invalid file", args: []string{"down"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
-		{name: "up, nothing answers", args: []string{"up"}, wantCode: exitcode.Infra, want: "20 of 20 endpoints do not answer as they should"},
-		{name: "status, nothing answers", args: []string{"status"}, wantCode: exitcode.Infra, want: "20 of 20 endpoints do not answer as they should"},
+		{name: "up, nothing answers", args: []string{"up"}, wantCode: exitcode.Infra, want: "25 of 25 endpoints do not answer as they should"},
+		{name: "status, nothing answers", args: []string{"status"}, wantCode: exitcode.Infra, want: "25 of 25 endpoints do not answer as they should"},
 		{name: "down cannot sweep a Toxiproxy that does not answer", args: []string{"down"}, wantCode: exitcode.Infra, want: "listing Toxiproxy proxies"},
 	}
 	for _, tt := range tests {

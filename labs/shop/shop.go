@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -19,17 +20,24 @@ import (
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/orders/outboxapi"
 )
 
-// NoPendingOrders is the shop's settle probe: in-flight sagas have finished
-// when orders lists no PENDING order.
+// NoPendingOrders is a settle probe: in-flight sagas have finished when
+// orders lists no PENDING order.
 const NoPendingOrders = "no_pending_orders"
+
+// NoPendingWork is the shop's settle probe: no PENDING order, orders'
+// outbox empty, and shipping's consumer caught up with the stream (nothing
+// undelivered, nothing unacked).
+const NoPendingWork = "no_pending_work"
 
 // The services the builtins read, by their names in the lab file.
 const (
 	Orders    = "orders"
 	Inventory = "inventory"
 	Payments  = "payments"
+	Shipping  = "shipping"
 )
 
 // Builtins returns the shop's built-in checkers, reading the shop through
@@ -43,6 +51,7 @@ func Builtins(s invariants.Shop) checks.Builtins {
 		},
 		Settle: map[string]checks.SettleProbe{
 			NoPendingOrders: func(ctx context.Context) (lab.SettleStatus, error) { return pendingOrders(ctx, s.Orders) },
+			NoPendingWork:   func(ctx context.Context) (lab.SettleStatus, error) { return pendingWork(ctx, s) },
 		},
 	}
 }
@@ -64,6 +73,35 @@ func pendingOrders(ctx context.Context, orders invariants.OrderLister) (lab.Sett
 	return lab.SettleStatus{Pending: n, Detail: detail}, nil
 }
 
+// pendingWork adds up what is still in flight: PENDING orders, events in
+// orders' outbox, and messages shipping's consumer has not received or not
+// acked.
+func pendingWork(ctx context.Context, s invariants.Shop) (lab.SettleStatus, error) {
+	orders, err := pendingOrders(ctx, s.Orders)
+	if err != nil {
+		return lab.SettleStatus{}, err
+	}
+	if s.Outbox == nil {
+		return lab.SettleStatus{}, errors.New("reading the outbox: no client for orders' outbox")
+	}
+	backlog, err := s.Outbox.OutboxBacklog(ctx)
+	if err != nil {
+		return lab.SettleStatus{}, fmt.Errorf("reading the outbox: %w", err)
+	}
+	if s.Consumer == nil {
+		return lab.SettleStatus{}, errors.New("reading shipping's consumer lag: no client for shipping")
+	}
+	pending, ackPending, err := s.Consumer.ConsumerLag(ctx)
+	if err != nil {
+		return lab.SettleStatus{}, fmt.Errorf("reading shipping's consumer lag: %w", err)
+	}
+	return lab.SettleStatus{
+		Pending: orders.Pending + int(backlog) + int(pending) + int(ackPending),
+		Detail: fmt.Sprintf("%s; %d events in the outbox; shipping: %d undelivered, %d unacked",
+			orders.Detail, backlog, pending, ackPending),
+	}, nil
+}
+
 // maxRecvMsgSize is the receive limit of the List calls, which return every
 // order, charge or reservation of the lab at once.
 const maxRecvMsgSize = 256 << 20
@@ -75,9 +113,11 @@ type Conn struct {
 	conns []*grpc.ClientConn
 }
 
-// Dial makes the clients of orders, inventory and payments at addrs
-// (service name → host:port, as the harness reaches them). Connections are
-// made when first used.
+// Dial makes the clients of orders (its outbox too), inventory and
+// payments at addrs (service name → host:port, as the harness reaches
+// them), and of shipping when addrs has it (a shop without the event path
+// leaves Shipments and Consumer nil: the checks that need them say so).
+// Connections are made when first used.
 func Dial(addrs map[string]string) (*Conn, error) {
 	c := &Conn{}
 	dial := func(service string) (*grpc.ClientConn, error) {
@@ -103,6 +143,7 @@ func Dial(addrs map[string]string) (*Conn, error) {
 		switch svc {
 		case Orders:
 			c.Shop.Orders = ordersv1.NewOrdersServiceClient(cc)
+			c.Shop.Outbox = outboxapi.NewClient(cc)
 		case Inventory:
 			c.Shop.Inventory = inventoryv1.NewInventoryServiceClient(cc)
 		case Payments:
@@ -111,6 +152,10 @@ func Dial(addrs map[string]string) (*Conn, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, errors.Join(err, c.Close())
+	}
+	if addr := addrs[Shipping]; addr != "" {
+		sc := shippingClient{base: "http://" + addr, hc: &http.Client{}}
+		c.Shop.Shipments, c.Shop.Consumer = sc, sc
 	}
 	return c, nil
 }

@@ -3,6 +3,9 @@ package shop
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -68,11 +71,11 @@ func shopChecks(t *testing.T, s invariants.Shop) *checks.Set {
 func TestBuiltinsAreWhatTheLabFileNames(t *testing.T) {
 	l := loadShopLab(t)
 	names := Builtins(invariants.Shop{}).Names()
-	assert.Equal(t, lab.Builtins{Invariants: invariants.Names(), Settle: []string{NoPendingOrders}}, names)
+	assert.Equal(t, lab.Builtins{Invariants: invariants.Names(), Settle: []string{NoPendingOrders, NoPendingWork}}, names)
 	assert.Equal(t, invariants.Names(), invariants.Names())
 	assert.Equal(t, invariants.Names(), l.InvariantNames())
 	require.NotNil(t, l.Settle)
-	assert.Equal(t, NoPendingOrders, l.Settle.Builtin)
+	assert.Equal(t, NoPendingWork, l.Settle.Builtin)
 }
 
 func TestNoPendingOrders(t *testing.T) {
@@ -113,7 +116,7 @@ func TestNoPendingOrders(t *testing.T) {
 // the probe is bounded per call.
 func TestSettleThroughTheLabFile(t *testing.T) {
 	o := &orders{all: []*ordersv1.Order{order("o1", ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED)}}
-	got := shopChecks(t, invariants.Shop{Orders: o}).Settle(t.Context())
+	got := shopChecks(t, invariants.Shop{Orders: o, Outbox: eventPath{}, Consumer: eventPath{}}).Settle(t.Context())
 	assert.True(t, got.Probed)
 	assert.True(t, got.Done(), got.String())
 	assert.Equal(t, 15*time.Second, got.Timeout)
@@ -147,5 +150,93 @@ func TestDial(t *testing.T) {
 	assert.NotNil(t, c.Shop.Orders)
 	assert.NotNil(t, c.Shop.Inventory)
 	assert.NotNil(t, c.Shop.Payments)
+	assert.NotNil(t, c.Shop.Outbox)
+	assert.Nil(t, c.Shop.Shipments, "no shipping address: no event path")
 	assert.NoError(t, c.Close())
+
+	c, err = Dial(map[string]string{Orders: "127.0.0.1:5051", Inventory: "127.0.0.1:5052", Payments: "127.0.0.1:5053", Shipping: "127.0.0.1:8092"})
+	require.NoError(t, err)
+	assert.NotNil(t, c.Shop.Shipments)
+	assert.NotNil(t, c.Shop.Consumer)
+	assert.NoError(t, c.Close())
+}
+
+// eventPath is a canned outbox backlog and consumer lag.
+type eventPath struct {
+	backlog, pending, ackPending int64
+	err                          error
+}
+
+func (e eventPath) OutboxBacklog(context.Context) (int64, error) { return e.backlog, e.err }
+func (e eventPath) ConsumerLag(context.Context) (int64, int64, error) {
+	return e.pending, e.ackPending, e.err
+}
+
+// no_pending_work adds up PENDING orders, the outbox and the consumer's
+// undelivered and unacked messages: settled only when all are zero.
+func TestNoPendingWork(t *testing.T) {
+	const (
+		pending   = ordersv1.OrderStatus_ORDER_STATUS_PENDING
+		confirmed = ordersv1.OrderStatus_ORDER_STATUS_CONFIRMED
+	)
+	done := []*ordersv1.Order{order("o1", confirmed)}
+	tests := []struct {
+		name        string
+		orders      []*ordersv1.Order
+		events      eventPath
+		noEvents    bool
+		wantPending int
+		wantDetail  string
+		wantErr     string
+	}{
+		{name: "all done", orders: done, wantDetail: "0 orders PENDING; 0 events in the outbox; shipping: 0 undelivered, 0 unacked"},
+		{name: "a saga running", orders: append(done, order("o2", pending)), wantPending: 1,
+			wantDetail: "1 order PENDING; 0 events in the outbox; shipping: 0 undelivered, 0 unacked"},
+		{name: "the outbox holds", orders: done, events: eventPath{backlog: 3}, wantPending: 3,
+			wantDetail: "0 orders PENDING; 3 events in the outbox; shipping: 0 undelivered, 0 unacked"},
+		{name: "the consumer lags", orders: done, events: eventPath{pending: 2, ackPending: 4}, wantPending: 6,
+			wantDetail: "0 orders PENDING; 0 events in the outbox; shipping: 2 undelivered, 4 unacked"},
+		{name: "shipping unreachable", orders: done, events: eventPath{err: errors.New("refused")}, wantErr: "reading the outbox: refused"},
+		{name: "no event path clients", orders: done, noEvents: true, wantErr: "reading the outbox: no client for orders' outbox"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := invariants.Shop{Orders: &orders{all: tt.orders}}
+			if !tt.noEvents {
+				s.Outbox, s.Consumer = tt.events, tt.events
+			}
+			status, err := Builtins(s).Settle[NoPendingWork](t.Context())
+			if tt.wantErr != "" {
+				assert.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantPending, status.Pending)
+			assert.Equal(t, tt.wantDetail, status.Detail)
+		})
+	}
+}
+
+// The shipping client reads shipping's HTTP API.
+func TestShippingClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/shipments":
+			fmt.Fprint(w, `{"shipments":[{"shipment_id":"s1","order_id":"o1","event_id":"e1","recorded_at":"2026-01-01T00:00:00Z"}]}`)
+		case "/v1/consumer":
+			fmt.Fprint(w, `{"pending":3,"ack_pending":1,"redelivered":0}`)
+		default:
+			http.Error(w, "no", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := shippingClient{base: srv.URL, hc: srv.Client()}
+	got, err := c.ListShipments(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []invariants.Shipment{{ID: "s1", OrderID: "o1", EventID: "e1"}}, got)
+	p, a, err := c.ConsumerLag(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{3, 1}, [2]int64{p, a})
+	_, _, err = shippingClient{base: srv.URL + "/down", hc: srv.Client()}.ConsumerLag(t.Context())
+	assert.ErrorContains(t, err, "503")
 }

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"google.golang.org/grpc"
 
@@ -16,6 +20,7 @@ import (
 	"github.com/chaoslab/chaoslab/services/internal/host"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
 	"github.com/chaoslab/chaoslab/services/internal/telemetry"
+	"github.com/chaoslab/chaoslab/services/orders/outboxapi"
 )
 
 // Config is what the orders service is started with.
@@ -35,6 +40,10 @@ type Config struct {
 	// MinDeadline refuses new orders whose request has less than this left
 	// of its deadline, before recording them (see Options.MinDeadline).
 	MinDeadline time.Duration
+	// NATSURL is the broker the outbox relay publishes OrderConfirmed
+	// events to (in the lab: the Toxiproxy proxy in front of it). Empty:
+	// no relay; events stay in the outbox.
+	NATSURL string
 }
 
 // DefaultConfig listens on loopback: gRPC :5051, metrics :9082, admin
@@ -59,6 +68,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", c.RecoveryInterval, "how often PENDING orders are resumed")
 	fs.DurationVar(&c.MinDeadline, "min-deadline", c.MinDeadline,
 		"refuse a new order (DEADLINE_EXCEEDED, nothing recorded) whose request has less than this left of its deadline; 0 never refuses")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL,
+		"NATS (JetStream) URL the outbox relay publishes OrderConfirmed events to; empty: no relay, events stay in the outbox")
 	c.Resilience.RegisterFlags(fs)
 }
 
@@ -92,6 +103,38 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 		return host.Service{}, err
 	}
 	closeAll := func() error { return errors.Join(invConn.Close(), payConn.Close(), store.Close()) }
+	if err := registerOutboxBacklog(tel.Registerer, store); err != nil {
+		closeAll()
+		return host.Service{}, err
+	}
+	var relay *Relay
+	if cfg.NATSURL != "" {
+		nc, err := nats.Connect(cfg.NATSURL, nats.Name("orders-outbox-relay"),
+			nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond), nats.Timeout(time.Second),
+			// No reconnect buffer: a publish while the broker is away fails
+			// at once and the event waits in the outbox, not in memory.
+			nats.ReconnectBufSize(-1))
+		if err != nil {
+			closeAll()
+			return host.Service{}, fmt.Errorf("connecting to nats at %s: %w", cfg.NATSURL, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			closeAll()
+			return host.Service{}, fmt.Errorf("jetstream at %s: %w", cfg.NATSURL, err)
+		}
+		relay, err = NewRelay(store, js, RelayOptions{Logger: tel.Logger, TracerProvider: tel.TracerProvider,
+			Propagator: tel.Propagator, Registerer: tel.Registerer})
+		if err != nil {
+			nc.Close()
+			closeAll()
+			return host.Service{}, err
+		}
+		prevClose := closeAll
+		closeAll = func() error { nc.Close(); return prevClose() }
+	}
 
 	stepTimeout := cfg.Resilience.CallTimeout
 	if !cfg.Resilience.Deadlines {
@@ -108,12 +151,20 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 	}
 	srv := NewServer(svc)
 	return host.Service{
-		Name:        "orders",
-		GRPC:        func(s *grpc.Server) { ordersv1.RegisterOrdersServiceServer(s, srv) },
+		Name: "orders",
+		GRPC: func(s *grpc.Server) {
+			ordersv1.RegisterOrdersServiceServer(s, srv)
+			outboxapi.Register(s, outboxBacklog{store})
+		},
 		HealthNames: []string{ordersv1.OrdersService_ServiceDesc.ServiceName},
 		MaxInFlight: cfg.Resilience.MaxInFlight,
 		Ready:       store.db.PingContext,
 		Background: func(ctx context.Context) {
+			if relay != nil {
+				done := make(chan struct{})
+				go func() { defer close(done); relay.Run(ctx) }()
+				defer func() { <-done }() // the relay stops before the store closes
+			}
 			// Finish what a crash left PENDING, then keep sweeping.
 			if n, err := svc.RecoverPending(ctx); err != nil {
 				tel.Logger.WarnContext(ctx, "recovering pending orders at start", "recovered", n, "err", err)
@@ -137,4 +188,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return New(ctx, cfg, tel)
 		},
 	}, args, getenv, stdout, stderr)
+}
+
+// outboxBacklog serves outboxapi's Backlog from the store.
+type outboxBacklog struct{ store *Store }
+
+func (b outboxBacklog) Backlog(ctx context.Context) (int64, error) {
+	n, err := b.store.OutboxBacklog(ctx)
+	return int64(n), err
 }

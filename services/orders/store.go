@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/chaoslab/chaoslab/services/internal/sqlitedb"
 )
 
@@ -109,15 +111,17 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // Store keeps orders in the service's SQLite database.
 type Store struct {
 	db *sql.DB
+	// propagator writes the trace context into an event's headers.
+	propagator propagation.TextMapPropagator
 }
 
 // OpenStore opens (creating if needed) the orders database at path.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, schema, pendingIndex)
+	db, err := sqlitedb.Open(ctx, path, schema, pendingIndex, outboxSchema)
 	if err != nil {
 		return nil, fmt.Errorf("opening orders store: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, propagator: propagation.TraceContext{}}, nil
 }
 
 // Close closes the database.
@@ -154,23 +158,37 @@ func (s *Store) Insert(ctx context.Context, o *Order) error {
 // Update writes the mutable fields of a PENDING order (items, total, status,
 // failure reason, refund flag, charge id, updated_at). Final orders never
 // change: updating one returns ErrNotPending.
+//
+// An update to CONFIRMED also writes the order's OrderConfirmed event into
+// the outbox, in the same transaction: the order is confirmed with its event
+// or not at all, and the relay publishes the event later (at least once).
+// The event carries the trace context of ctx (W3C traceparent).
 func (s *Store) Update(ctx context.Context, o *Order) error {
 	items, err := json.Marshal(o.Items)
 	if err != nil {
 		return fmt.Errorf("updating order %s: encoding items: %w", o.ID, err)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE orders SET
-		items = ?, total_cents = ?, status = ?, failure_reason = ?, needs_refund = ?,
-		charge_id = ?, updated_at = ?
-		WHERE order_id = ? AND status = 'PENDING'`,
-		string(items), o.TotalCents, string(o.Status), o.FailureReason, o.NeedsRefund,
-		o.ChargeID, formatTime(o.UpdatedAt), o.ID)
+	var n int64
+	err = sqlitedb.InTx(ctx, s.db, "updating order "+o.ID, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET
+			items = ?, total_cents = ?, status = ?, failure_reason = ?, needs_refund = ?,
+			charge_id = ?, updated_at = ?
+			WHERE order_id = ? AND status = 'PENDING'`,
+			string(items), o.TotalCents, string(o.Status), o.FailureReason, o.NeedsRefund,
+			o.ChargeID, formatTime(o.UpdatedAt), o.ID)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if n == 1 && o.Status == StatusConfirmed {
+			return s.insertEvent(ctx, tx, o)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("updating order %s: %w", o.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("updating order %s: %w", o.ID, err)
+		return err
 	}
 	if n == 0 {
 		if _, err := s.Get(ctx, o.ID); err != nil {

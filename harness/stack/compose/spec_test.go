@@ -60,7 +60,7 @@ func TestTheGeneratedFileIsAValidComposeProject(t *testing.T) {
 		volumes []string
 	}{
 		{name: "shop", lab: shop, opt: FileOptions{Dir: repoRoot, Dashboards: filepath.Join(repoRoot, "dashboards"), LoadScript: "baseline.js"},
-			volumes: []string{"inventory-data", "orders-data", "payments-data", "issuer-data"}},
+			volumes: []string{"inventory-data", "orders-data", "payments-data", "issuer-data", "nats-data", "shipping-data"}},
 		{name: "notes elsewhere", lab: notes, opt: FileOptions{Dir: t.TempDir(), Dashboards: filepath.Join(repoRoot, "dashboards"), LoadScript: "smoke.js"},
 			volumes: []string{"store-data"}},
 	}

@@ -23,7 +23,7 @@ func TestDocExample(t *testing.T) {
 	require.True(t, found)
 
 	shop, err := lab.Load(filepath.Join("..", "..", "..", "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
-		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated"}, Settle: []string{"no_pending_orders"}}))
+		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated", "one_shipment_per_confirmed_order", "no_orphan_shipments", "outbox_drained"}, Settle: []string{"no_pending_orders", "no_pending_work"}}))
 	require.NoError(t, err)
 	var read []string
 	f, err := ParseFile("remote.yaml", []byte("# The shop, running elsewhere"+example), shop, "/conf", func(path string) ([]byte, error) {

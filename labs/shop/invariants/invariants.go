@@ -55,6 +55,12 @@ type Shop struct {
 	Orders    OrderLister
 	Payments  ChargeLister
 	Inventory ReservationLister
+	// Shipments, Outbox and Consumer are the event path's: shipping's
+	// shipments, orders' outbox backlog, shipping's consumer lag (the
+	// settle probe's).
+	Shipments ShipmentLister
+	Outbox    OutboxReader
+	Consumer  ConsumerLagReader
 }
 
 // The shop's invariants, as its lab file and scenarios name them.
@@ -71,7 +77,10 @@ const (
 
 // Names returns the shop's invariants in the order the lab file lists
 // them.
-func Names() []string { return []string{NoLostOrders, NoDoubleCharge, FailedOrdersCompensated} }
+func Names() []string {
+	return []string{NoLostOrders, NoDoubleCharge, FailedOrdersCompensated,
+		OneShipmentPerConfirmedOrder, NoOrphanShipments, OutboxDrained}
+}
 
 // callTimeout bounds each List call.
 const callTimeout = 30 * time.Second
@@ -100,6 +109,9 @@ const maxIDs = 5
 //     compensated yet: the caller waits for the shop to settle first, and
 //     if PENDING orders are the only problem the check is inconclusive. No
 //     FAILED order at all is inconclusive too.
+//   - one_shipment_per_confirmed_order, no_orphan_shipments and
+//     outbox_drained check the event path (events.go): no CONFIRMED order
+//     since since, or no shipment at all, is inconclusive.
 //
 // A failing List call makes the checks that need it inconclusive. Details
 // count the offenders and name up to five.
@@ -120,6 +132,12 @@ func Check(ctx context.Context, shop Shop, want []string, in lab.RunInput) []jou
 			c = noDoubleCharge(ctx, d, since)
 		case FailedOrdersCompensated:
 			c = failedOrdersCompensated(ctx, d, since)
+		case OneShipmentPerConfirmedOrder:
+			c = oneShipmentPerConfirmedOrder(ctx, d, since)
+		case NoOrphanShipments:
+			c = noOrphanShipments(ctx, d)
+		case OutboxDrained:
+			c = outboxDrained(ctx, d, since)
 		default:
 			c = journal.Check{Outcome: journal.Inconclusive,
 				Detail: fmt.Sprintf("unknown invariant %q; known: %s", inv, strings.Join(Names(), ", "))}
@@ -321,6 +339,10 @@ type data struct {
 	resv    map[string]*inventoryv1.Reservation
 	resvErr error
 	resvOK  bool
+
+	ships   []Shipment
+	shipErr error
+	shipOK  bool
 }
 
 // ordersByID returns every order by id.

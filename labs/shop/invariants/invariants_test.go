@@ -276,7 +276,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "unknown invariant", inv: "no_lost_socks",
 			outcome: journal.Inconclusive,
-			detail:  `unknown invariant "no_lost_socks"; known: no_lost_orders, no_double_charge, failed_orders_compensated`,
+			detail:  `unknown invariant "no_lost_socks"; known: no_lost_orders, no_double_charge, failed_orders_compensated, one_shipment_per_confirmed_order, no_orphan_shipments, outbox_drained`,
 		},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,7 @@ const repoRoot = "../../../.."
 func labs(t *testing.T) map[string]*lab.Lab {
 	t.Helper()
 	shop, err := lab.Load(filepath.Join(repoRoot, "labs", "shop", "lab.yaml"), lab.WithBuiltins(lab.Builtins{
-		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated"}, Settle: []string{"no_pending_orders"}}))
+		Invariants: []string{"no_lost_orders", "no_double_charge", "failed_orders_compensated", "one_shipment_per_confirmed_order", "no_orphan_shipments", "outbox_drained"}, Settle: []string{"no_pending_orders", "no_pending_work"}}))
 	require.NoError(t, err)
 	bookings, err := lab.Load(filepath.Join(repoRoot, "examples", "bookings", "lab.yaml"))
 	require.NoError(t, err)
