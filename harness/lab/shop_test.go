@@ -201,7 +201,7 @@ func TestShopKnobs(t *testing.T) {
 		"payments":  {"max-inflight"},
 		"issuer":    {"rotate-every", "token-ttl"},
 		"nats":      {},
-		"shipping":  {"dedup", "processing-delay"},
+		"shipping":  {"dedup", "processing-delay", "batch"},
 	}, map[string][]string{
 		"gateway": l.KnobNames("gateway"), "orders": l.KnobNames("orders"),
 		"inventory": l.KnobNames("inventory"), "payments": l.KnobNames("payments"),
