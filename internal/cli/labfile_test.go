@@ -184,3 +184,45 @@ func TestLabChecks(t *testing.T) {
 		assert.Contains(t, err.Error(), "lab shop names the shop's built-in checkers: the shop's checkers read service orders: the lab has no address for it")
 	})
 }
+
+// `chaoslab up` says how to get a token the lab's services accept, as its
+// auth provider makes them.
+func TestTokenHint(t *testing.T) {
+	shop, err := loadLabFile(libraryLab)
+	require.NoError(t, err)
+	none, err := loadLabFile(otherLab(t))
+	require.NoError(t, err)
+	hs256Path := filepath.Join(t.TempDir(), "lab.yaml")
+	require.NoError(t, os.MkdirAll(filepath.Join(filepath.Dir(hs256Path), "k6"), 0o755))
+	require.NoError(t, os.WriteFile(hs256Path, []byte(`name: signed
+services:
+  echo:
+    protocol: http
+    ports: {public: 7080}
+    local: {command: ./echo}
+    ready: {http: {port: public, path: /healthz}}
+edges:
+  client->echo: {proxy_port: 7000}
+load:
+  scripts: k6
+  auth: {provider: hs256-jwt}
+`), 0o600))
+	hs256, err := loadLabFile(hs256Path)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		lab  *labfile.Lab
+		e    stack.Endpoints
+		want string
+	}{
+		{"client-credentials: from the issuer, where the lab runs it", shop, stack.Endpoints{PortOffset: 100, JWTKeyFile: "/r/client.secret"},
+			"chaoslab token -token-url http://127.0.0.1:8190/oauth2/token -client-id chaoslab -secret-file /r/client.secret"},
+		{"hs256-jwt: minted with the shared key", hs256, stack.Endpoints{JWTKeyFile: "/r/jwt.key"}, "chaoslab token -key-file /r/jwt.key"},
+		{"no auth: no token", none, stack.Endpoints{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tokenHint(tt.lab, tt.e, "/r"))
+		})
+	}
+}

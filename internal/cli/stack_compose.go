@@ -112,8 +112,7 @@ func (s *composeStack) Hints(w io.Writer, e stack.Endpoints) {
 	if !s.cfg.Offline {
 		fmt.Fprintln(w, "\nGrafana: http://127.0.0.1:3000 (anonymous admin; dashboards in the chaoslab folder)")
 	}
-	fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s\nlogs:   docker-compose -p %s logs <service>\nstop:   chaoslab down -stack compose (make down)\n",
-		e.JWTKeyFile, s.cfg.Project)
+	fmt.Fprintf(w, "\nlogs:   docker-compose -p %s logs <service>\nstop:   chaoslab down -stack compose (make down)\n", s.cfg.Project)
 }
 
 // Capabilities: the compose lab applies every kind of fault, and knobs (it

@@ -159,9 +159,6 @@ func (s *kubernetesStack) Status(ctx context.Context, out io.Writer) error {
 }
 
 func (s *kubernetesStack) Hints(w io.Writer, e stack.Endpoints) {
-	if e.JWTKeyFile != "" {
-		fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s", e.JWTKeyFile)
-	}
 	if s.cfg.Access == kubernetes.AccessPortForward {
 		fmt.Fprint(w, "\nports:  the port-forwards above live as long as a chaoslab command runs; run, chaos and clean open their own")
 	}

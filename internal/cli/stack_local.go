@@ -151,9 +151,6 @@ func (s *localStack) Status(ctx context.Context, out io.Writer) error {
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func (s *localStack) Hints(w io.Writer, e stack.Endpoints) {
-	if e.JWTKeyFile != "" {
-		fmt.Fprintf(w, "\ntoken:  chaoslab token -key-file %s", e.JWTKeyFile)
-	}
 	fmt.Fprintf(w, "\nlogs:   %s/logs/\nstop:   chaoslab down\n", s.cfg.RunDir)
 }
 

@@ -310,12 +310,12 @@ func TestStackHints(t *testing.T) {
 		want string
 	}{
 		{name: "local", args: []string{"-run-dir", "/r"},
-			want: "\ntoken:  chaoslab token -key-file /k/jwt.key\nlogs:   /r/logs/\nstop:   chaoslab down\n"},
+			want: "\nlogs:   /r/logs/\nstop:   chaoslab down\n"},
 		{name: "compose", args: []string{"-stack", "compose"},
 			want: "\nGrafana: http://127.0.0.1:3000 (anonymous admin; dashboards in the chaoslab folder)\n" +
-				"\ntoken:  chaoslab token -key-file /k/jwt.key\nlogs:   docker-compose -p chaoslab logs <service>\nstop:   chaoslab down -stack compose (make down)\n"},
+				"\nlogs:   docker-compose -p chaoslab logs <service>\nstop:   chaoslab down -stack compose (make down)\n"},
 		{name: "compose offline: no Grafana", args: []string{"-stack", "compose", "-compose-offline"},
-			want: "\ntoken:  chaoslab token -key-file /k/jwt.key\nlogs:   docker-compose -p chaoslab logs <service>\nstop:   chaoslab down -stack compose (make down)\n"},
+			want: "\nlogs:   docker-compose -p chaoslab logs <service>\nstop:   chaoslab down -stack compose (make down)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,10 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/chaoslab/chaoslab/harness/exitcode"
 	"text/tabwriter"
 	"time"
 
+	"github.com/chaoslab/chaoslab/harness/exitcode"
+	labfile "github.com/chaoslab/chaoslab/harness/lab"
 	"github.com/chaoslab/chaoslab/harness/stack"
 )
 
@@ -34,7 +35,31 @@ func runUp(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "\nlab up in %.1fs\n\n", time.Since(start).Seconds())
 	printEndpoints(env, lab.Endpoints(), o)
+	if hint := tokenHint(lf, lab.Endpoints(), lab.RunDir()); hint != "" {
+		fmt.Fprintf(env.Stdout, "\ntoken:  %s", hint)
+	}
+	o.p.Hints(env.Stdout, lab.Endpoints())
 	return nil
+}
+
+// tokenHint is the command that gets a token the lab's services accept,
+// as its auth provider makes them: minted with the shared key
+// (hs256-jwt), fetched from the issuer (client-credentials); "" for the
+// others.
+func tokenHint(lf *labfile.Lab, e stack.Endpoints, runDir string) string {
+	a := lf.Load.Auth
+	switch a.Provider {
+	case labfile.AuthHS256:
+		if e.JWTKeyFile != "" {
+			return "chaoslab token -key-file " + e.JWTKeyFile
+		}
+	case labfile.AuthClient:
+		u, err := labfile.Render("load.auth.token_url", a.TokenURL, harnessVars(lf, e, runDir))
+		if err == nil && e.JWTKeyFile != "" {
+			return fmt.Sprintf("chaoslab token -token-url %s -client-id %s -secret-file %s", u, a.ClientID, e.JWTKeyFile)
+		}
+	}
+	return ""
 }
 
 func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
@@ -62,5 +87,4 @@ func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 		fmt.Fprintf(w, "proxy %s\t%s → %s\n", name, edge.Listen, edge.Upstream)
 	}
 	w.Flush()
-	o.p.Hints(env.Stdout, e)
 }
