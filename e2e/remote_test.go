@@ -122,6 +122,9 @@ func TestRemoteStackRunsALabItDoesNotOwn(t *testing.T) {
 			assert.True(t, p.Enabled, "%s enabled", name)
 		}
 		for _, svc := range e.ServiceOrder {
+			if e.Services[svc].AdminURL == "" {
+				continue // no fault admin API (the broker)
+			}
 			list, err := faultinject.NewClient(e.Services[svc].AdminURL, http.DefaultClient).List(ctx)
 			require.NoError(t, err)
 			assert.Empty(t, list, "no in-service fault left on %s", svc)
