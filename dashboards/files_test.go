@@ -33,6 +33,7 @@ var wantDashboards = []struct {
 	uid       string
 	variables []string
 }{
+	{"events.json", "chaoslab-events", nil},
 	{"load.json", "chaoslab-load", []string{"run_id", "scenario"}},
 	{"overview.json", "chaoslab-overview", nil},
 	{"service.json", "chaoslab-service", []string{"service", "route", "method"}},
