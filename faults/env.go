@@ -39,6 +39,25 @@ type Env struct {
 	// Containers stops, kills, pauses and disconnects the services'
 	// containers, for container faults; nil in a lab of processes.
 	Containers Containers
+	// Instances returns the instances (InstanceName) of a service that
+	// runs replicas, for the faults that act on each of them (request
+	// faults: each replica has its admin API); nil, or an empty answer,
+	// means the service is one instance, named as the service.
+	Instances func(service string) []string
+	// EdgeProxies returns the proxies of an edge, one per replica of its
+	// callee (ReplicaProxyName), for a network fault on the whole edge;
+	// nil, or an empty answer, means the edge has one proxy, ProxyName.
+	EdgeProxies func(edge string) []string
+}
+
+// instances returns the instances of service in the Env.
+func (in *Injector) instances(service string) []string {
+	if in.env.Instances != nil {
+		if is := in.env.Instances(service); len(is) > 0 {
+			return is
+		}
+	}
+	return []string{service}
 }
 
 // Processes controls the services' processes, for process faults and for
@@ -46,16 +65,21 @@ type Env struct {
 // (stack.Stack) implements it.
 type Processes interface {
 	// Signal sends sig to the service's process (SIGKILL, SIGSTOP, SIGCONT, …).
+	// service may also name one replica's instance (InstanceName); the
+	// name of a service with replicas means all of them.
 	Signal(ctx context.Context, service string, sig syscall.Signal) error
 	// Restart stops the service (SIGTERM, SIGKILL after a timeout, or
 	// nothing if it is already dead) and starts it again with flags
 	// overriding its defaults (nil: the lab's defaults), waiting until ready.
+	// A service with replicas is restarted one replica after the other;
+	// an instance's name restarts that replica alone.
 	Restart(ctx context.Context, service string, flags map[string]string) error
 }
 
 // ProcessStatus is an optional ability of an Env's Processes: whether a
 // service's process is running (a paused process is running).
 type ProcessStatus interface {
+	// Running of a service with replicas reports whether all of them run.
 	Running(service string) bool
 }
 

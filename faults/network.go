@@ -61,6 +61,10 @@ type NetworkFault struct {
 	// Attributes are the toxic's attributes, with Toxiproxy's names and
 	// units (see Attributes).
 	Attributes map[string]int64 `json:"attributes,omitempty"`
+	// Replica, when set, is the one replica (0-based) of the edge's
+	// callee whose proxy the fault is on; unset, the fault is on the
+	// proxies of all its replicas (Env.EdgeProxies).
+	Replica *int `json:"replica,omitempty"`
 }
 
 // Attribute describes one attribute of a toxic.
@@ -120,33 +124,62 @@ func AttributeNames(toxic string) []string {
 	return names
 }
 
-// Proxy returns the name of the Toxiproxy proxy of the fault's edge.
-func (n NetworkFault) Proxy() string { return ProxyName(n.Edge) }
+// Proxy returns the name of the Toxiproxy proxy of the fault's edge: the
+// one replica's (ReplicaProxyName) when the fault names one, the first
+// replica's otherwise.
+func (n NetworkFault) Proxy() string {
+	if n.Replica != nil {
+		return ReplicaProxyName(n.Edge, *n.Replica)
+	}
+	return ProxyName(n.Edge)
+}
+
+// proxies returns the proxies the fault acts on in in's lab: its replica's,
+// or every replica's of the edge.
+func (n NetworkFault) proxies(in *Injector) []string {
+	if n.Replica == nil && in.env.EdgeProxies != nil {
+		if ps := in.env.EdgeProxies(n.Edge); len(ps) > 0 {
+			return ps
+		}
+	}
+	return []string{n.Proxy()}
+}
 
 // Kind returns KindNetwork.
 func (NetworkFault) Kind() string { return KindNetwork }
 
-// Target returns the edge.
-func (n NetworkFault) Target() string { return n.Edge }
+// Target returns the edge, with the replica: "api->store[1]".
+func (n NetworkFault) Target() string { return n.where() }
+
+// where is the edge, with the replica when the fault names one.
+func (n NetworkFault) where() string {
+	if n.Replica != nil {
+		return fmt.Sprintf("%s[%d]", n.Edge, *n.Replica)
+	}
+	return n.Edge
+}
 
 // Occupies returns the edge's proxy when the fault disables it, and the
 // toxic's type on the edge's stream otherwise.
 func (n NetworkFault) Occupies() (slot, what string) {
 	if n.Toxic == ToxicDown {
-		slot = "the proxy of " + n.Edge + " down"
+		slot = "the proxy of " + n.where() + " down"
 		return slot, slot
 	}
-	slot = fmt.Sprintf("a %s toxic on %s %s", n.Toxic, n.Edge, n.Stream)
+	slot = fmt.Sprintf("a %s toxic on %s %s", n.Toxic, n.where(), n.Stream)
 	return slot, slot
 }
 
-func (n NetworkFault) summary() string { return fmt.Sprintf("network %s on %s", n.Toxic, n.Edge) }
+func (n NetworkFault) summary() string { return fmt.Sprintf("network %s on %s", n.Toxic, n.where()) }
 
 // String describes the fault in one stable line; attributes are sorted by
 // name.
 func (n NetworkFault) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "network %s %s", n.Edge, n.Toxic)
+	if n.Replica != nil {
+		fmt.Fprintf(&b, " replica=%d", *n.Replica)
+	}
 	if n.Toxic == ToxicDown {
 		return b.String()
 	}
@@ -174,6 +207,8 @@ func (n NetworkFault) problems(t *Topology) []FieldError {
 		p.add("edge", edges, "edge is missing: name the edge the fault is on")
 	case t != nil && !slices.Contains(edges, n.Edge):
 		p.add("edge", edges, "unknown edge %q", n.Edge)
+	default:
+		checkReplica(&p, t, callee(n.Edge), n.Replica)
 	}
 	switch {
 	case n.Toxic == "":
@@ -257,13 +292,20 @@ func (n NetworkFault) apply(ctx context.Context, in *Injector, a Applied) error 
 	if err != nil {
 		return err
 	}
-	if n.Toxic == ToxicDown {
-		return tp.SetEnabled(ctx, a.Handle[HandleProxy], false)
+	for _, proxy := range n.proxies(in) {
+		if n.Toxic == ToxicDown {
+			err = tp.SetEnabled(ctx, proxy, false)
+		} else {
+			err = tp.AddToxic(ctx, proxy, Toxic{
+				Name: a.Handle[HandleToxic], Type: n.Toxic, Stream: n.Stream,
+				Toxicity: n.Toxicity, Attributes: maps.Clone(n.Attributes),
+			})
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return tp.AddToxic(ctx, a.Handle[HandleProxy], Toxic{
-		Name: a.Handle[HandleToxic], Type: n.Toxic, Stream: n.Stream,
-		Toxicity: n.Toxicity, Attributes: maps.Clone(n.Attributes),
-	})
+	return nil
 }
 
 // undo removes the toxic, or enables the proxy again (down).
@@ -272,18 +314,19 @@ func (n NetworkFault) undo(ctx context.Context, in *Injector, a Applied) error {
 	if err != nil {
 		return err
 	}
-	proxy := a.Handle[HandleProxy]
-	if proxy == "" {
-		proxy = n.Proxy()
-	}
-	if n.Toxic == ToxicDown {
-		return tp.SetEnabled(ctx, proxy, true)
-	}
 	name := a.Handle[HandleToxic]
 	if name == "" {
 		name = NamePrefix + a.ID
 	}
-	return removeToxic(ctx, tp, proxy, name)
+	var errs []error
+	for _, proxy := range n.proxies(in) {
+		if n.Toxic == ToxicDown {
+			errs = append(errs, tp.SetEnabled(ctx, proxy, true))
+		} else {
+			errs = append(errs, removeToxic(ctx, tp, proxy, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sweep removes every toxic named chaoslab-* from every proxy and enables

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -40,11 +41,26 @@ type ProcessFault struct {
 	// RestartAfter, for ActionKill only, is how long after the kill the
 	// service is started again; 0 means at the end of the phase.
 	RestartAfter time.Duration `json:"restart_after,omitempty"`
+	// Replica, when set, is the one replica (0-based) of a service with
+	// replicas that the fault is on; unset, it is on every replica.
+	Replica *int `json:"replica,omitempty"`
+}
+
+// target is what process control acts on: the service (all its replicas)
+// or the one replica's instance (InstanceName).
+func (f ProcessFault) target() string {
+	if f.Replica == nil {
+		return f.Service
+	}
+	return InstanceName(f.Service, 2, *f.Replica) // validated: the service has replicas
 }
 
 // String describes the fault in one stable line.
 func (f ProcessFault) String() string {
 	s := fmt.Sprintf("process %s %s", f.Service, f.Action)
+	if f.Replica != nil {
+		s += " replica=" + strconv.Itoa(*f.Replica)
+	}
 	if f.RestartAfter != 0 {
 		s += " restart_after=" + f.RestartAfter.String()
 	}
@@ -54,21 +70,24 @@ func (f ProcessFault) String() string {
 // Kind returns KindProcess.
 func (ProcessFault) Kind() string { return KindProcess }
 
-// Target returns the service.
-func (f ProcessFault) Target() string { return f.Service }
+// Target returns the service, or the replica's instance ("store-1").
+func (f ProcessFault) Target() string { return f.target() }
 
-// Occupies returns the service: its process and its container are one
-// slot, as a kill and a disconnect of one service would undo each other.
+// Occupies returns the service (or its replica): its process and its
+// container are one slot, as a kill and a disconnect of one service would
+// undo each other.
 func (f ProcessFault) Occupies() (slot, what string) {
-	return "service " + f.Service, "a process fault on " + f.Service
+	return "service " + f.target(), "a process fault on " + f.target()
 }
 
-func (f ProcessFault) summary() string { return fmt.Sprintf("process %s on %s", f.Action, f.Service) }
+func (f ProcessFault) summary() string { return fmt.Sprintf("process %s on %s", f.Action, f.target()) }
 
 // problems returns everything wrong with f.
 func (f ProcessFault) problems(t *Topology) []FieldError {
 	p := problems{prefix: KindProcess}
-	checkService(&p, t, f.Service)
+	if checkService(&p, t, f.Service) {
+		checkReplica(&p, t, f.Service, f.Replica)
+	}
 	switch {
 	case f.Action == "":
 		p.add("action", Actions(), "action is missing: say what happens to the process")
@@ -104,6 +123,30 @@ func checkService(p *problems, t *Topology, service string) bool {
 	return false
 }
 
+// checkReplica records a problem when replica is set but is not one of
+// service's replicas in t (a nil t knows no replica counts, only that a
+// replica is not negative).
+func checkReplica(p *problems, t *Topology, service string, replica *int) {
+	if replica == nil {
+		return
+	}
+	n := 0
+	if t != nil {
+		if s, ok := t.Service(service); ok {
+			n = s.replicas()
+		}
+	}
+	switch {
+	case *replica < 0:
+		p.add("replica", nil, "replica %d: replicas count from 0", *replica)
+	case t == nil:
+	case n < 2:
+		p.add("replica", nil, "%s runs one replica: remove replica (a fault without one is on the service)", service)
+	case *replica >= n:
+		p.add("replica", nil, "replica %d: %s runs %d replicas, 0 to %d", *replica, service, n, n-1)
+	}
+}
+
 // capable checks that the lab has process control.
 func (ProcessFault) capable(in *Injector) error {
 	_, err := in.processes()
@@ -121,11 +164,12 @@ func (f ProcessFault) apply(ctx context.Context, in *Injector, a Applied) error 
 	if err != nil {
 		return err
 	}
+	target := f.target()
 	switch f.Action {
 	case ActionPause:
-		return procs.Signal(ctx, f.Service, syscall.SIGSTOP)
+		return procs.Signal(ctx, target, syscall.SIGSTOP)
 	case ActionRestart:
-		return procs.Restart(ctx, f.Service, in.runningFlags(f.Service))
+		return procs.Restart(ctx, target, in.runningFlags(f.Service))
 	case ActionKill:
 		// The service comes back with the knobs it runs with now: a
 		// scenario's kill must not switch its resilience settings back.
@@ -137,7 +181,7 @@ func (f ProcessFault) apply(ctx context.Context, in *Injector, a Applied) error 
 		in.mu.Lock()
 		in.kills[a.ID] = job
 		in.mu.Unlock()
-		if err := procs.Signal(ctx, f.Service, syscall.SIGKILL); err != nil {
+		if err := procs.Signal(ctx, target, syscall.SIGKILL); err != nil {
 			// Not killed: undoing it is a crash's rollback (restart if not running).
 			in.mu.Lock()
 			delete(in.kills, a.ID)
@@ -159,7 +203,7 @@ func (f ProcessFault) apply(ctx context.Context, in *Injector, a Applied) error 
 			case <-ctx.Done():
 				return
 			}
-			job.restarted = procs.Restart(ctx, f.Service, flags) == nil
+			job.restarted = procs.Restart(ctx, target, flags) == nil
 		}()
 		return nil
 	}
@@ -177,10 +221,11 @@ func (f ProcessFault) undo(ctx context.Context, in *Injector, a Applied) error {
 		return err
 	}
 	status, canTell := procs.(ProcessStatus)
+	target := f.target()
 	switch f.Action {
 	case ActionPause:
-		err := procs.Signal(ctx, f.Service, syscall.SIGCONT)
-		if err != nil && canTell && !status.Running(f.Service) {
+		err := procs.Signal(ctx, target, syscall.SIGCONT)
+		if err != nil && canTell && !status.Running(target) {
 			return nil // nothing to resume
 		}
 		return err
@@ -193,7 +238,7 @@ func (f ProcessFault) undo(ctx context.Context, in *Injector, a Applied) error {
 			select {
 			case <-job.done:
 			case <-ctx.Done():
-				return fmt.Errorf("waiting for the restart of %s: %w", f.Service, ctx.Err())
+				return fmt.Errorf("waiting for the restart of %s: %w", target, ctx.Err())
 			}
 			if job.restarted {
 				return nil
@@ -201,16 +246,16 @@ func (f ProcessFault) undo(ctx context.Context, in *Injector, a Applied) error {
 			in.mu.Lock()
 			flags := in.flags[a.ID]
 			in.mu.Unlock()
-			return procs.Restart(ctx, f.Service, flags)
+			return procs.Restart(ctx, target, flags)
 		}
 		// Not killed by this Injector (a crashed run): start it if needed.
-		if canTell && status.Running(f.Service) {
+		if canTell && status.Running(target) {
 			return nil
 		}
-		return procs.Restart(ctx, f.Service, nil)
+		return procs.Restart(ctx, target, nil)
 	case ActionRestart:
-		if canTell && !status.Running(f.Service) {
-			return procs.Restart(ctx, f.Service, nil)
+		if canTell && !status.Running(target) {
+			return procs.Restart(ctx, target, nil)
 		}
 		return nil
 	}

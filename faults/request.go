@@ -188,25 +188,34 @@ func (r RequestFault) handle(id string) map[string]string {
 	return map[string]string{HandleService: r.Service, HandleFaultID: NamePrefix + id}
 }
 
-// apply sets the fault through the service's admin API.
+// apply sets the fault through the service's admin API: through each
+// replica's, for a service with replicas.
 func (r RequestFault) apply(ctx context.Context, in *Injector, a Applied) error {
-	c, err := in.admin(r.Service)
-	if err != nil {
-		return err
-	}
 	f := r.ToFaultinject()
 	f.ID = a.Handle[HandleFaultID]
-	_, err = c.Set(ctx, f)
-	return err
+	for _, inst := range in.instances(r.Service) {
+		c, err := in.admin(inst)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Set(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// undo deletes the in-service fault.
+// undo deletes the in-service fault, from every replica.
 func (r RequestFault) undo(ctx context.Context, in *Injector, a Applied) error {
 	id := a.Handle[HandleFaultID]
 	if id == "" {
 		id = NamePrefix + a.ID
 	}
-	return in.deleteRequestFault(ctx, r.Service, id)
+	var errs []error
+	for _, inst := range in.instances(r.Service) {
+		errs = append(errs, in.deleteRequestFault(ctx, inst, id))
+	}
+	return errors.Join(errs...)
 }
 
 // sweep deletes every in-service fault whose id starts with chaoslab- on
@@ -216,7 +225,11 @@ func (RequestFault) sweep(ctx context.Context, in *Injector) error {
 		return nil
 	}
 	var errs []error
+	var all []string
 	for _, svc := range in.env.Services {
+		all = append(all, in.instances(svc)...)
+	}
+	for _, svc := range all {
 		c, err := in.admin(svc)
 		if errors.Is(err, ErrNoAdminAPI) {
 			continue // the service takes no request faults

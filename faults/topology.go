@@ -2,6 +2,7 @@ package faults
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -39,7 +40,14 @@ type Service struct {
 	// gRPC methods ("/pkg.v1.Service/Method") of a gRPC service, the
 	// routes ("POST /v1/items") of an HTTP service. Empty: only "*".
 	Methods []string
+	// Replicas is how many replicas of the service the lab runs (0 is
+	// read as 1). A fault may name one of them (its replica field); one
+	// that names none is on all of them.
+	Replicas int
 }
+
+// replicas returns the service's replica count, at least 1.
+func (s Service) replicas() int { return max(s.Replicas, 1) }
 
 // ServiceNames returns the names of the services, in order.
 func (t Topology) ServiceNames() []string {
@@ -72,5 +80,34 @@ func (t Topology) WithRequestFaults() []string {
 }
 
 // ProxyName returns the name of the Toxiproxy proxy of an edge:
-// "api->store" is proxied by "api_to_store".
+// "api->store" is proxied by "api_to_store". An edge to a service with
+// replicas has one proxy per replica (ReplicaProxyName); this is the first
+// replica's.
 func ProxyName(edge string) string { return strings.ReplaceAll(edge, "->", "_to_") }
+
+// ReplicaProxyName returns the name of the proxy of an edge to the
+// callee's replica: the first replica's is ProxyName(edge), replica r's
+// "api_to_store-r".
+func ReplicaProxyName(edge string, replica int) string {
+	if replica <= 0 {
+		return ProxyName(edge)
+	}
+	return ProxyName(edge) + "-" + strconv.Itoa(replica)
+}
+
+// InstanceName returns the name of replica r of a service that runs
+// replicas replicas: the service's name when it runs one, "store-r"
+// otherwise. Process control, metrics (the instance label), spans
+// (service.instance.id) and the registry call a replica by it.
+func InstanceName(service string, replicas, r int) string {
+	if replicas <= 1 {
+		return service
+	}
+	return service + "-" + strconv.Itoa(r)
+}
+
+// callee returns the service an edge "caller->callee" leads to.
+func callee(edge string) string {
+	_, to, _ := strings.Cut(edge, "->")
+	return to
+}

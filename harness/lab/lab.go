@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/chaoslab/chaoslab/faults"
 )
 
 // Client is the caller of an entry edge: the load generator and the
@@ -257,6 +259,10 @@ func (e *Edge) Entry() bool { return e.From == Client }
 
 // Proxy is the Toxiproxy proxy's name: "api->store" → "api_to_store".
 func (e *Edge) Proxy() string { return strings.ReplaceAll(e.Name, "->", "_to_") }
+
+// ReplicaProxy returns the name of the edge's proxy to replica r of its
+// callee (faults.ReplicaProxyName): Proxy for the first, "api_to_store-1".
+func (e *Edge) ReplicaProxy(r int) string { return faults.ReplicaProxyName(e.Name, r) }
 
 // Proxies is the Toxiproxy the harness starts for the edges.
 type Proxies struct {
@@ -569,6 +575,20 @@ func (l *Lab) KnobNames(service string) []string {
 	return out
 }
 
+// Instance returns the name of the service's replica r
+// (faults.InstanceName): "store" for a service of one replica, "store-1".
+func (s *Service) Instance(r int) string { return faults.InstanceName(s.Name, s.Replicas, r) }
+
+// Instances returns the names of the service's replicas, in order: its
+// name alone when it runs one.
+func (s *Service) Instances() []string {
+	out := make([]string, max(s.Replicas, 1))
+	for r := range out {
+		out[r] = s.Instance(r)
+	}
+	return out
+}
+
 // Knob returns service's knob flag.
 func (s *Service) Knob(flag string) (*Knob, bool) {
 	i := slices.IndexFunc(s.Knobs, func(k *Knob) bool { return k.Name == flag })
@@ -614,6 +634,26 @@ func (l *Lab) Calls(service string) []*Edge {
 		}
 	}
 	return out
+}
+
+// CalledBy returns the edges that lead to the service, in file order.
+func (l *Lab) CalledBy(service string) []*Edge {
+	var out []*Edge
+	for _, e := range l.Edges {
+		if e.To == service {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Replicas returns how many replicas of service the lab runs: 1 for a
+// name that is not a service (the client).
+func (l *Lab) Replicas(service string) int {
+	if s, ok := l.Service(service); ok {
+		return max(s.Replicas, 1)
+	}
+	return 1
 }
 
 // EntryEdges returns the edges from Client, in file order.

@@ -205,7 +205,7 @@ func (l *Lab) FaultTopology() faults.Topology {
 			protocol = faults.ProtocolHTTP
 		}
 		t.Services = append(t.Services, faults.Service{Name: s.Name, Protocol: protocol,
-			RequestFaults: s.Faults != nil, Methods: slices.Clone(s.Methods)})
+			RequestFaults: s.Faults != nil, Methods: slices.Clone(s.Methods), Replicas: s.Replicas})
 	}
 	return t
 }

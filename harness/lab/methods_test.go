@@ -210,8 +210,8 @@ func TestFaultTopology(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, faults.Topology{
 		Services: []faults.Service{
-			{Name: "api", Protocol: faults.ProtocolHTTP, Methods: []string{"POST /v1/items", "GET /v1/items/{id}"}},
-			{Name: "store", Protocol: faults.ProtocolGRPC, RequestFaults: true, Methods: []string{"/store.v1.StoreService/Put"}},
+			{Name: "api", Protocol: faults.ProtocolHTTP, Methods: []string{"POST /v1/items", "GET /v1/items/{id}"}, Replicas: 1},
+			{Name: "store", Protocol: faults.ProtocolGRPC, RequestFaults: true, Methods: []string{"/store.v1.StoreService/Put"}, Replicas: 1},
 		},
 		Edges: []string{"client->api", "api->store"},
 	}, l.FaultTopology())

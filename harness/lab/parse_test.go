@@ -207,7 +207,7 @@ func TestRules(t *testing.T) {
 		{name: "no functions", old: `"{{.BinDir}}/web"`, new: `'{{printf "%s" .BinDir}}'`,
 			want: []string{`services.web.local.command: a template only substitutes values, like {{.Listen.public}} or {{.Edge "a->b"}}: no if, range, with, pipes, variables or functions; got {{printf "%s" .BinDir}}`}},
 		{name: "unknown template values", old: `"{{.BinDir}}/web"`, new: `"{{.Bin}}/web"`,
-			want: []string{`services.web.local.command: unknown template value .Bin; allowed: .Name, .Replica, .DataDir, .RunDir, .BinDir, .ImageTag, .Listen.<port>, .Edge "<caller>-><callee>", .Telemetry.OTLPGRPC, .Telemetry.OTLPHTTP, .Auth.<key>`}},
+			want: []string{`services.web.local.command: unknown template value .Bin; allowed: .Name, .Replica, .Instance, .Advertise, .DataDir, .RunDir, .BinDir, .ToolsDir, .ImageTag, .Listen.<port>, .Edge "<caller>-><callee>", .Telemetry.OTLPGRPC, .Telemetry.OTLPHTTP, .Auth.<key>`}},
 		{name: "auth values need a provider that shares them", old: `"{{.BinDir}}/web"`, new: `"{{.Auth.key}}"`,
 			want: []string{`services.web.local.command: the load's auth provider shares nothing with the services (hs256-jwt shares key_file and key; client-credentials client_id, secret_file and secret)`}},
 		{name: "auth values of hs256-jwt", old: "load:\n  scripts: k6", new: "load:\n  scripts: k6\n  auth: {provider: hs256-jwt}",

@@ -21,9 +21,12 @@ import (
 // Vars are what a service's templates see (Local.Command, Args, Env;
 // Compose.Image, Env), for one replica on one stack.
 type Vars struct {
-	// Name is the service's name; Replica the replica's index (0-based).
-	Name    string
-	Replica int
+	// Name is the service's name; Replica the replica's index (0-based);
+	// Instance the replica's name (Service.Instance): the service's name
+	// when it runs one replica, "store-1" otherwise.
+	Name     string
+	Replica  int
+	Instance string
 	// Listen maps each of the service's port names to the address it
 	// listens on: "127.0.0.1:5051" locally, "0.0.0.0:5051" in a container.
 	Listen map[string]string
@@ -36,6 +39,10 @@ type Vars struct {
 	// BinDir is the harness's -bin-dir (default "bin"): where the lab's
 	// binaries are built.
 	BinDir string
+	// ToolsDir is the harness's -tools-dir (default ".tools/bin", made
+	// absolute): its pinned tools, such as the etcd a lab's registry runs
+	// (local stack; empty in a container).
+	ToolsDir string
 	// ImageTag is the harness's image tag (compose; default "dev").
 	ImageTag string
 	// Telemetry is where the service sends traces.
@@ -46,7 +53,17 @@ type Vars struct {
 	Auth map[string]string
 	// edges are the addresses of the proxies of the service's edges.
 	edges map[string]string
+	// advertise is Advertise: for each edge to the service, its proxy's
+	// name and the address of this replica's proxy.
+	advertise []string
 }
+
+// Advertise returns where the callers reach this replica, one
+// "<edge's proxy>=<host:port>" per edge to the service, comma-separated
+// in file order: what a replica registers in a registry, so that each
+// caller dials it through its own edge's proxy (replica r's proxy of each
+// edge). {{.Advertise}} → "api_to_store=127.0.0.1:20063,web_to_store=127.0.0.1:15063".
+func (v Vars) Advertise() string { return strings.Join(v.advertise, ",") }
 
 // TelemetryVars are the trace collector's addresses as a service reaches
 // them.
@@ -56,7 +73,9 @@ type TelemetryVars struct {
 }
 
 // Edge returns the address of the proxy of edge name, which must start at
-// this service: {{.Edge "api->store"}} → "127.0.0.1:20053".
+// this service: {{.Edge "api->store"}} → "127.0.0.1:20053". For a callee
+// with replicas it is the proxy of its first replica: a caller reaches all
+// of them through a registry (Advertise).
 func (v Vars) Edge(name string) (string, error) {
 	addr, ok := v.edges[name]
 	if !ok {
@@ -128,9 +147,9 @@ type Placement struct {
 	ListenHost, ProxyHost string
 	// Offset shifts every port of the plan.
 	Offset int
-	// DataDir, RunDir, BinDir and ImageTag are given to the templates as
-	// they are.
-	DataDir, RunDir, BinDir, ImageTag string
+	// DataDir, RunDir, BinDir, ToolsDir and ImageTag are given to the
+	// templates as they are.
+	DataDir, RunDir, BinDir, ToolsDir, ImageTag string
 	// OTLPGRPC and OTLPHTTP are the trace collector's receivers.
 	OTLPGRPC, OTLPHTTP string
 	// Auth is the auth provider's shared values (AuthVars).
@@ -203,8 +222,8 @@ func (l *Lab) Vars(service string, replica int, p Placement) (Vars, error) {
 		return Vars{}, fmt.Errorf("service %s has %d replicas, not a replica %d", service, s.Replicas, replica)
 	}
 	v := Vars{
-		Name: s.Name, Replica: replica, Listen: map[string]string{}, edges: map[string]string{},
-		DataDir: p.DataDir, RunDir: p.RunDir, BinDir: p.BinDir, ImageTag: p.ImageTag,
+		Name: s.Name, Replica: replica, Instance: s.Instance(replica), Listen: map[string]string{}, edges: map[string]string{},
+		DataDir: p.DataDir, RunDir: p.RunDir, BinDir: p.BinDir, ToolsDir: p.ToolsDir, ImageTag: p.ImageTag,
 		Telemetry: TelemetryVars{OTLPGRPC: p.OTLPGRPC, OTLPHTTP: p.OTLPHTTP},
 		Auth:      maps.Clone(p.Auth),
 	}
@@ -216,6 +235,9 @@ func (l *Lab) Vars(service string, replica int, p Placement) (Vars, error) {
 	}
 	for _, e := range l.Calls(s.Name) {
 		v.edges[e.Name] = hostPort(p.ProxyHost, e.ProxyPort+p.Offset)
+	}
+	for _, e := range l.CalledBy(s.Name) {
+		v.advertise = append(v.advertise, e.ReplicaProxy(replica)+"="+hostPort(p.ProxyHost, e.ProxyPort+p.Offset+replica*l.ReplicaPortStep))
 	}
 	return v, nil
 }
@@ -457,7 +479,7 @@ type serviceVocab struct {
 }
 
 func (v serviceVocab) check(r *ref) *refProblem {
-	leaves := []string{"Name", "Replica", "DataDir", "RunDir", "BinDir", "ImageTag"}
+	leaves := []string{"Name", "Replica", "Instance", "Advertise", "DataDir", "RunDir", "BinDir", "ToolsDir", "ImageTag"}
 	top := append(slices.Clone(leaves), "Listen.<port>", `Edge "<caller>-><callee>"`, "Telemetry.OTLPGRPC", "Telemetry.OTLPHTTP", "Auth.<key>")
 	if v.image {
 		top = []string{"ImageTag", "Name"}

@@ -237,6 +237,12 @@ func (d *decoder) networkFault(n *yaml.Node, path string, bad map[string]bool) *
 			}
 			return ok
 		}},
+		{"replica", func(v *yaml.Node, p string) bool {
+			x, ok := d.integer(v, p, 0, 1000)
+			r := int(x)
+			f.Replica = &r
+			return ok
+		}},
 	})
 	return f
 }
@@ -249,6 +255,12 @@ func (d *decoder) processFault(n *yaml.Node, path string, bad map[string]bool) *
 		{"action", func(v *yaml.Node, p string) (ok bool) { f.Action, ok = d.str(v, p); return ok }},
 		{"restart_after", func(v *yaml.Node, p string) (ok bool) {
 			f.RestartAfter, ok = d.duration(v, p, 0, maxPhase)
+			return ok
+		}},
+		{"replica", func(v *yaml.Node, p string) bool {
+			x, ok := d.integer(v, p, 0, 1000)
+			r := int(x)
+			f.Replica = &r
 			return ok
 		}},
 	})

@@ -31,13 +31,20 @@ func FaultEnv(s Stack, hc *http.Client) faults.Env {
 		Services:  ep.ServiceOrder,
 		Processes: s,
 		AdminURL: func(service string) (string, error) {
-			svc, ok := ep.Services[service]
+			svc, ok := ep.Instance(service)
 			if !ok || svc.AdminURL == "" {
 				return "", fmt.Errorf("service %q: %w", service, faults.ErrNoAdminAPI)
 			}
 			return svc.AdminURL, nil
 		},
-		HTTP: withBearer(hc, ep.AdminToken),
+		HTTP:      withBearer(hc, ep.AdminToken),
+		Instances: func(service string) []string { return ep.Services[service].InstanceNames() },
+		EdgeProxies: func(edge string) []string {
+			if e, ok := ep.Edges[edge]; ok {
+				return e.Proxies()
+			}
+			return nil
+		},
 	}
 	if ep.ToxiproxyURL != "" {
 		env.Toxiproxy = FaultProxies(toxiproxy.New(ep.ToxiproxyURL))

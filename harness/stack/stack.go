@@ -28,6 +28,28 @@ type Service struct {
 	// client adds /faults), "" when it has none: then it takes no request
 	// faults.
 	AdminURL string `json:"admin_url"`
+	// Instances are the service's replicas, first to last, when it runs
+	// more than one (the fields above are the first's): each with its
+	// instance name (faults.InstanceName) and its own addresses.
+	Instances []Instance `json:"instances,omitempty"`
+}
+
+// Instance is one replica of a service with replicas.
+type Instance struct {
+	// Name is the replica's instance name ("store-1").
+	Name string `json:"name"`
+	// Service holds the replica's addresses (no Instances of its own).
+	Service
+}
+
+// InstanceNames returns the names of the service's replicas (nil when it
+// runs one).
+func (s Service) InstanceNames() []string {
+	var out []string
+	for _, i := range s.Instances {
+		out = append(out, i.Name)
+	}
+	return out
 }
 
 // Edge is a network path between two parties, carried by a Toxiproxy proxy.
@@ -40,6 +62,20 @@ type Edge struct {
 	Listen string `json:"listen"`
 	// Upstream is the callee's real address.
 	Upstream string `json:"upstream"`
+	// Replicas are the proxies of the edge to the callee's other replicas
+	// (the second on), when it runs more than one: each Proxy is
+	// faults.ReplicaProxyName.
+	Replicas []Edge `json:"replicas,omitempty"`
+}
+
+// Proxies returns the names of the edge's proxies: its own, then its
+// replicas'.
+func (e Edge) Proxies() []string {
+	out := []string{e.Proxy}
+	for _, r := range e.Replicas {
+		out = append(out, r.Proxy)
+	}
+	return out
 }
 
 // Endpoints is everything the harness talks to.
@@ -107,6 +143,25 @@ func (e Endpoints) ProxySpecs() []toxiproxy.ProxySpec {
 	for _, name := range e.EdgeOrder() {
 		edge := e.Edges[name]
 		specs = append(specs, toxiproxy.ProxySpec{Name: edge.Proxy, Listen: edge.Listen, Upstream: edge.Upstream})
+		for _, r := range edge.Replicas {
+			specs = append(specs, toxiproxy.ProxySpec{Name: r.Proxy, Listen: r.Listen, Upstream: r.Upstream})
+		}
 	}
 	return specs
+}
+
+// Instance returns the addresses of a service, or of one replica's
+// instance ("store-1") of a service with replicas.
+func (e Endpoints) Instance(name string) (Service, bool) {
+	if s, ok := e.Services[name]; ok {
+		return s, true
+	}
+	for _, s := range e.Services {
+		for _, i := range s.Instances {
+			if i.Name == name {
+				return i.Service, true
+			}
+		}
+	}
+	return Service{}, false
 }

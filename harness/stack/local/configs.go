@@ -96,7 +96,25 @@ global:
 		fmt.Fprintf(&b, "    static_configs:\n      - targets: [%q]\n", target)
 	}
 	for _, s := range l.Services {
-		if s.Metrics != nil {
+		switch {
+		case s.Metrics == nil:
+		case s.Replicas > 1:
+			// One target per replica, its instance label the replica's
+			// instance name (not host:port): dashboards and queries say
+			// which replica, as the spans' service.instance.id does.
+			fmt.Fprintf(&b, "  - job_name: %q\n", s.Name)
+			if s.Metrics.Path != "" && s.Metrics.Path != "/metrics" {
+				fmt.Fprintf(&b, "    metrics_path: %q\n", s.Metrics.Path)
+			}
+			b.WriteString("    static_configs:\n")
+			for r := range s.Replicas {
+				component := s.Name
+				if r > 0 {
+					component = s.Instance(r)
+				}
+				fmt.Fprintf(&b, "      - targets: [%q]\n        labels: {instance: %q}\n", p.Addr(component, s.Metrics.Port), s.Instance(r))
+			}
+		default:
 			job(s.Name, s.Metrics.Path, p.Addr(s.Name, s.Metrics.Port))
 		}
 	}

@@ -177,7 +177,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		// Prometheus first: before 3.12 it hands its (static, known) targets
 		// to its scrapers only about 5 s after it starts (discovery batches),
 		// so that clock runs while the rest of the lab starts.
-		if _, err := lab.startComponent(ctx, "prometheus", tools["prometheus"], prometheusArgs(runDir, ports), nil, "",
+		if _, err := lab.startComponent(ctx, "prometheus", "", tools["prometheus"], prometheusArgs(runDir, ports), nil, "",
 			st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
 			return nil, err
 		}
@@ -190,14 +190,14 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		// receiver here, and on SIGTERM (receiver gone) waits 10 s for that
 		// export to time out. Its tracer honours only the sampler variable
 		// (OTEL_SDK_DISABLED leaves it on): sample nothing.
-		if _, err := lab.startComponent(ctx, "jaeger", tools["jaeger"],
+		if _, err := lab.startComponent(ctx, "jaeger", "", tools["jaeger"],
 			[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
 			[]string{"OTEL_TRACES_SAMPLER=always_off"}, "",
 			"http://"+st.Endpoints.JaegerHealthAddr+"/status"); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := lab.startComponent(ctx, "toxiproxy", tools["toxiproxy-server"], []string{
+	if _, err := lab.startComponent(ctx, "toxiproxy", "", tools["toxiproxy-server"], []string{
 		"-host", "127.0.0.1", "-port", fmt.Sprint(ports["toxiproxy"]["api"]), "-proxy-metrics", "-runtime-metrics",
 	}, nil, "", st.Endpoints.ToxiproxyURL+"/version"); err != nil {
 		return nil, err
@@ -211,12 +211,12 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	readyAt := map[string]time.Time{}
 	for _, svc := range pl.services {
 		st.ServiceArgs[svc.name] = svc.args
-		ready, err := lab.startComponent(ctx, svc.name, svc.command, svc.args, svc.env, svc.dir, svc.ready)
+		ready, err := lab.startComponent(ctx, svc.name, svc.service, svc.command, svc.args, svc.env, svc.dir, svc.ready)
 		if err != nil {
 			return nil, err
 		}
-		if s, _ := l.Service(svc.name); s.Metrics != nil {
-			readyAt[svc.name] = ready
+		if s, _ := l.Service(svc.serviceName()); s.Metrics != nil {
+			readyAt[svc.serviceName()] = ready // the job is scraped when each replica is
 		}
 	}
 	if !l.Telemetry.Prometheus.Own() {
@@ -273,7 +273,7 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 // startComponent spawns a component in dir ("": the harness's), records
 // it, and waits until ready; it returns when the component answered ready
 // (stack.Probe of readyURL). env is added to the component's environment.
-func (l *Lab) startComponent(ctx context.Context, name, path string, args, env []string, dir, readyURL string) (time.Time, error) {
+func (l *Lab) startComponent(ctx context.Context, name, service, path string, args, env []string, dir, readyURL string) (time.Time, error) {
 	start := time.Now()
 	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
 	p, wait, err := spawn(name, path, args, env, dir, logPath)
@@ -281,7 +281,7 @@ func (l *Lab) startComponent(ctx context.Context, name, path string, args, env [
 		return time.Time{}, err
 	}
 	go wait() // reap the child if this process outlives it
-	p.Ready = readyURL
+	p.Ready, p.Service = readyURL, service
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs, p)
 	err = l.st.write()
@@ -364,43 +364,64 @@ func (l *Lab) State() State {
 	return s
 }
 
-// Signal sends sig to a service's process.
+// Signal sends sig to a service's process: to each replica's, for a
+// service with replicas, or to one replica's by its instance name.
 func (l *Lab) Signal(_ context.Context, service string, sig syscall.Signal) error {
 	l.mu.Lock()
-	i, ok := l.st.proc(service)
-	var p Proc
-	if ok {
-		p = l.st.Procs[i]
+	var procs []Proc
+	for _, name := range l.st.members(service) {
+		if i, ok := l.st.proc(name); ok {
+			procs = append(procs, l.st.Procs[i])
+		}
 	}
 	l.mu.Unlock()
-	if !ok {
+	if len(procs) == 0 {
 		return fmt.Errorf("no process %q in the lab", service)
 	}
-	return p.Signal(sig)
+	var errs []error
+	for _, p := range procs {
+		errs = append(errs, p.Signal(sig))
+	}
+	return errors.Join(errs...)
 }
 
 // Restart stops a service and starts it again with flags overriding its
-// lab defaults, then waits until it is ready. The state file records the
-// new process with its overrides (State.Overrides) as soon as it is
-// spawned.
+// lab defaults, then waits until it is ready: a service with replicas one
+// replica after the other (a rolling restart), or one replica by its
+// instance name. The state file records each new process with its
+// overrides (State.Overrides) as soon as it is spawned.
 func (l *Lab) Restart(ctx context.Context, service string, flags map[string]string) error {
 	l.mu.Lock()
-	i, ok := l.st.proc(service)
+	members := l.st.members(service)
+	l.mu.Unlock()
+	for _, name := range members {
+		if err := l.restart(ctx, name, flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restart restarts the process name (a service's, or one replica's).
+func (l *Lab) restart(ctx context.Context, name string, flags map[string]string) error {
+	l.mu.Lock()
+	i, ok := l.st.proc(name)
 	var p Proc
 	if ok {
 		p = l.st.Procs[i]
 	}
-	args := append([]string(nil), l.st.ServiceArgs[service]...)
+	service := l.st.serviceOf(name)
+	args := append([]string(nil), l.st.ServiceArgs[name]...)
 	l.mu.Unlock()
 	if !ok || args == nil {
-		return fmt.Errorf("no service %q in the lab", service)
+		return fmt.Errorf("no service %q in the lab", name)
 	}
 	if err := p.Stop(ctx, l.cfg.StopGrace); err != nil {
 		return err
 	}
 	if len(flags) > 0 {
 		if l.cfg.Lab == nil {
-			return fmt.Errorf("restarting %s with knobs: no lab file to render them with", service)
+			return fmt.Errorf("restarting %s with knobs: no lab file to render them with", name)
 		}
 		knobArgs, err := l.cfg.Lab.KnobArgs(service, flags)
 		if err != nil {
@@ -411,16 +432,16 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs[:i], l.st.Procs[i+1:]...)
 	if len(flags) == 0 {
-		delete(l.st.Overrides, service)
+		delete(l.st.Overrides, name)
 	} else {
 		if l.st.Overrides == nil {
 			l.st.Overrides = map[string]map[string]string{}
 		}
-		l.st.Overrides[service] = maps.Clone(flags)
+		l.st.Overrides[name] = maps.Clone(flags)
 	}
 	l.mu.Unlock()
 	// startComponent writes the state with the new process and its overrides.
-	_, err := l.startComponent(ctx, service, p.Path, args, p.Env, p.Dir, p.Ready)
+	_, err := l.startComponent(ctx, name, p.Service, p.Path, args, p.Env, p.Dir, p.Ready)
 	return err
 }
 

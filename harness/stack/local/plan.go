@@ -21,9 +21,12 @@ type plan struct {
 	services  []serviceProc
 }
 
-// serviceProc is one service's process as the lab file renders it.
+// serviceProc is one service's process (one replica's, for a service with
+// replicas) as the lab file renders it.
 type serviceProc struct {
-	name, command string
+	// name is the instance's name (faults.InstanceName); service the lab
+	// service of a replica of a service with replicas, "" otherwise.
+	name, service, command string
 	args, env     []string
 	// dir is its working directory: the lab's root.
 	dir string
@@ -31,23 +34,41 @@ type serviceProc struct {
 	ready string
 }
 
+// serviceName is the lab service the process runs.
+func (p serviceProc) serviceName() string {
+	if p.service != "" {
+		return p.service
+	}
+	return p.name
+}
+
 // PortsFor is the local port plan of l, every port shifted by offset: each
-// service's ports under its name, Toxiproxy's API ("api") and one proxy per
-// edge ("proxy caller->callee"), the own Prometheus ("http") and Jaeger
-// (its port names) and the harness's metrics ("chaoslab" "metrics").
+// service's ports under its name (a service's other replicas' under their
+// instance names, "store-1"), Toxiproxy's API ("api") and one proxy per
+// edge ("proxy caller->callee"; "proxy caller->callee[1]" to the callee's
+// second replica), the own Prometheus ("http") and Jaeger (its port names)
+// and the harness's metrics ("chaoslab" "metrics").
 func PortsFor(l *lab.Lab, offset int) Ports {
 	p := Ports{}
 	for _, pp := range l.PortPlan() {
+		component, name := pp.Component, pp.Name
 		if pp.Replica > 0 {
-			continue
+			if s, ok := l.Service(component); ok {
+				component = s.Instance(pp.Replica)
+			} else {
+				name = replicaPortName(name, pp.Replica)
+			}
 		}
-		if p[pp.Component] == nil {
-			p[pp.Component] = map[string]int{}
+		if p[component] == nil {
+			p[component] = map[string]int{}
 		}
-		p[pp.Component][pp.Name] = pp.Number + offset
+		p[component][name] = pp.Number + offset
 	}
 	return p
 }
+
+// replicaPortName names the port of a proxy to a callee's replica r > 0.
+func replicaPortName(name string, r int) string { return fmt.Sprintf("%s[%d]", name, r) }
 
 // planFor renders l for the local stack: ports shifted by cfg.PortOffset,
 // binaries in binDir (absolute), data and keys in runDir; auth is what the
@@ -57,8 +78,6 @@ func planFor(l *lab.Lab, cfg Config, runDir, binDir string, auth map[string]stri
 	var errs []error
 	for _, s := range l.Services {
 		switch {
-		case s.Replicas > 1:
-			errs = append(errs, fmt.Errorf("service %s has %d replicas: the local stack runs one of each service so far", s.Name, s.Replicas))
 		case s.Local == nil:
 			errs = append(errs, fmt.Errorf("service %s has no local command: the local stack cannot run it (give it services.%s.local, or use -stack compose)", s.Name, s.Name))
 		}
@@ -70,20 +89,33 @@ func planFor(l *lab.Lab, cfg Config, runDir, binDir string, auth map[string]stri
 	pl := plan{ports: ports, endpoints: EndpointsFor(l, ports, keyFile)}
 	pl.endpoints.PortOffset, pl.endpoints.BinDir = cfg.PortOffset, binDir
 	placement := l.LocalPlacement(cfg.PortOffset, runDir, binDir, auth)
+	toolsDir, err := filepath.Abs(cfg.ToolsDir)
+	if err != nil {
+		return plan{}, err
+	}
+	placement.ToolsDir = toolsDir
 	var missing []string
 	for _, name := range l.StartOrder() {
-		proc, err := l.RenderLocal(name, 0, placement)
-		if err != nil {
-			return plan{}, err
+		s, _ := l.Service(name)
+		for r := range max(s.Replicas, 1) {
+			proc, err := l.RenderLocal(name, r, placement)
+			if err != nil {
+				return plan{}, err
+			}
+			path, err := resolveCommand(l, proc.Command)
+			if err != nil && r == 0 {
+				missing = append(missing, fmt.Sprintf("%s's command %s", name, err))
+			}
+			sp := serviceProc{
+				name: s.Instance(r), command: path, args: proc.Args, env: proc.Env, dir: l.Dir(),
+				ready: pl.endpoints.Services[name].ReadyURL,
+			}
+			if s.Replicas > 1 {
+				sp.service = name
+				sp.ready = pl.endpoints.Services[name].Instances[r].ReadyURL
+			}
+			pl.services = append(pl.services, sp)
 		}
-		path, err := resolveCommand(l, proc.Command)
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s's command %s", name, err))
-		}
-		pl.services = append(pl.services, serviceProc{
-			name: name, command: path, args: proc.Args, env: proc.Env, dir: l.Dir(),
-			ready: pl.endpoints.Services[name].ReadyURL,
-		})
 	}
 	if len(missing) > 0 {
 		return plan{}, fmt.Errorf("lab %s: %s — build the services first (the shop: make build; or simply make up-local)",
@@ -140,14 +172,34 @@ func EndpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 		e.JaegerHealthAddr = ports.Addr(lab.ComponentJaeger, "health")
 	}
 	for _, s := range l.Services {
-		e.Services[s.Name] = serviceEndpoints(l, s, func(port string) string { return ports.Addr(s.Name, port) })
+		svc := serviceEndpoints(l, s, func(port string) string { return ports.Addr(s.Name, port) })
+		if s.Replicas > 1 {
+			for r := range s.Replicas {
+				component := s.Name
+				if r > 0 {
+					component = s.Instance(r)
+				}
+				svc.Instances = append(svc.Instances, stack.Instance{Name: s.Instance(r),
+					Service: serviceEndpoints(l, s, func(port string) string { return ports.Addr(component, port) })})
+			}
+		}
+		e.Services[s.Name] = svc
 	}
 	for _, edge := range l.Edges {
-		e.Edges[edge.Name] = stack.Edge{
+		se := stack.Edge{
 			Name: edge.Name, Proxy: edge.Proxy(),
 			Listen:   ports.Addr(lab.ComponentToxiproxy, lab.ProxyPortName(edge.Name)),
 			Upstream: ports.Addr(edge.To, edge.TargetPort),
 		}
+		for r := 1; r < l.Replicas(edge.To); r++ {
+			to, _ := l.Service(edge.To)
+			se.Replicas = append(se.Replicas, stack.Edge{
+				Name: edge.Name, Proxy: edge.ReplicaProxy(r),
+				Listen:   ports.Addr(lab.ComponentToxiproxy, replicaPortName(lab.ProxyPortName(edge.Name), r)),
+				Upstream: ports.Addr(to.Instance(r), edge.TargetPort),
+			})
+		}
+		e.Edges[edge.Name] = se
 	}
 	return e
 }

@@ -14,7 +14,12 @@ import (
 // Proc is a process the lab started, as recorded in the state file. The
 // start time (from /proc) guards against signalling a recycled PID.
 type Proc struct {
-	Name      string   `json:"name"`
+	// Name is the component's name: a service's instance
+	// (faults.InstanceName: "store", "store-1"), "prometheus", ….
+	Name string `json:"name"`
+	// Service is the lab service a replica of a service with replicas
+	// belongs to ("" otherwise).
+	Service   string   `json:"service,omitempty"`
 	PID       int      `json:"pid"`
 	StartTime uint64   `json:"start_time"`
 	Path      string   `json:"path"`

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,6 +85,30 @@ func (s *State) proc(name string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// members returns the processes a name means: the replicas of a service
+// with replicas (in start order), or the component of that name.
+func (s *State) members(name string) []string {
+	var out []string
+	for _, p := range s.Procs {
+		if p.Service == name && p.Name != name && !slices.Contains(out, p.Name) {
+			out = append(out, p.Name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{name}
+	}
+	return out
+}
+
+// serviceOf returns the lab service of a component: its Service, or its
+// name.
+func (s *State) serviceOf(name string) string {
+	if i, ok := s.proc(name); ok && s.Procs[i].Service != "" {
+		return s.Procs[i].Service
+	}
+	return name
 }
 
 func removeState(runDir string) error {
