@@ -27,7 +27,7 @@ type serviceProc struct {
 	// name is the instance's name (faults.InstanceName); service the lab
 	// service of a replica of a service with replicas, "" otherwise.
 	name, service, command string
-	args, env     []string
+	args, env              []string
 	// dir is its working directory: the lab's root.
 	dir string
 	// ready is its readiness probe (stack.Probe).

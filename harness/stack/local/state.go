@@ -1,13 +1,13 @@
 package local
 
 import (
-	"slices"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/chaoslab/chaoslab/harness/stack"
