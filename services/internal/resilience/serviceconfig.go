@@ -21,8 +21,27 @@ import (
 // charges, reserves or places twice. UNAVAILABLE is the only retryable code:
 // DEADLINE_EXCEEDED would retry into an expired deadline and
 // RESOURCE_EXHAUSTED (load shedding) must not be amplified.
+//
+// The load balancing policy is pick_first (one connection to the one
+// address of a host:port target); ServiceConfigJSONBalanced chooses another.
 func ServiceConfigJSON(cfg Config, services ...string) string {
-	sc := serviceConfig{LoadBalancingConfig: []map[string]struct{}{{"pick_first": {}}}}
+	return ServiceConfigJSONBalanced(PickFirst, cfg, services...)
+}
+
+// Load balancing policies of grpc-go (the names of the service config).
+const (
+	// PickFirst connects to one address at a time: host:port targets.
+	PickFirst = "pick_first"
+	// RoundRobin connects to every address the resolver gives and sends
+	// each call to the next ready one: registry targets (etcd:///…), whose
+	// resolver lists every replica.
+	RoundRobin = "round_robin"
+)
+
+// ServiceConfigJSONBalanced is ServiceConfigJSON with the load balancing
+// policy lb (PickFirst, RoundRobin).
+func ServiceConfigJSONBalanced(lb string, cfg Config, services ...string) string {
+	sc := serviceConfig{LoadBalancingConfig: []map[string]struct{}{{lb: {}}}}
 	if cfg.Retries {
 		names := make([]methodName, 0, len(services))
 		for _, s := range services {

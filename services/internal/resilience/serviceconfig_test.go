@@ -3,6 +3,7 @@ package resilience_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,18 @@ func TestServiceConfigJSON(t *testing.T) {
 		assert.Contains(t, sc.LoadBalancingConfig[0], "pick_first")
 		return sc
 	}
+
+	t.Run("round robin for registry targets, same retry policy", func(t *testing.T) {
+		for _, cfg := range []resilience.Config{resilience.DefaultConfig(), {}} {
+			balanced := resilience.ServiceConfigJSONBalanced(resilience.RoundRobin, cfg, "payments.v1.PaymentsService")
+			var sc struct{ LoadBalancingConfig []map[string]json.RawMessage }
+			require.NoError(t, json.Unmarshal([]byte(balanced), &sc))
+			require.Len(t, sc.LoadBalancingConfig, 1)
+			assert.Contains(t, sc.LoadBalancingConfig[0], "round_robin")
+			plain := resilience.ServiceConfigJSON(cfg, "payments.v1.PaymentsService")
+			assert.JSONEq(t, strings.Replace(plain, "pick_first", "round_robin", 1), balanced)
+		}
+	})
 
 	t.Run("retries on", func(t *testing.T) {
 		sc := decode(t, resilience.ServiceConfigJSON(resilience.DefaultConfig(),
