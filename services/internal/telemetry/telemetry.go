@@ -31,6 +31,10 @@ type Config struct {
 	// Service is the service name: the service.name resource attribute, the
 	// "service" label on every metric and the "service" field of every log line.
 	Service string
+	// Instance names this replica of the service: the service.instance.id
+	// resource attribute of its spans (and its registry key, package
+	// discovery). Empty: the service name.
+	Instance string
 	// OTLPEndpoint is the host:port of an OTLP/gRPC collector (Jaeger listens
 	// on 4317). Empty: spans are created (log lines still carry trace ids) but
 	// not exported. A collector that is not listening is not an error: spans
@@ -55,6 +59,9 @@ type Config struct {
 type Telemetry struct {
 	// Service is the service name from Config.
 	Service string
+	// Instance is the replica's name from Config (the service name when
+	// none was given).
+	Instance string
 	// Logger writes JSON lines with service, trace_id and span_id.
 	Logger *slog.Logger
 	// TracerProvider creates the service's spans.
@@ -76,6 +83,9 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error) 
 	if cfg.Service == "" {
 		return nil, errors.New("telemetry: empty service name")
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = cfg.Service
+	}
 	logger := NewLogger(logOut, cfg.Service, cfg.LogLevel)
 	reg := prometheus.NewRegistry()
 	labelled := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Service}, reg)
@@ -87,6 +97,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error) 
 	}
 	t := &Telemetry{
 		Service:    cfg.Service,
+		Instance:   cfg.Instance,
 		Logger:     logger,
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		Registry:   reg,
@@ -110,6 +121,7 @@ func New(ctx context.Context, cfg Config, logOut io.Writer) (*Telemetry, error) 
 func newTracerProvider(ctx context.Context, cfg Config) (*sdktrace.TracerProvider, error) {
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
 		semconv.ServiceName(cfg.Service),
+		semconv.ServiceInstanceID(cfg.Instance),
 		semconv.ServiceNamespace("chaoslab"),
 	))
 	if err != nil {

@@ -42,16 +42,40 @@ func TestLoggerCarriesServiceAndTraceIDs(t *testing.T) {
 
 	spans := exp.GetSpans()
 	require.Len(t, spans, 1)
-	assert.Equal(t, "orders", serviceName(spans[0].Resource.Attributes()))
+	assert.Equal(t, "orders", attr(spans[0].Resource.Attributes(), "service.name"))
 }
 
-func serviceName(attrs []attribute.KeyValue) string {
+func attr(attrs []attribute.KeyValue, key attribute.Key) string {
 	for _, a := range attrs {
-		if a.Key == "service.name" {
+		if a.Key == key {
 			return a.Value.AsString()
 		}
 	}
 	return ""
+}
+
+func TestInstanceIsTheServiceInstanceID(t *testing.T) {
+	tests := []struct {
+		name     string
+		instance string
+		want     string
+	}{
+		{name: "given", instance: "inventory-2", want: "inventory-2"},
+		{name: "defaults to the service name", want: "inventory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			tel, err := New(t.Context(), Config{Service: "inventory", Instance: tt.instance, SpanExporter: exp}, &bytes.Buffer{})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, tel.Instance)
+			_, span := tel.TracerProvider.Tracer("test").Start(t.Context(), "op")
+			span.End()
+			spans := exp.GetSpans()
+			require.Len(t, spans, 1)
+			assert.Equal(t, tt.want, attr(spans[0].Resource.Attributes(), "service.instance.id"))
+		})
+	}
 }
 
 func TestRegistryLabelsEveryMetricWithService(t *testing.T) {
