@@ -15,6 +15,7 @@ import (
 
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
+	"github.com/chaoslab/chaoslab/services/internal/discovery"
 	"github.com/chaoslab/chaoslab/services/internal/grpcclient"
 	"github.com/chaoslab/chaoslab/services/internal/host"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
@@ -28,9 +29,12 @@ const JWTKeyEnv = "CHAOSLAB_JWT_KEY"
 // Config is what the gateway is started with.
 type Config struct {
 	Host host.Config
-	// OrdersAddr and InventoryAddr are the dependencies' gRPC addresses.
+	// OrdersAddr and InventoryAddr are the dependencies' gRPC addresses:
+	// host:port, or etcd:///chaoslab/<key> through the registry.
 	OrdersAddr    string
 	InventoryAddr string
+	// Discovery is the registry the dependencies are resolved in.
+	Discovery discovery.Config
 	// JWTKeyFile holds the HS256 key; empty: the key comes from $CHAOSLAB_JWT_KEY.
 	JWTKeyFile string
 	// JWKS verifies RS256/ES256 tokens against an issuer's key set.
@@ -62,8 +66,9 @@ func DefaultConfig() Config {
 
 // RegisterFlags registers the gateway's own flags with c's values as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.OrdersAddr, "orders-addr", c.OrdersAddr, "gRPC address of orders")
-	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory")
+	fs.StringVar(&c.OrdersAddr, "orders-addr", c.OrdersAddr, "gRPC address of orders: host:port, or etcd:///chaoslab/<key> through -registry")
+	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory: host:port, or etcd:///chaoslab/<key> through -registry")
+	c.Discovery.RegisterFlags(fs)
 	fs.StringVar(&c.JWTKeyFile, "jwt-key-file", c.JWTKeyFile, "file holding the HS256 key that signs bearer tokens (default: the key in $"+JWTKeyEnv+"; optional with -jwks-url)")
 	c.JWKS.RegisterFlags(fs)
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second admitted before 429 (0: no rate limit)")
@@ -97,6 +102,9 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 	if err := cfg.Resilience.Validate(); err != nil {
 		return host.Service{}, err
 	}
+	if err := cfg.Discovery.Validate(map[string]string{"orders-addr": cfg.OrdersAddr, "inventory-addr": cfg.InventoryAddr}); err != nil {
+		return host.Service{}, &host.UsageError{Err: err}
+	}
 	key, err := LoadJWTKey(cfg.JWTKeyFile, getenv)
 	if err != nil && (cfg.JWKS.URL == "" || cfg.JWTKeyFile != "") {
 		return host.Service{}, err
@@ -107,9 +115,13 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 			return host.Service{}, err
 		}
 	}
+	reg, err := discovery.Open(cfg.Discovery, discovery.Options{Instance: tel.Instance, Logger: tel.Logger, Registerer: tel.Registerer})
+	if err != nil {
+		return host.Service{}, err
+	}
 	dial := func(name, addr, service string, rc resilience.Config) (*grpc.ClientConn, error) {
 		return grpcclient.Dial(grpcclient.Options{
-			Target: addr, Name: name, Services: []string{service},
+			Target: addr, Registry: reg, Name: name, Services: []string{service},
 			Resilience: rc, Registerer: tel.Registerer,
 			TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
 			Logger: tel.Logger, Instrument: tel.Instrument,
@@ -122,11 +134,13 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 	ordersRC.WaitForReady = ordersRC.Deadlines
 	ordConn, err := dial("orders", cfg.OrdersAddr, ordersv1.OrdersService_ServiceDesc.ServiceName, ordersRC)
 	if err != nil {
+		reg.Close()
 		return host.Service{}, err
 	}
 	invConn, err := dial("inventory", cfg.InventoryAddr, inventoryv1.InventoryService_ServiceDesc.ServiceName, cfg.Resilience)
 	if err != nil {
 		ordConn.Close()
+		reg.Close()
 		return host.Service{}, err
 	}
 	closeAll := func() error { return errors.Join(ordConn.Close(), invConn.Close()) }
@@ -146,13 +160,15 @@ func New(ctx context.Context, cfg Config, getenv func(string) string, tel *telem
 	srv, err := NewServer(ordersv1.NewOrdersServiceClient(ordConn), inventoryv1.NewInventoryServiceClient(invConn), opts)
 	if err != nil {
 		closeAll()
+		reg.Close()
 		return host.Service{}, err
 	}
 	return host.Service{
-		Name:  "gateway",
-		HTTP:  srv,
-		Route: srv.Route,
-		Close: closeAll,
+		Name:     "gateway",
+		HTTP:     srv,
+		Route:    srv.Route,
+		Close:    closeAll,
+		Registry: reg,
 	}, nil
 }
 

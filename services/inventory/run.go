@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
+	"github.com/chaoslab/chaoslab/services/internal/discovery"
 	"github.com/chaoslab/chaoslab/services/internal/host"
 	"github.com/chaoslab/chaoslab/services/internal/telemetry"
 )
@@ -22,6 +23,8 @@ type Config struct {
 	Seed bool
 	// MaxInFlight sheds requests beyond this many in flight (0: no limit).
 	MaxInFlight int
+	// Discovery is the registry this replica registers in (-advertise).
+	Discovery discovery.Config
 }
 
 // DefaultConfig listens on loopback: gRPC :5052, metrics :9083, admin :9183.
@@ -39,10 +42,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (created if missing)")
 	fs.BoolVar(&c.Seed, "seed", c.Seed, "insert the default catalog's missing products at start")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", c.MaxInFlight, "shed requests beyond this many in flight with RESOURCE_EXHAUSTED (0: no limit)")
+	c.Discovery.RegisterFlags(fs)
 }
 
 // New opens the store and returns the service ready to be hosted.
 func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Service, error) {
+	if err := cfg.Discovery.Validate(nil); err != nil {
+		return host.Service{}, &host.UsageError{Err: err}
+	}
 	store, err := OpenStore(ctx, cfg.DBPath)
 	if err != nil {
 		return host.Service{}, err
@@ -53,6 +60,11 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 			return host.Service{}, fmt.Errorf("seeding catalog: %w", err)
 		}
 	}
+	reg, err := discovery.Open(cfg.Discovery, discovery.Options{Instance: tel.Instance, Logger: tel.Logger, Registerer: tel.Registerer})
+	if err != nil {
+		store.Close()
+		return host.Service{}, err
+	}
 	srv := NewServer(store, tel.Logger)
 	return host.Service{
 		Name:        "inventory",
@@ -61,6 +73,7 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 		MaxInFlight: cfg.MaxInFlight,
 		Ready:       store.db.PingContext,
 		Close:       store.Close,
+		Registry:    reg,
 	}, nil
 }
 

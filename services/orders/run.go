@@ -16,6 +16,7 @@ import (
 	inventoryv1 "github.com/chaoslab/chaoslab/services/api/inventory/v1"
 	ordersv1 "github.com/chaoslab/chaoslab/services/api/orders/v1"
 	paymentsv1 "github.com/chaoslab/chaoslab/services/api/payments/v1"
+	"github.com/chaoslab/chaoslab/services/internal/discovery"
 	"github.com/chaoslab/chaoslab/services/internal/grpcclient"
 	"github.com/chaoslab/chaoslab/services/internal/host"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
@@ -29,9 +30,13 @@ type Config struct {
 	// DBPath is the SQLite file the service owns.
 	DBPath string
 	// InventoryAddr and PaymentsAddr are the dependencies' gRPC addresses
-	// (in the lab: the Toxiproxy proxies in front of them).
+	// (in the lab: the Toxiproxy proxies in front of them): host:port, or
+	// etcd:///chaoslab/<key> through the registry.
 	InventoryAddr string
 	PaymentsAddr  string
+	// Discovery is the registry the dependencies are resolved in and this
+	// replica registers in.
+	Discovery discovery.Config
 	// Resilience switches deadlines, retries, breakers and load shedding.
 	Resilience resilience.Config
 	// RecoveryInterval is how often PENDING orders left by a crash or a
@@ -63,8 +68,9 @@ func DefaultConfig() Config {
 // RegisterFlags registers the service's own flags with c's values as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (created if missing)")
-	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory")
-	fs.StringVar(&c.PaymentsAddr, "payments-addr", c.PaymentsAddr, "gRPC address of payments")
+	fs.StringVar(&c.InventoryAddr, "inventory-addr", c.InventoryAddr, "gRPC address of inventory: host:port, or etcd:///chaoslab/<key> through -registry")
+	fs.StringVar(&c.PaymentsAddr, "payments-addr", c.PaymentsAddr, "gRPC address of payments: host:port, or etcd:///chaoslab/<key> through -registry")
+	c.Discovery.RegisterFlags(fs)
 	fs.DurationVar(&c.RecoveryInterval, "recovery-interval", c.RecoveryInterval, "how often PENDING orders are resumed")
 	fs.DurationVar(&c.MinDeadline, "min-deadline", c.MinDeadline,
 		"refuse a new order (DEADLINE_EXCEEDED, nothing recorded) whose request has less than this left of its deadline; 0 never refuses")
@@ -79,13 +85,31 @@ func New(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (host.Servic
 	if err := cfg.Resilience.Validate(); err != nil {
 		return host.Service{}, err
 	}
+	if err := cfg.Discovery.Validate(map[string]string{"inventory-addr": cfg.InventoryAddr, "payments-addr": cfg.PaymentsAddr}); err != nil {
+		return host.Service{}, &host.UsageError{Err: err}
+	}
+	reg, err := discovery.Open(cfg.Discovery, discovery.Options{Instance: tel.Instance, Logger: tel.Logger, Registerer: tel.Registerer})
+	if err != nil {
+		return host.Service{}, err
+	}
+	svc, err := newService(ctx, cfg, tel, reg)
+	if err != nil {
+		reg.Close()
+		return host.Service{}, err
+	}
+	svc.Registry = reg
+	return svc, nil
+}
+
+// newService is New once the registry is open; reg may be nil.
+func newService(ctx context.Context, cfg Config, tel *telemetry.Telemetry, reg *discovery.Registry) (host.Service, error) {
 	store, err := OpenStore(ctx, cfg.DBPath)
 	if err != nil {
 		return host.Service{}, err
 	}
 	dial := func(name, addr, service string) (*grpc.ClientConn, error) {
 		return grpcclient.Dial(grpcclient.Options{
-			Target: addr, Name: name, Services: []string{service},
+			Target: addr, Registry: reg, Name: name, Services: []string{service},
 			Resilience: cfg.Resilience, Registerer: tel.Registerer,
 			TracerProvider: tel.TracerProvider, Propagator: tel.Propagator,
 			Logger: tel.Logger, Instrument: tel.Instrument,

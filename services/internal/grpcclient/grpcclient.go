@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/chaoslab/chaoslab/services/internal/discovery"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
 	"github.com/chaoslab/chaoslab/services/internal/rpcmetrics"
 )
@@ -33,8 +34,13 @@ const (
 
 // Options describe a dependency and how to call it.
 type Options struct {
-	// Target is the dependency's address, host:port.
+	// Target is the dependency's address: host:port, dialled as before
+	// (pick_first), or a registry target etcd:///chaoslab/<key>, resolved
+	// through Registry and balanced round_robin over the replicas listed.
 	Target string
+	// Registry resolves registry targets; it is required for them and
+	// unused otherwise.
+	Registry *discovery.Registry
 	// Name names the dependency in metrics, logs and spans ("payments").
 	Name string
 	// Services are the full proto service names served at Target
@@ -60,7 +66,10 @@ type Options struct {
 
 // Dial returns a client connection to the dependency described by opts. It
 // does not connect: grpc-go connects on the first call and reconnects by
-// itself.
+// itself. A registry target (etcd:///chaoslab/<key>) is resolved through
+// opts.Registry (discovery.Registry.Resolver: the replicas registered under
+// the key, kept while the registry is down) and balanced round_robin; a
+// host:port is dialled pick_first.
 //
 // Unary calls go through, outermost first: the rpcmetrics client interceptor
 // (when opts.Instrument), the circuit breaker (when Resilience.Breaker), and
@@ -89,16 +98,22 @@ func Dial(opts Options) (*grpc.ClientConn, error) {
 	}
 	rc := opts.Resilience
 
+	lb := resilience.PickFirst
+	var dialOpts []grpc.DialOption
+	if discovery.IsTarget(opts.Target) {
+		lb = resilience.RoundRobin
+		dialOpts = append(dialOpts, grpc.WithResolvers(opts.Registry.Resolver(opts.Name)))
+	}
 	var interceptors []grpc.UnaryClientInterceptor
-	dialOpts := []grpc.DialOption{
+	dialOpts = append(dialOpts,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(resilience.ServiceConfigJSON(rc, opts.Services...)),
+		grpc.WithDefaultServiceConfig(resilience.ServiceConfigJSONBalanced(lb, rc, opts.Services...)),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tp),
 			otelgrpc.WithPropagators(prop),
 			otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()),
 		)),
-	}
+	)
 	if opts.Instrument {
 		m := rpcmetrics.NewClient(opts.Registerer, opts.Name)
 		interceptors = append(interceptors, m.UnaryInterceptor())
@@ -151,6 +166,13 @@ func (opts Options) validate() error {
 	var errs []error
 	if opts.Target == "" {
 		errs = append(errs, errors.New("no target address (host:port)"))
+	}
+	if discovery.IsTarget(opts.Target) {
+		if _, err := discovery.TargetKey(opts.Target); err != nil {
+			errs = append(errs, err)
+		} else if opts.Registry == nil {
+			errs = append(errs, fmt.Errorf("target %s needs a registry (-registry)", opts.Target))
+		}
 	}
 	if opts.Name == "" {
 		errs = append(errs, errors.New("no dependency name"))

@@ -217,6 +217,8 @@ func TestDialRejectsBadOptions(t *testing.T) {
 		{"no name", grpcclient.Options{Target: "127.0.0.1:1"}, "no dependency name"},
 		{"retries without services", grpcclient.Options{Target: "127.0.0.1:1", Name: "payments", Resilience: resilience.DefaultConfig()}, "no service names"},
 		{"invalid resilience", grpcclient.Options{Target: "127.0.0.1:1", Name: "payments", Services: []string{"s"}, Resilience: bad}, "-retry-max-attempts"},
+		{"registry target without a registry", grpcclient.Options{Target: "etcd:///chaoslab/orders_to_payments", Name: "payments"}, "needs a registry (-registry)"},
+		{"malformed registry target", grpcclient.Options{Target: "etcd:///payments", Name: "payments"}, "want etcd:///chaoslab/<key>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/chaoslab/chaoslab/services/faultinject"
+	"github.com/chaoslab/chaoslab/services/internal/discovery"
 	"github.com/chaoslab/chaoslab/services/internal/resilience"
 	"github.com/chaoslab/chaoslab/services/internal/rpcmetrics"
 	"github.com/chaoslab/chaoslab/services/internal/telemetry"
@@ -71,6 +72,13 @@ type Service struct {
 	Background func(context.Context)
 	// Close releases the service's resources after its servers stopped.
 	Close func() error
+	// Registry, when set, is the service's connection to the registry
+	// (discovery.Open): the host registers the replica's advertised
+	// endpoints once its listeners are up, deregisters them first on
+	// shutdown — before the drain, so that callers move away while
+	// in-flight requests finish — and closes the registry after Close
+	// (which closes the client connections that resolve through it).
+	Registry *discovery.Registry
 }
 
 // Host is a started service. Stop it with Shutdown.
@@ -88,6 +96,7 @@ type Host struct {
 	adminSrv  *http.Server
 	addrs     [3]net.Addr
 	closeFn   func() error
+	registry  *discovery.Registry
 
 	mu       sync.Mutex
 	draining bool
@@ -112,14 +121,15 @@ func Start(ctx context.Context, cfg Config, tel *telemetry.Telemetry, svc Servic
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
 	h := &Host{
-		name:    svc.Name,
-		cfg:     cfg,
-		tel:     tel,
-		logger:  tel.Logger,
-		faults:  faultinject.NewInjector(tel.Registerer, tel.Logger),
-		closeFn: svc.Close,
-		ready:   svc.Ready,
-		done:    make(chan struct{}),
+		name:     svc.Name,
+		cfg:      cfg,
+		tel:      tel,
+		logger:   tel.Logger,
+		faults:   faultinject.NewInjector(tel.Registerer, tel.Logger),
+		closeFn:  svc.Close,
+		registry: svc.Registry,
+		ready:    svc.Ready,
+		done:     make(chan struct{}),
 	}
 
 	lc := net.ListenConfig{}
@@ -172,6 +182,10 @@ func Start(ctx context.Context, cfg Config, tel *telemetry.Telemetry, svc Servic
 		h.mu.Unlock()
 		close(h.done)
 	}()
+
+	// In the background, retrying while the registry is unreachable: a
+	// registry that is down does not hold the service's start.
+	h.registry.Register(ctx)
 
 	h.logger.InfoContext(ctx, "service started",
 		"addr", h.Addr(), "metrics_addr", h.MetricsAddr(), "admin_addr", h.AdminAddr())
@@ -299,9 +313,13 @@ func (h *Host) shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.ShutdownTimeout)
 	defer cancel()
-	h.logger.InfoContext(ctx, "service draining")
 
 	var errs []error
+	// Leave the registry first: callers drop this replica while it drains.
+	if err := h.registry.Deregister(ctx); err != nil {
+		h.logger.WarnContext(ctx, "deregistering", "err", err)
+	}
+	h.logger.InfoContext(ctx, "service draining")
 	if h.grpcSrv != nil {
 		h.health.Shutdown() // NOT_SERVING: health-checking clients move away
 		stopped := make(chan struct{})
@@ -333,6 +351,9 @@ func (h *Host) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: closing: %w", h.name, err))
 		}
 	}
+	if err := h.registry.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", h.name, err))
+	}
 	h.logger.InfoContext(ctx, "service stopped")
 	return errors.Join(errs...)
 }
@@ -346,6 +367,7 @@ func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry, svc Service,
 		if svc.Close != nil {
 			svc.Close()
 		}
+		svc.Registry.Close()
 		return err
 	}
 	if started != nil {
