@@ -36,6 +36,7 @@ var wantDashboards = []struct {
 	{"events.json", "chaoslab-events", nil},
 	{"load.json", "chaoslab-load", []string{"run_id", "scenario"}},
 	{"overview.json", "chaoslab-overview", nil},
+	{"replicas.json", "chaoslab-replicas", nil},
 	{"service.json", "chaoslab-service", []string{"service", "route", "method"}},
 	{"slo.json", "chaoslab-slo", []string{"slo"}},
 	{"toxiproxy.json", "chaoslab-toxiproxy", []string{"proxy"}},
