@@ -85,7 +85,8 @@ func (c Config) progress(format string, args ...any) {
 }
 
 // services returns the compose services the lab starts: the harness's
-// components, then the lab's services in order (dependencies first).
+// components, then the lab's containers in order (dependencies first,
+// each replica of a service with replicas: containers).
 func (c Config) services(order []string) []string {
 	if c.ShopOnly {
 		return append([]string{"toxiproxy"}, order...)
@@ -193,7 +194,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeKnobs(cfg.knobsFile(), nil); err != nil {
+	if err := writeKnobs(cfg.knobsFile(), nil, nil); err != nil {
 		return nil, err
 	}
 	st := State{StartedAt: time.Now().UTC(), Offline: cfg.Offline, ShopOnly: cfg.ShopOnly, Endpoints: endpoints(cfg.Lab, keyFile, gw)}
@@ -221,7 +222,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	// Prometheus first, on its own: before 3.12 it hands its targets to its
 	// scrapers only about 5 s after it starts, so that clock runs while the
 	// other containers are created.
-	services := cfg.services(cfg.Lab.StartOrder())
+	services := cfg.services(containers(st.Endpoints, cfg.Lab.StartOrder()))
 	batches := [][]string{services}
 	if slices.Contains(services, "prometheus") {
 		batches = [][]string{{"prometheus"}, slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "prometheus" })}
@@ -241,8 +242,8 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 			logs, _ := r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", c.name)
 			return nil, fmt.Errorf("%s: %w; its last log lines:\n%s", c.name, err, strings.TrimSpace(logs))
 		}
-		if s, ok := cfg.Lab.Service(c.name); ok && s.Metrics != nil {
-			readyAt[c.name] = time.Now()
+		if s, ok := cfg.Lab.Service(serviceOf(st.Endpoints, c.name)); ok && s.Metrics != nil {
+			readyAt[s.Name] = time.Now() // its job is scraped when each replica is
 		}
 		cfg.progress("  %-11s ready after %4dms", c.name, time.Since(start).Milliseconds())
 	}
@@ -355,31 +356,73 @@ func bridgeGateway(ctx context.Context, r runner) (string, error) {
 }
 
 // endpoints are the local lab's endpoints at offset 0 — docker-compose.yml
-// publishes the lab's ports on 127.0.0.1 — but for the proxies, which
-// listen inside the compose network and reach each service by its name,
-// and the harness's metrics, served on the Docker bridge's address
-// (bridgeGW) where compose/prometheus.yml scrapes them as
-// host.docker.internal.
+// publishes the lab's ports on 127.0.0.1, each replica's at its own — but
+// for the proxies, which listen inside the compose network and reach each
+// service (each replica) by its name, and the harness's metrics, served on
+// the Docker bridge's address (bridgeGW) where compose/prometheus.yml
+// scrapes them as host.docker.internal.
 func endpoints(l *lab.Lab, keyFile, bridgeGW string) stack.Endpoints {
 	p := local.PortsFor(l, 0)
 	e := local.EndpointsFor(l, p, keyFile)
 	e.HarnessMetricsAddr = net.JoinHostPort(bridgeGW, strconv.Itoa(p[lab.ComponentHarness]["metrics"]))
 	for _, edge := range l.Edges {
-		to, _ := l.Service(edge.To)
-		e.Edges[edge.Name] = stack.Edge{
-			Name: edge.Name, Proxy: edge.Proxy(),
-			Listen:   "0.0.0.0:" + strconv.Itoa(p[lab.ComponentToxiproxy][lab.ProxyPortName(edge.Name)]),
-			Upstream: net.JoinHostPort(edge.To, strconv.Itoa(to.Port(edge.TargetPort))),
+		var se stack.Edge
+		for r, px := range edgeProxies(l, edge, p[lab.ComponentToxiproxy][lab.ProxyPortName(edge.Name)]) {
+			re := stack.Edge{Name: edge.Name, Proxy: px.Name, Listen: px.Listen, Upstream: px.Upstream}
+			if r == 0 {
+				se = re
+				continue
+			}
+			se.Replicas = append(se.Replicas, re)
 		}
+		e.Edges[edge.Name] = se
 	}
 	return e
 }
 
+// members are the compose services a name means: the replicas' of a lab
+// service with replicas, in order; the service's itself otherwise, and
+// for a replica's instance name or a harness component (toxiproxy, …).
+func members(e stack.Endpoints, name string) []string {
+	if s, ok := e.Services[name]; ok && len(s.Instances) > 0 {
+		return s.InstanceNames()
+	}
+	return []string{name}
+}
+
+// known says whether name is a lab service or one replica of one.
+func known(e stack.Endpoints, name string) bool {
+	_, ok := e.Instance(name)
+	return ok
+}
+
+// serviceOf is the lab service of a compose service: the service whose
+// replica it is, or itself.
+func serviceOf(e stack.Endpoints, name string) string {
+	for svc, s := range e.Services {
+		if slices.Contains(s.InstanceNames(), name) {
+			return svc
+		}
+	}
+	return name
+}
+
+// containers are the compose services of the lab services names, in order
+// (each service's replicas in its place).
+func containers(e stack.Endpoints, names []string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, members(e, n)...)
+	}
+	return out
+}
+
 type check struct{ name, url string }
 
-// readiness lists what must answer 200 before the lab is up, in start order.
+// readiness lists what must answer 200 before the lab is up, in start
+// order: each container, each replica of a service with replicas.
 func (l *Lab) readiness() []check {
-	e := l.st.Endpoints
+	e := l.Endpoints()
 	urls := map[string]string{
 		"jaeger":     "http://" + e.JaegerHealthAddr + "/status",
 		"prometheus": e.PrometheusURL + "/-/ready",
@@ -388,9 +431,12 @@ func (l *Lab) readiness() []check {
 	}
 	for name, svc := range e.Services {
 		urls[name] = svc.ReadyURL
+		for _, i := range svc.Instances {
+			urls[i.Name] = i.ReadyURL
+		}
 	}
 	var out []check
-	for _, svc := range l.cfg.services(e.ServiceOrder) {
+	for _, svc := range l.cfg.services(containers(e, e.ServiceOrder)) {
 		out = append(out, check{svc, urls[svc]})
 	}
 	return out
@@ -403,7 +449,7 @@ func Down(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if err := writeKnobs(cfg.knobsFile(), nil); err != nil {
+	if err := writeKnobs(cfg.knobsFile(), nil, nil); err != nil {
 		return err
 	}
 	start := time.Now()

@@ -129,7 +129,7 @@ type generator struct {
 	l   *lab.Lab
 	opt FileOptions
 	// plan is the lab's port plan: component → port name → number
-	// (replica 0, no offset).
+	// (replica 0, no offset; replica r's is port(…, r)).
 	plan map[string]map[string]int
 	// labFile is the lab file, relative to the project's directory.
 	labFile string
@@ -141,11 +141,8 @@ func newGenerator(l *lab.Lab, opt FileOptions) (*generator, error) {
 		errs = append(errs, errors.New("the compose stack runs the lab's own Prometheus and Jaeger: a lab with telemetry.prometheus.url or an existing Jaeger cannot be generated"))
 	}
 	for _, s := range l.Services {
-		switch {
-		case s.Compose == nil:
+		if s.Compose == nil {
 			errs = append(errs, fmt.Errorf("service %s has no compose section: the compose stack cannot run it (give it services.%s.compose)", s.Name, s.Name))
-		case s.Replicas > 1:
-			errs = append(errs, fmt.Errorf("service %s has %d replicas: the compose stack runs one of each service so far", s.Name, s.Replicas))
 		}
 	}
 	if opt.LoadScript != "" {
@@ -168,6 +165,27 @@ func newGenerator(l *lab.Lab, opt FileOptions) (*generator, error) {
 	}
 	g.labFile = g.rel(l.File)
 	return g, nil
+}
+
+// port is the number of a component's port for its replica r (the lab's
+// replica_port_step apart): a service's port, or an edge's proxy
+// (lab.ProxyPortName) to the callee's replica r.
+func (g *generator) port(component, name string, r int) int {
+	return g.plan[component][name] + r*g.l.ReplicaPortStep
+}
+
+// instances are the compose services that run the lab services names, in
+// order: a service's name, or its replicas' instance names.
+func (g *generator) instances(names ...string) []string {
+	var out []string
+	for _, name := range names {
+		if s, ok := g.l.Service(name); ok {
+			out = append(out, s.Instances()...)
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // rel is path relative to the project's directory, with slashes and
@@ -219,37 +237,38 @@ const (
 	sentinelProxy   = "\x00toxiproxy\x00"
 )
 
-// renderedService is one service's container as docker-compose.yml runs it.
+// renderedService is one replica's container as docker-compose.yml runs it.
 type renderedService struct {
 	container lab.Container
 	// usesData: the environment names {{.DataDir}}, so the service gets a
 	// volume there.
 	usesData bool
-	// edgeEnv and keyEnv are the variables that hold an edge's proxy
-	// address and the JWT key.
-	edgeEnv, keyEnv map[string]bool
+	// edgeEnv, advertiseEnv and keyEnv are the variables that hold an
+	// edge's proxy address, the replica's own proxies ({{.Advertise}}:
+	// "<proxy>=<address>,…") and the JWT key.
+	edgeEnv, advertiseEnv, keyEnv map[string]bool
 }
 
-// render renders service s for the compose file: docker-compose
+// render renders replica r of service s for the compose file: docker-compose
 // substitutes the image tag and the JWT key that the compose stack gives
 // it, so the file holds ${…} references with defaults for a plain
 // `docker-compose up`. A probe rendering with sentinel values finds which
 // variables use the data directory, the proxies and the key, and rejects
 // the host's run directory and the key file, which a container does not
 // have.
-func (g *generator) render(s *lab.Service) (renderedService, error) {
+func (g *generator) render(s *lab.Service, replica int) (renderedService, error) {
 	auth := g.l.Load.Auth.AuthVars("", "${"+JWTKeyVar+":-"+DevJWTKey+"}")
-	c, err := g.l.RenderCompose(s.Name, 0, g.l.ComposePlacement("", "${"+ImageTagVar+":-"+DefaultImageTag+"}", auth))
+	c, err := g.l.RenderCompose(s.Name, replica, g.l.ComposePlacement("", "${"+ImageTagVar+":-"+DefaultImageTag+"}", auth))
 	if err != nil {
 		return renderedService{}, err
 	}
 	probe := g.l.ComposePlacement(sentinelRunDir, "tag", g.l.Load.Auth.AuthVars(sentinelKeyFile, sentinelKey))
 	probe.DataDir, probe.ProxyHost = sentinelData, sentinelProxy
-	pc, err := g.l.RenderCompose(s.Name, 0, probe)
+	pc, err := g.l.RenderCompose(s.Name, replica, probe)
 	if err != nil {
 		return renderedService{}, err
 	}
-	out := renderedService{container: c, edgeEnv: map[string]bool{}, keyEnv: map[string]bool{}}
+	out := renderedService{container: c, edgeEnv: map[string]bool{}, advertiseEnv: map[string]bool{}, keyEnv: map[string]bool{}}
 	var errs []error
 	for _, e := range pc.Env {
 		switch {
@@ -259,7 +278,8 @@ func (g *generator) render(s *lab.Service) (renderedService, error) {
 			errs = append(errs, fmt.Errorf("services.%s.compose.env.%s: a container has no key file: give it the key as {{.Auth.key}}", s.Name, e.Name))
 		}
 		out.usesData = out.usesData || strings.Contains(e.Value, sentinelData)
-		out.edgeEnv[e.Name] = strings.Contains(e.Value, sentinelProxy)
+		out.advertiseEnv[e.Name] = strings.Contains(e.Value, "="+sentinelProxy)
+		out.edgeEnv[e.Name] = strings.Contains(e.Value, sentinelProxy) && !out.advertiseEnv[e.Name]
 		out.keyEnv[e.Name] = strings.Contains(e.Value, sentinelKey)
 	}
 	return out, errors.Join(errs...)
@@ -273,19 +293,28 @@ func (g *generator) composeFile() ([]byte, error) {
 	var errs []error
 	for i, name := range l.StartOrder() {
 		s, _ := l.Service(name)
-		node, usesData, err := g.service(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		for r, instance := range s.Instances() {
+			node, usesData, err := g.service(s, r)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			if usesData && r == 0 {
+				volumes = append(volumes, name+"-data")
+			}
+			key := plain(instance)
+			if r == 0 && s.Replicas > 1 {
+				key.HeadComment = fmt.Sprintf("# %s runs %d replicas (%s), each on its own ports (+%d a replica)\n# and behind its own proxy on each edge to it", name, s.Replicas, strings.Join(s.Instances(), ", "), l.ReplicaPortStep)
+				if usesData {
+					key.HeadComment += fmt.Sprintf("; they share one data volume, %s-data", name)
+				}
+				key.HeadComment += "."
+			}
+			if r == 0 && i > 0 {
+				key.HeadComment = "\n" + key.HeadComment
+			}
+			services.Content = append(services.Content, key, node)
 		}
-		if usesData {
-			volumes = append(volumes, name+"-data")
-		}
-		key := plain(name)
-		if i > 0 {
-			key.HeadComment = "\n"
-		}
-		services.Content = append(services.Content, key, node)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -346,9 +375,10 @@ func (g *generator) composeHeader() string {
 	return h
 }
 
-// service is the compose service of s, and whether it has a data volume.
-func (g *generator) service(s *lab.Service) (*yaml.Node, bool, error) {
-	r, err := g.render(s)
+// service is the compose service of replica replica of s, and whether it
+// has a data volume (the service's, which its replicas share).
+func (g *generator) service(s *lab.Service, replica int) (*yaml.Node, bool, error) {
+	r, err := g.render(s, replica)
 	if err != nil {
 		return nil, false, err
 	}
@@ -378,8 +408,10 @@ func (g *generator) service(s *lab.Service) (*yaml.Node, bool, error) {
 		deps = append(deps, lab.ComponentToxiproxy)
 	}
 	for _, e := range calls {
-		if !slices.Contains(deps, e.To) {
-			deps = append(deps, e.To)
+		for _, to := range g.instances(e.To) {
+			if !slices.Contains(deps, to) {
+				deps = append(deps, to)
+			}
 		}
 	}
 	n.Content = append(n.Content, plain("depends_on"), flow(deps...))
@@ -392,6 +424,8 @@ func (g *generator) service(s *lab.Service) (*yaml.Node, bool, error) {
 			case r.edgeEnv[e.Name] && !edgeCommented:
 				key.HeadComment = "# Through Toxiproxy, so that network faults apply to these edges."
 				edgeCommented = true
+			case r.advertiseEnv[e.Name]:
+				key.HeadComment = "# Where its callers reach this replica, through its own proxy on each\n# edge to it: what it registers."
 			case r.keyEnv[e.Name]:
 				key.HeadComment = "# The HS256 key of bearer tokens; `chaoslab up -stack compose` sets a\n# random one and keeps it in .run/compose/jwt.key."
 			}
@@ -404,7 +438,7 @@ func (g *generator) service(s *lab.Service) (*yaml.Node, bool, error) {
 	}
 	ports := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 	for _, p := range s.Ports {
-		num := g.plan[s.Name][p.Name]
+		num := g.port(s.Name, p.Name, replica)
 		ports.Content = append(ports.Content, published(num, num))
 	}
 	n.Content = append(n.Content, plain("ports"), ports)
@@ -425,8 +459,10 @@ func (g *generator) thirdParty() []pair {
 	toxiPorts := []*yaml.Node{published(l.Proxies.Port, l.Proxies.Port)}
 	var entries []string
 	for _, e := range l.EntryEdges() {
-		p := g.plan[lab.ComponentToxiproxy][lab.ProxyPortName(e.Name)]
-		toxiPorts = append(toxiPorts, published(p, p))
+		for r := range l.Replicas(e.To) {
+			p := g.port(lab.ComponentToxiproxy, lab.ProxyPortName(e.Name), r)
+			toxiPorts = append(toxiPorts, published(p, p))
+		}
 		entries = append(entries, e.Name)
 	}
 	toxiproxy := mapping(
@@ -511,7 +547,7 @@ func (g *generator) thirdParty() []pair {
 		k6 := mapping(
 			kv{"image", str(images.k6.ref())},
 			kv{"profiles", flow("load")},
-			kv{"depends_on", flow(entry.To, lab.ComponentPrometheus)},
+			kv{"depends_on", flow(append(g.instances(entry.To), lab.ComponentPrometheus)...)},
 			kv{"command", flow("run", "--no-usage-report", "-o", "experimental-prometheus-rw", "/loadtests/"+g.opt.LoadScript)},
 			kv{"environment", env},
 			kv{"volumes", flow(g.mount(g.l.Path(g.l.Load.Scripts), "/loadtests"))},
@@ -562,7 +598,25 @@ func (g *generator) prometheusFile() ([]byte, error) {
 	}
 	hostPort := func(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 	for _, s := range l.Services {
-		if s.Metrics != nil {
+		switch {
+		case s.Metrics == nil:
+		case s.Replicas > 1:
+			// One target per replica, its instance label the replica's
+			// instance name (not host:port), as the local lab's.
+			var targets []*yaml.Node
+			for r, instance := range s.Instances() {
+				targets = append(targets, mapping(
+					kv{"targets", &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: []*yaml.Node{quoted(hostPort(instance, g.port(s.Name, s.Metrics.Port, r)))}}},
+					kv{"labels", flowMapping(kv{"instance", str(instance)})},
+				))
+			}
+			j := mapping(kv{"job_name", str(s.Name)})
+			if p := s.Metrics.Path; p != "" && p != "/metrics" {
+				j.Content = append(j.Content, plain("metrics_path"), str(p))
+			}
+			j.Content = append(j.Content, plain("static_configs"), seq(targets...))
+			jobs.Content = append(jobs.Content, j)
+		default:
 			job(s.Name, s.Metrics.Path, hostPort(s.Name, g.plan[s.Name][s.Metrics.Port]), "")
 		}
 	}
@@ -585,31 +639,55 @@ type proxy struct {
 
 // toxiproxyFile is compose/toxiproxy.json: a proxy per edge, listening in
 // the Toxiproxy container at the edge's proxy port and forwarding to the
-// callee's target port by its name, one proxy a line.
+// callee's target port by its name, one proxy a line; an edge to a
+// service with replicas has one per replica (lab.Edge.ReplicaProxy),
+// each a replica_port_step further, to that replica's container.
 func (g *generator) toxiproxyFile() ([]byte, error) {
+	var proxies []proxy
+	for _, e := range g.l.Edges {
+		for _, p := range g.proxies(e) {
+			proxies = append(proxies, p)
+		}
+	}
 	var b bytes.Buffer
 	b.WriteString("[\n")
-	for i, e := range g.l.Edges {
-		to, _ := g.l.Service(e.To)
-		p := proxy{
-			Name:     e.Proxy(),
-			Listen:   "0.0.0.0:" + strconv.Itoa(g.plan[lab.ComponentToxiproxy][lab.ProxyPortName(e.Name)]),
-			Upstream: net.JoinHostPort(e.To, strconv.Itoa(to.Port(e.TargetPort))),
-			Enabled:  true,
-		}
+	for i, p := range proxies {
 		line, err := json.Marshal(p)
 		if err != nil {
 			return nil, err
 		}
 		b.WriteString("  ")
 		b.Write(line)
-		if i < len(g.l.Edges)-1 {
+		if i < len(proxies)-1 {
 			b.WriteString(",")
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("]\n")
 	return b.Bytes(), nil
+}
+
+// proxies are the proxies of edge e in the compose network: one to each
+// replica of its callee, first to last.
+func (g *generator) proxies(e *lab.Edge) []proxy {
+	return edgeProxies(g.l, e, g.plan[lab.ComponentToxiproxy][lab.ProxyPortName(e.Name)])
+}
+
+// edgeProxies are the proxies of edge e when its first listens on
+// listenPort: replica r's listens replica_port_step·r further and forwards
+// to replica r's container (its instance name) at the target port of r.
+func edgeProxies(l *lab.Lab, e *lab.Edge, listenPort int) []proxy {
+	to, _ := l.Service(e.To)
+	var out []proxy
+	for r, instance := range to.Instances() {
+		out = append(out, proxy{
+			Name:     e.ReplicaProxy(r),
+			Listen:   "0.0.0.0:" + strconv.Itoa(listenPort+r*l.ReplicaPortStep),
+			Upstream: net.JoinHostPort(instance, strconv.Itoa(to.Port(e.TargetPort)+r*l.ReplicaPortStep)),
+			Enabled:  true,
+		})
+	}
+	return out
 }
 
 // jaegerFile is compose/jaeger.yaml: Jaeger v2 with an OTLP receiver,

@@ -2,8 +2,11 @@ package compose
 
 import (
 	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +19,9 @@ import (
 
 // repoRoot is the repository's root from this package.
 const repoRoot = "../../.."
+
+// update rewrites the golden files (go test ./harness/stack/compose -update).
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 func loadShop(t *testing.T) *lab.Lab {
 	t.Helper()
@@ -80,7 +86,8 @@ type prometheusDoc struct {
 		JobName       string `yaml:"job_name"`
 		MetricsPath   string `yaml:"metrics_path"`
 		StaticConfigs []struct {
-			Targets []string `yaml:"targets"`
+			Targets []string          `yaml:"targets"`
+			Labels  map[string]string `yaml:"labels"`
 		} `yaml:"static_configs"`
 	} `yaml:"scrape_configs"`
 }
@@ -105,13 +112,18 @@ func parse(t *testing.T, files []File) parsed {
 }
 
 // jobs are the scrape jobs: job → metrics path (empty: /metrics) + " " +
-// target.
+// targets, each "=<instance label>" when it has one.
 func (p prometheusDoc) jobs() map[string]string {
 	out := map[string]string{}
 	for _, j := range p.ScrapeConfigs {
 		var targets []string
 		for _, s := range j.StaticConfigs {
-			targets = append(targets, s.Targets...)
+			for _, t := range s.Targets {
+				if i, ok := s.Labels["instance"]; ok {
+					t += "=" + i
+				}
+				targets = append(targets, t)
+			}
 		}
 		out[j.JobName] = j.MetricsPath + " " + strings.Join(targets, ",")
 	}
@@ -136,17 +148,24 @@ func TestFilesOfALabUnlikeTheShop(t *testing.T) {
 	}{
 		{service: "api", image: "notes/api:${CHAOSLAB_IMAGE_TAG:-dev}",
 			ports: []string{"127.0.0.1:7080:7080", "127.0.0.1:7081:7081"},
-			deps:  []string{"jaeger", "toxiproxy", "store", "ledger"},
+			deps:  []string{"jaeger", "toxiproxy", "store-0", "store-1", "ledger"},
 			env: map[string]string{
 				"API_LISTEN": "0.0.0.0:7080", "API_METRICS": "0.0.0.0:7081",
 				"API_STORE": "toxiproxy:7010", "API_LEDGER": "toxiproxy:7011", "API_OTLP": "jaeger:7317",
 				"API_KEY": "${CHAOSLAB_JWT_KEY:-chaoslab-dev-key-change-me}", "API_VERBOSE": "yes",
 			}},
-		{service: "store", image: "notes/store:1.0",
+		{service: "store-0", image: "notes/store:1.0",
 			ports:   []string{"127.0.0.1:7090:7090", "127.0.0.1:7091:7091", "127.0.0.1:7092:7092"},
 			deps:    []string{"jaeger"},
 			volumes: []string{"store-data:/data"},
-			env:     map[string]string{"STORE_LISTEN": "0.0.0.0:7090", "STORE_DB": "/data/store.db"}},
+			env: map[string]string{"STORE_LISTEN": "0.0.0.0:7090", "STORE_DB": "/data/store.db",
+				"STORE_INSTANCE": "store-0", "STORE_ADVERTISE": "api_to_store=toxiproxy:7010"}},
+		{service: "store-1", image: "notes/store:1.0",
+			ports:   []string{"127.0.0.1:7190:7190", "127.0.0.1:7191:7191", "127.0.0.1:7192:7192"},
+			deps:    []string{"jaeger"},
+			volumes: []string{"store-data:/data"},
+			env: map[string]string{"STORE_LISTEN": "0.0.0.0:7190", "STORE_DB": "/data/store.db",
+				"STORE_INSTANCE": "store-1", "STORE_ADVERTISE": "api_to_store-1=toxiproxy:7110"}},
 		{service: "ledger", image: "notes/ledger:1.0",
 			ports: []string{"127.0.0.1:7095:7095"},
 			deps:  []string{"jaeger"}},
@@ -186,7 +205,7 @@ func TestFilesOfALabUnlikeTheShop(t *testing.T) {
 	}
 	assert.ElementsMatch(t, names, keys(c.Services))
 	assert.Equal(t, map[string]any{"context": ".", "dockerfile": "api.Dockerfile"}, c.Services["api"].Build)
-	assert.Nil(t, c.Services["store"].Build)
+	assert.Nil(t, c.Services["store-0"].Build)
 	assert.Equal(t, map[string]any{"store-data": nil}, c.Volumes)
 	assert.Equal(t, []string{"load"}, c.Services["k6"].Profiles)
 	assert.Equal(t, "http://toxiproxy:7000", c.Services["k6"].Environment["BASE_URL"])
@@ -195,7 +214,8 @@ func TestFilesOfALabUnlikeTheShop(t *testing.T) {
 
 	assert.Equal(t, []proxy{
 		{Name: "client_to_api", Listen: "0.0.0.0:7000", Upstream: "api:7080", Enabled: true},
-		{Name: "api_to_store", Listen: "0.0.0.0:7010", Upstream: "store:7090", Enabled: true},
+		{Name: "api_to_store", Listen: "0.0.0.0:7010", Upstream: "store-0:7090", Enabled: true},
+		{Name: "api_to_store-1", Listen: "0.0.0.0:7110", Upstream: "store-1:7190", Enabled: true},
 		{Name: "api_to_ledger", Listen: "0.0.0.0:7011", Upstream: "ledger:7095", Enabled: true},
 	}, p.proxies)
 
@@ -203,7 +223,7 @@ func TestFilesOfALabUnlikeTheShop(t *testing.T) {
 	assert.Empty(t, p.prometheus.RuleFiles, "the lab has no SLOs")
 	assert.Equal(t, map[string]string{
 		"api":        "/stats api:7081",
-		"store":      " store:7092",
+		"store":      " store-0:7092=store-0,store-1:7192=store-1",
 		"toxiproxy":  " toxiproxy:7474",
 		"jaeger":     " jaeger:7888",
 		"prometheus": " localhost:9090",
@@ -279,8 +299,6 @@ load:
 			want: "services.web.compose.env.STATE: {{.RunDir}} is a directory on the host"},
 		{name: "the key file", service: `    compose: {image: web, env: {KEY: "{{.Auth.key_file}}"}}`,
 			want: "services.web.compose.env.KEY: a container has no key file"},
-		{name: "replicas", service: "    replicas: 2\n    compose: {image: web}",
-			want: "service web has 2 replicas"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,5 +381,132 @@ func walk(v any, f func(key string, v any)) {
 		for _, x := range v {
 			walk(x, f)
 		}
+	}
+}
+
+// The notes lab's four files are the golden ones in testdata/golden: the
+// whole output of a lab with a replicated service, read as a reviewer
+// reads it (go test -update rewrites them after a deliberate change).
+func TestTheNotesLabsFilesAreTheGoldenOnes(t *testing.T) {
+	l, err := lab.Load(filepath.Join("testdata", "lab.yaml"))
+	require.NoError(t, err)
+	files, err := Files(l, FileOptions{Dir: "testdata", Dashboards: filepath.Join(repoRoot, "dashboards"), LoadScript: "smoke.js"})
+	require.NoError(t, err)
+	for _, f := range files {
+		t.Run(f.Path, func(t *testing.T) {
+			golden := filepath.Join("testdata", "golden", filepath.FromSlash(f.Path))
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+				require.NoError(t, os.WriteFile(golden, f.Data, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "no golden file: go test ./harness/stack/compose -run %s -update", t.Name())
+			assert.Equal(t, string(want), string(f.Data))
+		})
+	}
+}
+
+// A service with replicas is one compose service per replica, named by its
+// instance name, each on its own ports, sharing the service's data volume;
+// each edge to it has a proxy per replica; its scrape job a target per
+// replica labelled with the instance; its callers and k6 wait for every
+// replica.
+func TestReplicas(t *testing.T) {
+	const labFile = `name: replicated
+services:
+  web:
+    protocol: http
+    replicas: %d
+    ports: {public: 7080, metrics: 7081}
+    compose:
+      image: web
+      env: {LISTEN: "{{.Listen.public}}", DB: "{{.DataDir}}/web.db", ME: "{{.Instance}}", ADVERTISE: "{{.Advertise}}"}
+    ready: {http: {port: metrics, path: /ready}}
+    metrics: {port: metrics, path: /m}
+  worker:
+    protocol: http
+    ports: {public: 7099}
+    compose: {image: worker, env: {WEB: '{{.Edge "worker->web"}}'}}
+    ready: {http: {port: public, path: /ready}}
+edges:
+  client->web: {proxy_port: 7000}
+  worker->web: {proxy_port: 7001}
+replica_port_step: 5
+load:
+  scripts: .
+  auth: {provider: hs256-jwt}
+`
+	tests := []struct {
+		name      string
+		replicas  int
+		webs      map[string][]string // compose service → its published ports
+		env       map[string]string   // compose service → its ADVERTISE
+		proxies   []proxy
+		toxiPorts []string
+		deps      []string // the worker's and k6's dependencies on web
+		job       string
+	}{
+		{name: "one replica", replicas: 1,
+			webs: map[string][]string{"web": {"127.0.0.1:7080:7080", "127.0.0.1:7081:7081"}},
+			env:  map[string]string{"web": "client_to_web=toxiproxy:7000,worker_to_web=toxiproxy:7001"},
+			proxies: []proxy{
+				{Name: "client_to_web", Listen: "0.0.0.0:7000", Upstream: "web:7080", Enabled: true},
+				{Name: "worker_to_web", Listen: "0.0.0.0:7001", Upstream: "web:7080", Enabled: true},
+			},
+			toxiPorts: []string{"127.0.0.1:8474:8474", "127.0.0.1:7000:7000"},
+			deps:      []string{"web"},
+			job:       "/m web:7081"},
+		{name: "three replicas", replicas: 3,
+			webs: map[string][]string{
+				"web-0": {"127.0.0.1:7080:7080", "127.0.0.1:7081:7081"},
+				"web-1": {"127.0.0.1:7085:7085", "127.0.0.1:7086:7086"},
+				"web-2": {"127.0.0.1:7090:7090", "127.0.0.1:7091:7091"},
+			},
+			env: map[string]string{
+				"web-0": "client_to_web=toxiproxy:7000,worker_to_web=toxiproxy:7001",
+				"web-1": "client_to_web-1=toxiproxy:7005,worker_to_web-1=toxiproxy:7006",
+				"web-2": "client_to_web-2=toxiproxy:7010,worker_to_web-2=toxiproxy:7011",
+			},
+			proxies: []proxy{
+				{Name: "client_to_web", Listen: "0.0.0.0:7000", Upstream: "web-0:7080", Enabled: true},
+				{Name: "client_to_web-1", Listen: "0.0.0.0:7005", Upstream: "web-1:7085", Enabled: true},
+				{Name: "client_to_web-2", Listen: "0.0.0.0:7010", Upstream: "web-2:7090", Enabled: true},
+				{Name: "worker_to_web", Listen: "0.0.0.0:7001", Upstream: "web-0:7080", Enabled: true},
+				{Name: "worker_to_web-1", Listen: "0.0.0.0:7006", Upstream: "web-1:7085", Enabled: true},
+				{Name: "worker_to_web-2", Listen: "0.0.0.0:7011", Upstream: "web-2:7090", Enabled: true},
+			},
+			toxiPorts: []string{"127.0.0.1:8474:8474", "127.0.0.1:7000:7000", "127.0.0.1:7005:7005", "127.0.0.1:7010:7010"},
+			deps:      []string{"web-0", "web-1", "web-2"},
+			job:       "/m web-0:7081=web-0,web-1:7086=web-1,web-2:7091=web-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "lab.yaml")
+			require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, labFile, tt.replicas), 0o644))
+			l, err := lab.Load(path)
+			require.NoError(t, err)
+			files, err := Files(l, FileOptions{Dir: dir, Dashboards: "dashboards", LoadScript: "smoke.js"})
+			require.NoError(t, err)
+			p := parse(t, files)
+			c := p.compose
+
+			assert.ElementsMatch(t, append(keys(tt.webs), "worker", "toxiproxy", "prometheus", "jaeger", "grafana", "k6"), keys(c.Services))
+			for name, ports := range tt.webs {
+				s := c.Services[name]
+				assert.Equal(t, ports, s.Ports, name)
+				assert.Equal(t, []string{"web-data:/data"}, s.Volumes, "%s: the replicas share the service's volume", name)
+				assert.Equal(t, name, s.Environment["ME"])
+				assert.Equal(t, tt.env[name], s.Environment["ADVERTISE"], name)
+				assert.Equal(t, "/data/web.db", s.Environment["DB"], name)
+			}
+			assert.Equal(t, map[string]any{"web-data": nil}, c.Volumes)
+			assert.Equal(t, append([]string{"jaeger", "toxiproxy"}, tt.deps...), c.Services["worker"].DependsOn)
+			assert.Equal(t, "toxiproxy:7001", c.Services["worker"].Environment["WEB"], "a caller dials the first replica's proxy")
+			assert.Equal(t, append(slices.Clone(tt.deps), "prometheus"), c.Services["k6"].DependsOn)
+			assert.Equal(t, tt.toxiPorts, c.Services["toxiproxy"].Ports, "the entry edge's proxies are published, one per replica")
+			assert.Equal(t, tt.proxies, p.proxies)
+			assert.Equal(t, tt.job, p.prometheus.jobs()["web"])
+		})
 	}
 }

@@ -60,7 +60,7 @@ func TestTheGeneratedFileIsAValidComposeProject(t *testing.T) {
 		volumes []string
 	}{
 		{name: "shop", lab: shop, opt: FileOptions{Dir: repoRoot, Dashboards: filepath.Join(repoRoot, "dashboards"), LoadScript: "baseline.js"},
-			volumes: []string{"inventory-data", "orders-data", "payments-data", "issuer-data", "nats-data", "shipping-data"}},
+			volumes: []string{"registry-data", "inventory-data", "orders-data", "payments-data", "issuer-data", "nats-data", "shipping-data"}},
 		{name: "notes elsewhere", lab: notes, opt: FileOptions{Dir: t.TempDir(), Dashboards: filepath.Join(repoRoot, "dashboards"), LoadScript: "smoke.js"},
 			volumes: []string{"store-data"}},
 	}
@@ -78,59 +78,64 @@ func TestTheGeneratedFileIsAValidComposeProject(t *testing.T) {
 			env := map[string]string{ImageTagVar: "t1", JWTKeyVar: "secret", "TOXIPROXY_IMAGE": "chaoslab/toxiproxy:local"}
 			p := loadProject(t, tt.opt.Dir, files[0].Data, env)
 
-			want := append(tt.lab.ServiceNames(), "toxiproxy", "prometheus", "jaeger", "grafana", "k6")
+			var want []string
+			for _, s := range tt.lab.Services {
+				want = append(want, s.Instances()...)
+			}
+			want = append(want, "toxiproxy", "prometheus", "jaeger", "grafana", "k6")
 			assert.ElementsMatch(t, want, p.ServiceNames())
 			assert.ElementsMatch(t, tt.volumes, keys(p.Volumes))
 			assert.Equal(t, "chaoslab/toxiproxy:local", p.Services["toxiproxy"].Image, "the offline stand-in replaces the pinned image")
 
 			placement := tt.lab.ComposePlacement("", "t1", tt.lab.Load.Auth.AuthVars("", "secret"))
 			for _, s := range tt.lab.Services {
-				got, ok := p.Services[s.Name]
-				require.True(t, ok, s.Name)
-				c, err := tt.lab.RenderCompose(s.Name, 0, placement)
-				require.NoError(t, err)
-				assert.Equal(t, c.Image, got.Image, s.Name)
-				env := map[string]string{}
-				for _, e := range c.Env {
-					env[e.Name] = e.Value
-				}
-				gotEnv := map[string]string{}
-				for k, v := range got.Environment {
-					require.NotNil(t, v, "%s: %s has a value", s.Name, k)
-					gotEnv[k] = *v
-				}
-				if len(env) == 0 {
-					env = map[string]string{}
-				}
-				assert.Equal(t, env, gotEnv, s.Name)
-
-				var ports []string
-				for _, port := range s.Ports {
-					ports = append(ports, fmt.Sprintf("127.0.0.1:%d:%d", port.Number, port.Number))
-				}
-				assert.Equal(t, ports, publishedPorts(got), s.Name)
-
-				deps := []string{"jaeger"}
-				for _, e := range tt.lab.Calls(s.Name) {
-					deps = append(deps, "toxiproxy", e.To)
-				}
-				slices.Sort(deps)
-				assert.Equal(t, slices.Compact(deps), slices.Sorted(func(yield func(string) bool) {
-					for d := range got.DependsOn {
-						if !yield(d) {
-							return
-						}
+				for r, instance := range s.Instances() {
+					got, ok := p.Services[instance]
+					require.True(t, ok, instance)
+					c, err := tt.lab.RenderCompose(s.Name, r, placement)
+					require.NoError(t, err)
+					assert.Equal(t, c.Image, got.Image, instance)
+					env := map[string]string{}
+					for _, e := range c.Env {
+						env[e.Name] = e.Value
 					}
-				}), s.Name)
+					gotEnv := map[string]string{}
+					for k, v := range got.Environment {
+						require.NotNil(t, v, "%s: %s has a value", instance, k)
+						gotEnv[k] = *v
+					}
+					assert.Equal(t, env, gotEnv, instance)
 
-				var vols []string
-				for _, v := range got.Volumes {
-					vols = append(vols, v.Type+" "+v.Source+" "+v.Target)
-				}
-				if slices.Contains(tt.volumes, s.Name+"-data") {
-					assert.Equal(t, []string{"volume " + s.Name + "-data /data"}, vols, s.Name)
-				} else {
-					assert.Empty(t, vols, s.Name)
+					var ports []string
+					for _, port := range s.Ports {
+						n := port.Number + r*tt.lab.ReplicaPortStep
+						ports = append(ports, fmt.Sprintf("127.0.0.1:%d:%d", n, n))
+					}
+					assert.Equal(t, ports, publishedPorts(got), instance)
+
+					deps := []string{"jaeger"}
+					for _, e := range tt.lab.Calls(s.Name) {
+						to, _ := tt.lab.Service(e.To)
+						deps = append(append(deps, "toxiproxy"), to.Instances()...)
+					}
+					slices.Sort(deps)
+					assert.Equal(t, slices.Compact(deps), slices.Sorted(func(yield func(string) bool) {
+						for d := range got.DependsOn {
+							if !yield(d) {
+								return
+							}
+						}
+					}), instance)
+
+					var vols []string
+					for _, v := range got.Volumes {
+						vols = append(vols, v.Type+" "+v.Source+" "+v.Target)
+					}
+					if slices.Contains(tt.volumes, s.Name+"-data") {
+						assert.Equal(t, []string{"volume " + s.Name + "-data /data"}, vols, "%s: its service's volume", instance)
+					} else {
+						assert.Empty(t, vols, instance)
+					}
 				}
 			}
 
