@@ -148,8 +148,8 @@ func (n NetworkFault) proxies(in *Injector) []string {
 // Kind returns KindNetwork.
 func (NetworkFault) Kind() string { return KindNetwork }
 
-// Target returns the edge, with the replica: "api->store[1]".
-func (n NetworkFault) Target() string { return n.where() }
+// Target returns the edge (String and Occupies name the replica).
+func (n NetworkFault) Target() string { return n.Edge }
 
 // where is the edge, with the replica when the fault names one.
 func (n NetworkFault) where() string {

@@ -70,8 +70,8 @@ func (f ProcessFault) String() string {
 // Kind returns KindProcess.
 func (ProcessFault) Kind() string { return KindProcess }
 
-// Target returns the service, or the replica's instance ("store-1").
-func (f ProcessFault) Target() string { return f.target() }
+// Target returns the service (String and Occupies name the replica).
+func (f ProcessFault) Target() string { return f.Service }
 
 // Occupies returns the service (or its replica): its process and its
 // container are one slot, as a kill and a disconnect of one service would

@@ -61,8 +61,9 @@ type Vars struct {
 // Advertise returns where the callers reach this replica, one
 // "<edge's proxy>=<host:port>" per edge to the service, comma-separated
 // in file order: what a replica registers in a registry, so that each
-// caller dials it through its own edge's proxy (replica r's proxy of each
-// edge). {{.Advertise}} → "api_to_store=127.0.0.1:20063,web_to_store=127.0.0.1:15063".
+// caller dials it through its own edge's proxy. The key is the edge's
+// (Edge.Proxy, the same for every replica: callers resolve it), the
+// address this replica's proxy of the edge. {{.Advertise}} → "api_to_store=127.0.0.1:20063,web_to_store=127.0.0.1:15063".
 func (v Vars) Advertise() string { return strings.Join(v.advertise, ",") }
 
 // TelemetryVars are the trace collector's addresses as a service reaches
@@ -237,7 +238,7 @@ func (l *Lab) Vars(service string, replica int, p Placement) (Vars, error) {
 		v.edges[e.Name] = hostPort(p.ProxyHost, e.ProxyPort+p.Offset)
 	}
 	for _, e := range l.CalledBy(s.Name) {
-		v.advertise = append(v.advertise, e.ReplicaProxy(replica)+"="+hostPort(p.ProxyHost, e.ProxyPort+p.Offset+replica*l.ReplicaPortStep))
+		v.advertise = append(v.advertise, e.Proxy()+"="+hostPort(p.ProxyHost, e.ProxyPort+p.Offset+replica*l.ReplicaPortStep))
 	}
 	return v, nil
 }

@@ -79,3 +79,38 @@ func TestPortPlan(t *testing.T) {
 		"chaoslab metrics 9099",
 	}, got)
 }
+
+// A replica of a service with replicas is named by its instance and
+// advertises, per edge that leads to it, the edge's key with the address
+// of its own proxy of that edge.
+func TestRenderReplicaIdentity(t *testing.T) {
+	doc := strings.Replace(base, "protocol: grpc", "protocol: grpc\n    replicas: 2", 1)
+	doc = strings.Replace(doc, "load:", "replica_port_step: 10\nload:", 1)
+	doc = strings.Replace(doc, `LEDGER_DATA: "{{.DataDir}}/ledger-{{.Replica}}"`,
+		`LEDGER_DATA: "{{.DataDir}}/ledger-{{.Replica}}", LEDGER_ID: "{{.Instance}}", LEDGER_ADVERTISE: "{{.Advertise}}"`, 1)
+	l, err := Parse("t.yaml", []byte(doc))
+	require.NoError(t, err)
+	tests := []struct {
+		replica             int
+		instance, advertise string
+	}{
+		{0, "ledger-0", "web_to_ledger=toxiproxy:6001"},
+		{1, "ledger-1", "web_to_ledger=toxiproxy:6011"},
+	}
+	for _, tt := range tests {
+		c, err := l.RenderCompose("ledger", tt.replica, l.ComposePlacement("/run", "v1", nil))
+		require.NoError(t, err)
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		assert.Equal(t, tt.instance, env["LEDGER_ID"])
+		assert.Equal(t, tt.advertise, env["LEDGER_ADVERTISE"], "the edge's key, this replica's proxy")
+	}
+	web, _ := l.Service("web")
+	assert.Equal(t, []string{"web"}, web.Instances(), "a service of one replica is its name")
+	edge, _ := l.Edge("web->ledger")
+	assert.Equal(t, "web_to_ledger-1", edge.ReplicaProxy(1))
+	assert.Equal(t, 2, l.Replicas("ledger"))
+	assert.Equal(t, 1, l.Replicas("client"))
+}
