@@ -9,7 +9,10 @@
 #
 # .dockerignore keeps the context to bin/image/services/. Every flag of a
 # service can be set through its environment (CHAOSLAB_<SERVICE>_<FLAG>);
-# docker-compose.yml does so.
+# docker-compose.yml does so. SERVICE=registry is the shop's registry, the
+# pinned static etcd (make image-binaries copies .tools/bin/etcd there),
+# configured the same way by its ETCD_<FLAG> variables; its data directory
+# is under /data, which the unprivileged user owns.
 FROM scratch
 ARG SERVICE
 # /data (the SQLite databases) and /tmp, owned by the unprivileged user.

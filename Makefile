@@ -52,11 +52,15 @@ build:
 IMAGE_TAG   ?= dev
 IMAGE_DIR   := $(BIN)/image
 GOARCH_HOST := $(shell $(GO) env GOARCH)
+# The shop's images: its services, and its registry — the pinned etcd
+# (.tools/bin/etcd), in the same kind of image (SERVICE=registry). Not in
+# SERVICES: that list is what `go build` builds.
+IMAGE_SERVICES := $(SERVICES) registry
 
-## images: build the shop's services' images chaoslab/<service>:$(IMAGE_TAG) from ./Dockerfile (static binaries, FROM scratch)
+## images: build the shop's images chaoslab/<service>:$(IMAGE_TAG) from ./Dockerfile (static binaries, FROM scratch): its services and its registry (etcd)
 .PHONY: images
 images: image-binaries
-	@for s in $(SERVICES); do \
+	@for s in $(IMAGE_SERVICES); do \
 	  echo ">> docker build chaoslab/$$s:$(IMAGE_TAG)"; \
 	  docker build -q --build-arg SERVICE=$$s -t chaoslab/$$s:$(IMAGE_TAG) . >/dev/null; \
 	done
@@ -67,7 +71,7 @@ images: image-binaries
 # static build: PROMETHEUS_FROM_SOURCE=1 make tools.
 OFFLINE_TOOLS := toxiproxy:toxiproxy-server jaeger:jaeger prometheus:prometheus k6:k6
 
-## images-offline: build chaoslab/{toxiproxy,jaeger,prometheus,k6}:local from the pinned tools (compose without a registry)
+## images-offline: build chaoslab/{toxiproxy,jaeger,prometheus,k6}:local from the pinned tools (compose without an image registry)
 .PHONY: images-offline
 images-offline: tools
 	@if ! go version -m $(PROMETHEUS) >/dev/null 2>&1 || ldd $(PROMETHEUS) >/dev/null 2>&1; then \
@@ -79,11 +83,13 @@ images-offline: tools
 	  docker build -q -f docker/$$name.Dockerfile -t chaoslab/$$name:local $$ctx >/dev/null; \
 	done
 
-# image-binaries: the services as static linux binaries, the context ./Dockerfile copies from.
+# image-binaries: the services as static linux binaries, and the pinned
+# static etcd as registry, the context ./Dockerfile copies from.
 .PHONY: image-binaries
-image-binaries:
+image-binaries: $(ETCD)
 	@mkdir -p $(IMAGE_DIR)/services/rootfs/data $(IMAGE_DIR)/services/rootfs/tmp
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_HOST) $(GO) build -trimpath -o $(IMAGE_DIR)/services/ $(addprefix ./services/cmd/,$(SERVICES))
+	install -m 0755 $(ETCD) $(IMAGE_DIR)/services/registry
 
 ## generate: regenerate the gRPC code from services/api (needs protoc: apt-get install protobuf-compiler libprotobuf-dev)
 .PHONY: generate
