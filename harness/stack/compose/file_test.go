@@ -165,7 +165,7 @@ func TestFilesOfALabUnlikeTheShop(t *testing.T) {
 			deps:    []string{"jaeger"},
 			volumes: []string{"store-data:/data"},
 			env: map[string]string{"STORE_LISTEN": "0.0.0.0:7190", "STORE_DB": "/data/store.db",
-				"STORE_INSTANCE": "store-1", "STORE_ADVERTISE": "api_to_store-1=toxiproxy:7110"}},
+				"STORE_INSTANCE": "store-1", "STORE_ADVERTISE": "api_to_store=toxiproxy:7110"}},
 		{service: "ledger", image: "notes/ledger:1.0",
 			ports: []string{"127.0.0.1:7095:7095"},
 			deps:  []string{"jaeger"}},
@@ -464,8 +464,8 @@ load:
 			},
 			env: map[string]string{
 				"web-0": "client_to_web=toxiproxy:7000,worker_to_web=toxiproxy:7001",
-				"web-1": "client_to_web-1=toxiproxy:7005,worker_to_web-1=toxiproxy:7006",
-				"web-2": "client_to_web-2=toxiproxy:7010,worker_to_web-2=toxiproxy:7011",
+				"web-1": "client_to_web=toxiproxy:7005,worker_to_web=toxiproxy:7006",
+				"web-2": "client_to_web=toxiproxy:7010,worker_to_web=toxiproxy:7011",
 			},
 			proxies: []proxy{
 				{Name: "client_to_web", Listen: "0.0.0.0:7000", Upstream: "web-0:7080", Enabled: true},
