@@ -5,10 +5,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +30,14 @@ const composeProject = "chaoslab-smoke"
 
 // TestComposeShopRunsAsContainers is what can be checked of the compose
 // stack on a machine that cannot pull images: docker-compose.yml is valid,
-// and the shop's images (built here FROM scratch by make images) run under
-// it through the compose stack (harness/stack/compose), wired through a
-// Toxiproxy stand-in built from the pinned binary, take checkouts, and
-// suffer and recover from every container fault. Jaeger, Prometheus and
-// Grafana need pulled images and are left out (ShopOnly).
+// and the shop's images (built here FROM scratch by make images, the
+// registry's etcd among them) run under it through the compose stack
+// (harness/stack/compose), each replica of inventory and payments a
+// container of its own, wired through a Toxiproxy stand-in built from the
+// pinned binary and found through the registry; they take checkouts,
+// keep taking them while one replica is down, and suffer and recover from
+// every container fault (a service's: all its replicas at once). Jaeger,
+// Prometheus and Grafana need pulled images and are left out (ShopOnly).
 func TestComposeShopRunsAsContainers(t *testing.T) {
 	root := repoRoot(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
@@ -86,14 +91,46 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, o.OrderID, got.OrderID)
 
-	// Each service runs as the unprivileged user, in a FROM scratch image.
-	for _, svc := range lab.Endpoints().ServiceOrder {
-		id, err := run(ctx, root, nil, "docker-compose", "-p", composeProject, "ps", "-q", svc)
+	// The callers find both replicas of inventory and of payments through
+	// the registry and balance over them: a few checkouts reach each one.
+	for range 8 {
+		_, err := checkout()
 		require.NoError(t, err)
+	}
+	for _, svc := range []string{"inventory", "payments"} {
+		for _, i := range e.Services[svc].Instances {
+			assert.Positive(t, served(ctx, t, i.MetricsURL), "%s served calls (%s)", i.Name, i.MetricsURL)
+		}
+	}
+
+	// Each replica of each service is a container of its own, running as
+	// the unprivileged user in a FROM scratch image, and status lists it.
+	var containers []string
+	for _, svc := range e.ServiceOrder {
+		if names := e.Services[svc].InstanceNames(); names != nil {
+			containers = append(containers, names...)
+			continue
+		}
+		containers = append(containers, svc)
+	}
+	assert.Subset(t, containers, []string{"registry", "inventory-0", "inventory-1", "payments-0", "payments-1", "orders", "gateway"})
+	for _, name := range containers {
+		id, err := run(ctx, root, nil, "docker-compose", "-p", composeProject, "ps", "-q", name)
+		require.NoError(t, err)
+		require.NotEmpty(t, strings.TrimSpace(id), "a container for %s", name)
 		user, err := run(ctx, root, nil, "docker", "inspect", "--format", "{{.Config.User}}", strings.TrimSpace(id))
 		require.NoError(t, err)
-		assert.Equal(t, "65532:65532", strings.TrimSpace(user), svc)
+		assert.Equal(t, "65532:65532", strings.TrimSpace(user), name)
 	}
+	comps, _, err := compose.Status(ctx, cfg)
+	require.NoError(t, err)
+	var listed []string
+	for _, c := range comps {
+		listed = append(listed, c.Name)
+		assert.Equal(t, "running", c.State, c.Name)
+		assert.NoError(t, c.Ready, c.Name)
+	}
+	assert.Equal(t, append([]string{"toxiproxy"}, containers...), listed, "status lists each replica")
 
 	// Container faults through the fault model: each one breaks checkout
 	// while it is in place, and the lab serves again once it is removed.
@@ -101,6 +138,31 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	require.NoError(t, err)
 	defer ledger.Close()
 	inj := faults.NewInjector(stack.FaultEnv(lab, &http.Client{Timeout: 10 * time.Second}), ledger)
+
+	// One replica down is not an outage: the callers find the other one
+	// through the registry and balance over what they find.
+	for _, svc := range []string{"inventory", "payments"} {
+		one := 1
+		f := faults.ProcessFault{Service: svc, Action: faults.ActionKill, Replica: &one}
+		t.Run(f.String(), func(t *testing.T) {
+			a, err := inj.Apply(ctx, "e2e", "compose-smoke", "fault", faults.Spec{Process: &f})
+			require.NoError(t, err)
+			assert.False(t, lab.Running(svc+"-1"), "%s-1 is killed", svc)
+			assert.False(t, lab.Running(svc), "a service runs when each replica does")
+			assert.True(t, lab.Running(svc+"-0"), "%s-0 runs on", svc)
+			confirmed := 0
+			require.Eventually(t, func() bool {
+				if o, err := checkout(); err == nil && o.Status == "CONFIRMED" {
+					confirmed++
+				} else {
+					confirmed = 0
+				}
+				return confirmed == 3
+			}, 30*time.Second, 250*time.Millisecond, "three checkouts in a row are confirmed with %s-1 down", svc)
+			require.NoError(t, inj.Remove(ctx, a))
+			assert.True(t, lab.Running(svc), "removing the fault starts %s-1 again", svc)
+		})
+	}
 	for _, f := range []faults.ContainerFault{
 		{Service: "payments", Action: faults.ContainerDisconnect},
 		{Service: "payments", Action: faults.ContainerPause},
@@ -138,6 +200,30 @@ func TestComposeShopRunsAsContainers(t *testing.T) {
 	require.NoError(t, lab.Restart(ctx, "gateway", nil))
 	_, err = checkout()
 	require.NoError(t, err)
+}
+
+// served is the number of gRPC calls a service's replica has answered
+// (chaoslab_rpc_server_requests_total, every method and code).
+func served(ctx context.Context, t *testing.T, metricsURL string) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	total := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "chaoslab_rpc_server_requests_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		require.NoError(t, err, line)
+		total += v
+	}
+	return total
 }
 
 // buildToxiproxyImage builds chaoslab/toxiproxy:local from the pinned
