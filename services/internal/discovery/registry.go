@@ -203,7 +203,9 @@ func Key(key, instance string) string { return KeyPrefix + key + "/" + instance 
 
 // Register starts registering the advertised endpoints in the background
 // and returns at once; nothing happens when there are none or r is nil.
-// Registration goes on, with new leases as needed, until Deregister.
+// Registration goes on, with new leases as needed, until Deregister; a
+// Registry registers once in its life (Register after Deregister does
+// nothing).
 func (r *Registry) Register(ctx context.Context) {
 	if r == nil || len(r.ads) == 0 {
 		return
