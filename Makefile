@@ -17,7 +17,8 @@ TOXIPROXY_CLI    := $(TOOLS_BIN)/toxiproxy-cli
 JAEGER           := $(TOOLS_BIN)/jaeger
 PROMETHEUS       := $(TOOLS_BIN)/prometheus
 PROMTOOL         := $(TOOLS_BIN)/promtool
-# The Kubernetes test control plane (`make tools-kube`, not in `make tools`).
+# The registry of the shop's lab (etcd; in `make tools`), and with it the
+# Kubernetes test control plane (`make tools-kube`, not in `make tools`).
 ETCD             := $(TOOLS_BIN)/etcd
 KUBE_APISERVER   := $(TOOLS_BIN)/kube-apiserver
 SERVICES    := gateway orders inventory payments issuer nats shipping
@@ -145,9 +146,9 @@ lint:
 # how to bump one. Each binary is a file target on its go.mod/go.sum: built
 # once (static, CGO_ENABLED=0), then rebuilt only when a pin changes.
 
-## tools: build the pinned lab tools into .tools/bin once (k6, toxiproxy, jaeger, prometheus, gotestsum)
+## tools: build the pinned lab tools into .tools/bin once (k6, toxiproxy, jaeger, prometheus, etcd, gotestsum)
 .PHONY: tools
-tools: $(GOTESTSUM) $(K6) $(TOXIPROXY_SERVER) $(TOXIPROXY_CLI) $(JAEGER) $(PROMETHEUS) $(PROMTOOL)
+tools: $(GOTESTSUM) $(K6) $(TOXIPROXY_SERVER) $(TOXIPROXY_CLI) $(JAEGER) $(PROMETHEUS) $(PROMTOOL) $(ETCD)
 	@echo "tools up to date in .tools/bin (prometheus: $$(cut -d' ' -f1-3 $(PROMETHEUS_SOURCE_FILE)))"
 
 # tool_build: print one progress line, then build a pinned tool statically.

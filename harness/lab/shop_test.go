@@ -54,10 +54,10 @@ func loadShop(t *testing.T) *lab.Lab {
 func TestShopTopology(t *testing.T) {
 	l := loadShop(t)
 	assert.Equal(t, "shop", l.Name)
-	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments", "issuer", "nats", "shipping"}, l.ServiceNames(), "the services, in call order")
-	assert.Equal(t, []string{"inventory", "payments", "nats", "orders", "issuer", "gateway", "shipping"}, l.StartOrder(), "dependencies first")
+	assert.Equal(t, []string{"gateway", "orders", "inventory", "payments", "registry", "issuer", "nats", "shipping"}, l.ServiceNames(), "the services, in call order")
+	assert.Equal(t, []string{"registry", "inventory", "payments", "nats", "orders", "issuer", "gateway", "shipping"}, l.StartOrder(), "dependencies first")
 	assert.Equal(t, []string{"client->gateway", "gateway->orders", "gateway->inventory", "gateway->issuer", "orders->inventory", "orders->payments",
-		"orders->nats", "shipping->nats"}, l.EdgeNames())
+		"orders->nats", "shipping->nats", "gateway->registry", "orders->registry", "inventory->registry", "payments->registry"}, l.EdgeNames())
 	for _, e := range l.Edges {
 		assert.Equal(t, faults.ProxyName(e.Name), e.Proxy())
 		assert.Equal(t, calleeOf(e.Name), e.To)
@@ -66,11 +66,18 @@ func TestShopTopology(t *testing.T) {
 	require.Len(t, l.EntryEdges(), 1)
 	assert.Equal(t, "client->gateway", l.Load.Entry)
 	for _, s := range l.Services {
-		assert.Equal(t, 1, s.Replicas, s.Name)
-		if s.Name == "nats" {
-			assert.Nil(t, s.Faults, "the broker takes network faults on its edges only")
-		} else {
-			assert.NotNil(t, s.Faults, "%s: every shop service but the broker has the fault admin API (request faults)", s.Name)
+		replicated := s.Name == "inventory" || s.Name == "payments"
+		assert.Equal(t, map[bool]int{true: 2, false: 1}[replicated], s.Replicas, s.Name)
+		switch s.Name {
+		case "nats", "registry":
+			assert.Nil(t, s.Faults, "%s takes network faults on its edges only", s.Name)
+		default:
+			assert.NotNil(t, s.Faults, "%s: every shop service but the broker and the registry has the fault admin API (request faults)", s.Name)
+		}
+		if s.Name == "registry" {
+			assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/health"}, s.Ready.HTTP, "etcd's health")
+			assert.Equal(t, "{{.ToolsDir}}/etcd", s.Local.Command, "the pinned etcd")
+			continue
 		}
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/readyz"}, s.Ready.HTTP, "%s: the stacks wait for MetricsURL+/readyz", s.Name)
 		assert.Equal(t, &lab.Endpoint{Port: "metrics", Path: "/metrics"}, s.Metrics, s.Name)
@@ -122,10 +129,16 @@ func TestShopPortPlan(t *testing.T) {
 		"toxiproxy api 8474", "toxiproxy proxy client->gateway 8000", "toxiproxy proxy gateway->orders 15051",
 		"toxiproxy proxy gateway->inventory 15052", "toxiproxy proxy gateway->issuer 15053", "toxiproxy proxy orders->inventory 20052", "toxiproxy proxy orders->payments 20053",
 		"toxiproxy proxy orders->nats 20422", "toxiproxy proxy shipping->nats 22422",
+		"toxiproxy[1] proxy gateway->inventory 15062", "toxiproxy[1] proxy orders->inventory 20062", "toxiproxy[1] proxy orders->payments 20063",
+		"toxiproxy proxy gateway->registry 12379", "toxiproxy proxy orders->registry 22379",
+		"toxiproxy proxy inventory->registry 23379", "toxiproxy proxy payments->registry 24379",
 		"gateway public 8080", "gateway metrics 9081", "gateway admin 9181",
 		"orders public 5051", "orders metrics 9082", "orders admin 9182",
 		"inventory public 5052", "inventory metrics 9083", "inventory admin 9183",
+		"inventory[1] public 5062", "inventory[1] metrics 9093", "inventory[1] admin 9193",
 		"payments public 5053", "payments metrics 9084", "payments admin 9184",
+		"payments[1] public 5063", "payments[1] metrics 9094", "payments[1] admin 9194",
+		"registry public 2379", "registry peer 2380", "registry metrics 2381",
 		"issuer public 8090", "issuer metrics 9085", "issuer admin 9185",
 		"nats public 4222", "nats metrics 9086",
 		"shipping public 8092", "shipping metrics 9087", "shipping admin 9187",
@@ -181,7 +194,7 @@ func TestShopMethods(t *testing.T) {
 	for _, s := range top.Services {
 		ls, _ := l.Service(s.Name)
 		assert.Equal(t, ls.Methods, s.Methods, s.Name)
-		assert.Equal(t, s.Name != "nats", s.RequestFaults, s.Name)
+		assert.Equal(t, s.Name != "nats" && s.Name != "registry", s.RequestFaults, s.Name)
 		assert.Equal(t, string(ls.Protocol), s.Protocol, s.Name)
 	}
 }
@@ -289,6 +302,7 @@ func TestShopKnobsAreTheServicesFlags(t *testing.T) {
 		"issuer":    func(fs *flag.FlagSet) { c := issuer.DefaultConfig(); c.RegisterFlags(fs) },
 		"nats":      func(fs *flag.FlagSet) { c := broker.DefaultConfig(); c.RegisterFlags(fs) },
 		"shipping":  func(fs *flag.FlagSet) { c := shipping.DefaultConfig(); c.RegisterFlags(fs) },
+		"registry":  func(*flag.FlagSet) {}, // etcd, the pinned tool: no knobs
 	}
 	for name, reg := range register {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -369,27 +383,30 @@ func TestShopCompose(t *testing.T) {
 	p := l.ComposePlacement("/run", "${CHAOSLAB_IMAGE_TAG:-dev}",
 		l.Load.Auth.AuthVars("/run/jwt.key", "${CHAOSLAB_JWT_KEY:-chaoslab-dev-key-change-me}"))
 	for _, s := range l.Services {
-		want, ok := file.Services[s.Name]
-		require.True(t, ok, s.Name)
-		c, err := l.RenderCompose(s.Name, 0, p)
-		require.NoError(t, err)
-		assert.Equal(t, want.Image, c.Image, s.Name)
-		env := map[string]string{}
-		for _, e := range c.Env {
-			env[e.Name] = e.Value
+		for r, instance := range s.Instances() {
+			want, ok := file.Services[instance]
+			require.True(t, ok, "%s: a compose service per replica, named by its instance", instance)
+			c, err := l.RenderCompose(s.Name, r, p)
+			require.NoError(t, err)
+			assert.Equal(t, want.Image, c.Image, instance)
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			assert.Equal(t, want.Environment, env, instance)
+			assert.Equal(t, want.Build.Context, s.Compose.Build.Context, instance)
+			args := map[string]string{}
+			for _, a := range s.Compose.Build.Args {
+				args[a.Name] = a.Value
+			}
+			assert.Equal(t, want.Build.Args, args, instance)
+			var ports []string
+			for _, port := range s.Ports {
+				n := port.Number + r*l.ReplicaPortStep
+				ports = append(ports, fmt.Sprintf("127.0.0.1:%d:%d", n, n))
+			}
+			assert.Equal(t, want.Ports, ports, instance)
 		}
-		assert.Equal(t, want.Environment, env, s.Name)
-		assert.Equal(t, want.Build.Context, s.Compose.Build.Context, s.Name)
-		args := map[string]string{}
-		for _, a := range s.Compose.Build.Args {
-			args[a.Name] = a.Value
-		}
-		assert.Equal(t, want.Build.Args, args, s.Name)
-		var ports []string
-		for _, port := range s.Ports {
-			ports = append(ports, fmt.Sprintf("127.0.0.1:%d:%d", port.Number, port.Number))
-		}
-		assert.Equal(t, want.Ports, ports, s.Name)
 		for _, k := range s.Knobs {
 			assert.Equal(t, compose.EnvName(s.Name, k.Name), lab.KnobEnvName(s.Compose.KnobEnvPrefix, k.Name), "%s: the knobs' variables", s.Name)
 		}
@@ -402,9 +419,12 @@ func TestShopCompose(t *testing.T) {
 	var got []struct{ Name, Listen, Upstream string }
 	for _, e := range l.Edges {
 		to, _ := l.Service(e.To)
-		got = append(got, struct{ Name, Listen, Upstream string }{e.Proxy(), fmt.Sprintf("0.0.0.0:%d", e.ProxyPort), fmt.Sprintf("%s:%d", to.Name, to.Port(e.TargetPort))})
+		for r, instance := range to.Instances() {
+			step := r * l.ReplicaPortStep
+			got = append(got, struct{ Name, Listen, Upstream string }{e.ReplicaProxy(r), fmt.Sprintf("0.0.0.0:%d", e.ProxyPort+step), fmt.Sprintf("%s:%d", instance, to.Port(e.TargetPort)+step)})
+		}
 	}
-	assert.Equal(t, proxies, got)
+	assert.ElementsMatch(t, proxies, got)
 }
 
 // TestShopPlots checks that every plot belongs to a script in loadtests/

@@ -155,6 +155,10 @@ type Placement struct {
 	OTLPGRPC, OTLPHTTP string
 	// Auth is the auth provider's shared values (AuthVars).
 	Auth map[string]string
+	// Instance, when set, is every replica's .Instance: a stack whose
+	// replicas are identical copies (a Kubernetes Deployment's pods) names
+	// each by a reference its runtime expands, such as the pod's name.
+	Instance string
 }
 
 // LocalPlacement is the local stack's placement: everything on 127.0.0.1,
@@ -230,6 +234,9 @@ func (l *Lab) Vars(service string, replica int, p Placement) (Vars, error) {
 	}
 	if v.Auth == nil {
 		v.Auth = map[string]string{}
+	}
+	if p.Instance != "" {
+		v.Instance = p.Instance
 	}
 	for _, port := range s.Ports {
 		v.Listen[port.Name] = hostPort(p.ListenHost, port.Number+p.Offset+replica*l.ReplicaPortStep)

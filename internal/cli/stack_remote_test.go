@@ -48,6 +48,7 @@ services:
   payments: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   issuer: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   nats: {metrics: %[1]s/metrics, ready: %[1]s/readyz}
+  registry: {metrics: %[1]s/metrics, ready: %[1]s/health}
   shipping: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
 edges:
   client->gateway: {proxy: client_to_gateway}
@@ -58,6 +59,10 @@ edges:
   orders->payments: {proxy: orders_to_payments}
   orders->nats: {proxy: orders_to_nats}
   shipping->nats: {proxy: shipping_to_nats}
+  gateway->registry: {proxy: gateway_to_registry}
+  orders->registry: {proxy: orders_to_registry}
+  inventory->registry: {proxy: inventory_to_registry}
+  payments->registry: {proxy: payments_to_registry}
 `, a, strings.TrimPrefix(a, "http://"))
 	if edit != nil {
 		doc = edit(doc)
@@ -212,8 +217,8 @@ func TestRemoteStackCommands(t *testing.T) {
 		{name: "status, invalid file", args: []string{"status"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
 		{name: "clean, invalid file", args: []string{"clean"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
 		{name: "down, invalid file", args: []string{"down"}, edit: invalid, wantCode: exitcode.Usage, want: "remote.yaml:2:1: region: unknown field"},
-		{name: "up, nothing answers", args: []string{"up"}, wantCode: exitcode.Infra, want: "25 of 25 endpoints do not answer as they should"},
-		{name: "status, nothing answers", args: []string{"status"}, wantCode: exitcode.Infra, want: "25 of 25 endpoints do not answer as they should"},
+		{name: "up, nothing answers", args: []string{"up"}, wantCode: exitcode.Infra, want: "27 of 27 endpoints do not answer as they should"},
+		{name: "status, nothing answers", args: []string{"status"}, wantCode: exitcode.Infra, want: "27 of 27 endpoints do not answer as they should"},
 		{name: "down cannot sweep a Toxiproxy that does not answer", args: []string{"down"}, wantCode: exitcode.Infra, want: "listing Toxiproxy proxies"},
 	}
 	for _, tt := range tests {

@@ -62,6 +62,18 @@ func tokenHint(lf *labfile.Lab, e stack.Endpoints, runDir string) string {
 	return ""
 }
 
+// serviceLine is where a service (or one replica) listens.
+func serviceLine(s stack.Service) string {
+	line := s.Protocol + " " + s.Addr
+	if s.MetricsURL != "" {
+		line += "  metrics " + s.MetricsURL
+	}
+	if s.AdminURL != "" {
+		line += "  faults " + s.AdminURL + "/faults"
+	}
+	return line
+}
+
 func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ENDPOINT\tADDRESS")
@@ -73,18 +85,19 @@ func printEndpoints(env Env, e stack.Endpoints, o *labOptions) {
 	fmt.Fprintf(w, "Toxiproxy API\t%s\n", e.ToxiproxyURL)
 	for _, svc := range e.ServiceOrder {
 		s := e.Services[svc]
-		line := s.Protocol + " " + s.Addr
-		if s.MetricsURL != "" {
-			line += "  metrics " + s.MetricsURL
+		if len(s.Instances) == 0 {
+			fmt.Fprintf(w, "%s\t%s\n", svc, serviceLine(s))
 		}
-		if s.AdminURL != "" {
-			line += "  faults " + s.AdminURL + "/faults"
+		for _, i := range s.Instances { // a service with replicas: each of them
+			fmt.Fprintf(w, "%s\t%s\n", i.Name, serviceLine(i.Service))
 		}
-		fmt.Fprintf(w, "%s\t%s\n", svc, line)
 	}
 	for _, name := range e.EdgeOrder() {
 		edge := e.Edges[name]
 		fmt.Fprintf(w, "proxy %s\t%s → %s\n", name, edge.Listen, edge.Upstream)
+		for r, rep := range edge.Replicas {
+			fmt.Fprintf(w, "proxy %s[%d]\t%s → %s\n", name, r+1, rep.Listen, rep.Upstream)
+		}
 	}
 	w.Flush()
 }

@@ -107,7 +107,19 @@ func TestDeployments(t *testing.T) {
 				c := containers[0].(map[string]any)
 				text := strings.Join(toStrings(c["args"]), " ") + " " + envText(c["env"])
 				for _, e := range l.Calls(s.Name) {
+					if l.Replicas(e.To) > 1 {
+						// Found through the registry: the callee's pods
+						// advertise the edge's proxy, each as its pod.
+						assert.Contains(t, text, "etcd:///chaoslab/"+e.Proxy(), "%s resolves %s through the registry", s.Name, e.To)
+						continue
+					}
 					assert.Contains(t, text, "toxiproxy:"+itoa(e.ProxyPort), "%s reaches %s through toxiproxy", s.Name, e.To)
+				}
+				for _, e := range l.CalledBy(s.Name) {
+					if s.Replicas > 1 {
+						assert.Contains(t, text, e.Proxy()+"=toxiproxy:"+itoa(e.ProxyPort), "%s advertises its proxy on %s", s.Name, e.Name)
+						assert.Contains(t, text, "=$(CHAOSLAB_K8S_POD_NAME)", "%s's pods register as themselves", s.Name)
+					}
 				}
 				if s.Faults != nil {
 					assert.Contains(t, toStrings(c["args"]), "-admin-token=$(CHAOSLAB_K8S_ADMIN_TOKEN)")

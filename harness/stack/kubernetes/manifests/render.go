@@ -36,7 +36,10 @@ const (
 // templates see the telemetry addresses and the auth key as references to
 // them, which Kubernetes expands ($(NAME)).
 const (
-	envOTLPGRPC   = "CHAOSLAB_K8S_OTLP_GRPC"
+	envOTLPGRPC = "CHAOSLAB_K8S_OTLP_GRPC"
+	// envPodName is the pod's name (the downward API): each pod of a
+	// Deployment is one replica, and .Instance names it by its pod.
+	envPodName    = "CHAOSLAB_K8S_POD_NAME"
 	envOTLPHTTP   = "CHAOSLAB_K8S_OTLP_HTTP"
 	envJWTKey     = "CHAOSLAB_K8S_JWT_KEY"
 	envAdminToken = "CHAOSLAB_K8S_ADMIN_TOKEN"
@@ -298,7 +301,8 @@ func (r *renderer) placement(runDir, keyFile string) lab.Placement {
 		ListenHost: "0.0.0.0", ProxyHost: lab.ComponentToxiproxy,
 		DataDir: dataDir, RunDir: runDir, BinDir: binDir, ImageTag: r.opt.ImageTag,
 		OTLPGRPC: "$(" + envOTLPGRPC + ")", OTLPHTTP: "$(" + envOTLPHTTP + ")",
-		Auth: r.l.Load.Auth.AuthVars(keyFile, "$("+envJWTKey+")"),
+		Auth:     r.l.Load.Auth.AuthVars(keyFile, "$("+envJWTKey+")"),
+		Instance: "$(" + envPodName + ")",
 	}
 }
 
@@ -364,6 +368,7 @@ func (r *renderer) container(s *lab.Service) (corev1.Container, error) {
 	// The variables the templates refer to come first, so that Kubernetes
 	// expands them in the lab's values.
 	env := []corev1.EnvVar{
+		{Name: envPodName, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		r.configMapEnv(envOTLPGRPC, telemetryOTLPGRPC),
 		r.configMapEnv(envOTLPHTTP, telemetryOTLPHTTP),
 	}
