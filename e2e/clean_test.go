@@ -60,13 +60,28 @@ func TestCleanRestoresTheLabAfterTheRunnerWasKilled(t *testing.T) {
 	<-runDone
 
 	tp := toxiproxy.New(e.ToxiproxyURL)
-	admin := faultinject.NewClient(e.Services["payments"].AdminURL, http.DefaultClient)
-	inventory := procOf(t, cfg, "inventory")
-	require.Equal(t, 1, chaoslabToxics(t, tp), "the latency toxic outlived the runner")
-	inService, err := admin.List(ctx)
-	require.NoError(t, err)
-	require.Len(t, inService, 1, "the in-service fault outlived the runner")
-	require.Equal(t, "T", procState(t, inventory.PID), "inventory is still paused (SIGSTOP)")
+	// payments and inventory run replicas: each replica's admin API holds
+	// the request fault, each replica is paused, each payments proxy has
+	// the toxic.
+	var admins []*faultinject.Client
+	for _, i := range e.Services["payments"].Instances {
+		admins = append(admins, faultinject.NewClient(i.AdminURL, http.DefaultClient))
+	}
+	require.Len(t, admins, 2, "payments runs two replicas")
+	var inventory []local.Proc
+	for _, i := range e.Services["inventory"].Instances {
+		inventory = append(inventory, procOf(t, cfg, i.Name))
+	}
+	require.Len(t, inventory, 2, "inventory runs two replicas")
+	require.Equal(t, 2, chaoslabToxics(t, tp), "the latency toxic outlived the runner, on both payments proxies")
+	for _, admin := range admins {
+		inService, err := admin.List(ctx)
+		require.NoError(t, err)
+		require.Len(t, inService, 1, "the in-service fault outlived the runner")
+	}
+	for _, p := range inventory {
+		require.Equal(t, "T", procState(t, p.PID), "%s is still paused (SIGSTOP)", p.Name)
+	}
 
 	clean := exec.Command(filepath.Join(root, "bin", "chaoslab"), append([]string{"clean"}, args...)...)
 	out, err := clean.CombinedOutput()
@@ -75,10 +90,14 @@ func TestCleanRestoresTheLabAfterTheRunnerWasKilled(t *testing.T) {
 	assert.Contains(t, string(out), "lab is clean")
 
 	assert.Zero(t, chaoslabToxics(t, tp), "no chaoslab toxic left")
-	inService, err = admin.List(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, inService, "no in-service fault left")
-	assert.NotEqual(t, "T", procState(t, inventory.PID), "inventory resumed")
+	for _, admin := range admins {
+		inService, err := admin.List(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, inService, "no in-service fault left")
+	}
+	for _, p := range inventory {
+		assert.NotEqual(t, "T", procState(t, p.PID), "%s resumed", p.Name)
+	}
 	comps, _, err := local.Status(ctx, cfg)
 	require.NoError(t, err)
 	for _, c := range comps {

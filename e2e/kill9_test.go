@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chaoslab/chaoslab/faults"
+	"github.com/chaoslab/chaoslab/harness/stack"
 	"github.com/chaoslab/chaoslab/harness/stack/local"
 	"github.com/chaoslab/chaoslab/harness/toxiproxy"
 	"github.com/chaoslab/chaoslab/services/faultinject"
@@ -86,10 +87,12 @@ func TestKill9AtEveryStageThenClean(t *testing.T) {
 			},
 			left: func(t *testing.T, reports string) {
 				assert.Equal(t, knobs, st(t, cfg).Overrides["orders"], "orders runs with the knobs")
-				assert.Equal(t, 1, chaoslabToxics(t, tp), "the latency toxic outlived the runner")
-				list, err := faultinject.NewClient(e.Services["payments"].AdminURL, http.DefaultClient).List(t.Context())
-				require.NoError(t, err)
-				assert.Len(t, list, 1, "the in-service fault outlived the runner")
+				assert.Equal(t, 2, chaoslabToxics(t, tp), "the latency toxic outlived the runner, on each payments replica's proxy")
+				for _, i := range e.Services["payments"].Instances {
+					list, err := faultinject.NewClient(i.AdminURL, http.DefaultClient).List(t.Context())
+					require.NoError(t, err)
+					assert.Len(t, list, 1, "the in-service fault outlived the runner on %s", i.Name)
+				}
 			},
 		},
 		{
@@ -166,20 +169,22 @@ func assertLabClean(t *testing.T, cfg local.Config, reports string) {
 	s := st(t, cfg)
 	e := s.Endpoints
 	assert.Zero(t, chaoslabToxics(t, toxiproxy.New(e.ToxiproxyURL)), "no chaoslab toxic left")
-	for _, svc := range e.ServiceOrder {
-		if e.Services[svc].AdminURL == "" {
-			continue // no fault admin API (the broker): no in-service fault can be left on it
+	for _, inst := range instancesOf(e) {
+		svc, ok := e.Instance(inst)
+		require.True(t, ok, inst)
+		if svc.AdminURL == "" {
+			continue // no fault admin API (the broker, the registry): no in-service fault can be left on it
 		}
-		list, err := faultinject.NewClient(e.Services[svc].AdminURL, http.DefaultClient).List(t.Context())
+		list, err := faultinject.NewClient(svc.AdminURL, http.DefaultClient).List(t.Context())
 		require.NoError(t, err)
-		assert.Empty(t, list, "no in-service fault left on %s", svc)
+		assert.Empty(t, list, "no in-service fault left on %s", inst)
 	}
 	l := readLedger(t, faults.LedgerPath(s.RunDir))
 	assert.Empty(t, l.faults, "no fault pending in the ledger")
 	assert.Empty(t, l.knobs, "no knobs pending in the ledger")
 
 	assert.Empty(t, s.Overrides, "the state records no service running with overrides")
-	for _, svc := range e.ServiceOrder {
+	for _, svc := range instancesOf(e) {
 		p := procOf(t, cfg, svc)
 		require.True(t, p.Alive(), "%s runs", svc)
 		args := cmdlineOf(t, p.PID)
@@ -193,6 +198,20 @@ func assertLabClean(t *testing.T, cfg local.Config, reports string) {
 	}
 	assert.Eventually(t, func() bool { return len(k6Of(t, reports)) == 0 }, 5*time.Second, 50*time.Millisecond,
 		"no k6 of the killed run left: %v", k6Of(t, reports))
+}
+
+// instancesOf returns every process of the lab's services: each replica
+// of a service with replicas ("payments-1"), the service otherwise.
+func instancesOf(e stack.Endpoints) []string {
+	var out []string
+	for _, svc := range e.ServiceOrder {
+		if names := e.Services[svc].InstanceNames(); len(names) > 0 {
+			out = append(out, names...)
+			continue
+		}
+		out = append(out, svc)
+	}
+	return out
 }
 
 // ledgerState is what the ledger holds pending.

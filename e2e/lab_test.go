@@ -206,11 +206,18 @@ func TestLocalLabIsWiredForReal(t *testing.T) {
 			return time.Now()
 		}
 		baselineEnd := load("e2e-base", window+time.Second)
-		require.NoError(t, tp.AddToxic(ctx, "orders_to_payments", toxiproxy.Toxic{
-			Name: "e2e-latency", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 200},
-		}))
+		// payments runs two replicas: the edge has a proxy to each.
+		paymentsProxies := e.Edges["orders->payments"].Proxies()
+		require.Len(t, paymentsProxies, 2)
+		for _, p := range paymentsProxies {
+			require.NoError(t, tp.AddToxic(ctx, p, toxiproxy.Toxic{
+				Name: "e2e-latency", Type: "latency", Stream: "downstream", Toxicity: 1, Attributes: map[string]any{"latency": 200},
+			}))
+		}
 		faultEnd := load("e2e-slow", window+time.Second)
-		require.NoError(t, tp.RemoveToxic(ctx, "orders_to_payments", "e2e-latency"))
+		for _, p := range paymentsProxies {
+			require.NoError(t, tp.RemoveToxic(ctx, p, "e2e-latency"))
+		}
 		time.Sleep(2500 * time.Millisecond) // two scrapes after the last request
 
 		base, slow := meanLatency(baselineEnd), meanLatency(faultEnd)

@@ -48,8 +48,11 @@ func TestUpWaitsUntilObserved(t *testing.T) {
 		require.NoError(t, err, q)
 		vec, ok := v.(model.Vector)
 		require.True(t, ok, "%s: %v", q, v)
-		if assert.Len(t, vec, 1, "%s at %s: Prometheus has scraped %s since Up returned", q, at.Format(time.RFC3339Nano), svc) {
-			assert.Equal(t, model.SampleValue(1), vec[0].Value, q)
+		// One target per replica, each scraped.
+		if assert.Len(t, vec, cfg.Lab.Replicas(svc), "%s at %s: Prometheus has scraped %s since Up returned", q, at.Format(time.RFC3339Nano), svc) {
+			for _, s := range vec {
+				assert.Equal(t, model.SampleValue(1), s.Value, "%s %s", q, s.Metric["instance"])
+			}
 		}
 	}
 

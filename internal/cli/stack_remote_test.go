@@ -44,8 +44,8 @@ auth: {key_file: jwt.key}
 services:
   gateway: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   orders: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
-  inventory: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
-  payments: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
+  inventory: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s, instances: {inventory-0: {admin: %[1]s}, inventory-1: {admin: %[1]s}}}
+  payments: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s, instances: {payments-0: {admin: %[1]s}, payments-1: {admin: %[1]s}}}
   issuer: {metrics: %[1]s/metrics, ready: %[1]s/readyz, admin: %[1]s}
   nats: {metrics: %[1]s/metrics, ready: %[1]s/readyz}
   registry: {metrics: %[1]s/metrics, ready: %[1]s/health}
@@ -53,10 +53,10 @@ services:
 edges:
   client->gateway: {proxy: client_to_gateway}
   gateway->orders: {proxy: gateway_to_orders}
-  gateway->inventory: {proxy: gateway_to_inventory}
+  gateway->inventory: {proxy: gateway_to_inventory, replica_proxies: [gateway_to_inventory-1]}
   gateway->issuer: {proxy: gateway_to_issuer}
-  orders->inventory: {proxy: orders_to_inventory}
-  orders->payments: {proxy: orders_to_payments}
+  orders->inventory: {proxy: orders_to_inventory, replica_proxies: [orders_to_inventory-1]}
+  orders->payments: {proxy: orders_to_payments, replica_proxies: [orders_to_payments-1]}
   orders->nats: {proxy: orders_to_nats}
   shipping->nats: {proxy: shipping_to_nats}
   gateway->registry: {proxy: gateway_to_registry}

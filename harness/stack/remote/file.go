@@ -49,6 +49,10 @@ type File struct {
 	// faults ("caller->callee" → proxy); an edge of the lab not listed
 	// takes none.
 	Proxies map[string]string
+	// ReplicaProxies names, for an edge to a service with replicas, the
+	// proxies to its other replicas (the second on): a network fault on
+	// the edge acts on each.
+	ReplicaProxies map[string][]string
 }
 
 // Service is where one service of the remote lab answers.
@@ -67,6 +71,17 @@ type Service struct {
 	// AdminToken is the bearer token the admin API wants ("": none), from
 	// admin_token or the file admin_token_file.
 	AdminToken string
+	// Instances are the admin APIs of each replica of a service with
+	// replicas, in the lab's order (request faults act on each).
+	Instances []Instance
+}
+
+// Instance is one replica of a service with replicas of the remote lab.
+type Instance struct {
+	// Name is the replica's instance name ("payments-1").
+	Name string
+	// Admin is the base URL of its fault admin API.
+	Admin string
 }
 
 // The fields of a remote file, in the documentation's order.
@@ -76,9 +91,9 @@ func topFields() []string {
 func jaegerFields() []string { return []string{"query_grpc", "query_http"} }
 func authFields() []string   { return []string{"key_file"} }
 func serviceFields() []string {
-	return []string{"addr", "metrics", "ready", "admin", "admin_token", "admin_token_file"}
+	return []string{"addr", "metrics", "ready", "admin", "admin_token", "admin_token_file", "instances"}
 }
-func edgeFields() []string { return []string{"proxy"} }
+func edgeFields() []string { return []string{"proxy", "replica_proxies"} }
 
 // LoadFile reads the remote file at path and checks it against lab file l (nil:
 // against nothing, for commands that need no lab file). Relative paths in
@@ -412,6 +427,7 @@ func (d *decoder) services(top mapping, f *File, l *lab.Lab) {
 			d.errorf(m.at("admin"), join(path, "admin"), nil, "service %s has no fault admin API in lab %s (no faults: at %s:%d): remove admin", name, l.Name, l.File, ls.Pos.Line)
 		}
 		d.token(m, path, &s)
+		d.instances(m, path, ls, &s)
 		f.Services[name] = s
 		f.ServiceNames = append(f.ServiceNames, name)
 	}
@@ -425,6 +441,39 @@ func (d *decoder) services(top mapping, f *File, l *lab.Lab) {
 		if len(missing) > 0 {
 			d.errorf(top.at("services"), "services", nil, "lab %s has services %s that the file does not list: give each its ready URL (and metrics, admin)", l.Name, strings.Join(missing, ", "))
 		}
+	}
+}
+
+// instances reads the admin API of each replica of a service with
+// replicas that takes request faults: the file must list every one, or a
+// request fault would act on some replicas only.
+func (d *decoder) instances(m mapping, path string, ls *lab.Service, s *Service) {
+	n := m.get("instances")
+	want := ls != nil && ls.Replicas > 1 && s.Admin != ""
+	if n == nil {
+		if want {
+			d.errorf(m.at("admin"), join(path, "instances"), ls.Instances(), "service %s runs %d replicas: give each replica's admin API (instances: {%s: {admin: …}, …}), or a request fault would act on one of them only", ls.Name, ls.Replicas, ls.Instance(0))
+		}
+		return
+	}
+	var allowed []string
+	if ls != nil {
+		allowed = ls.Instances()
+	}
+	im, ok := d.mapping(n, join(path, "instances"), allowed)
+	if !ok {
+		return
+	}
+	for _, name := range im.order {
+		r, ok := d.mapping(im.get(name), join(join(path, "instances"), name), []string{"admin"})
+		if !ok {
+			continue
+		}
+		admin := strings.TrimSuffix(d.httpURL(r, "admin", true, "the base URL of the replica's fault admin API"), "/faults")
+		s.Instances = append(s.Instances, Instance{Name: name, Admin: admin})
+	}
+	if want && len(s.Instances) != ls.Replicas && len(im.order) == len(s.Instances) {
+		d.errorf(n, join(path, "instances"), ls.Instances(), "service %s runs %d replicas: give each one's admin API", ls.Name, ls.Replicas)
 	}
 }
 
@@ -508,7 +557,48 @@ func (d *decoder) edges(top mapping, f *File, l *lab.Lab) {
 		}
 		proxies[p] = name
 		f.Proxies[name] = p
+		d.replicaProxies(m, name, f, l)
 	}
+}
+
+// replicaProxies reads the proxies to the other replicas of an edge's
+// callee: the file must list them for a callee with replicas, or a
+// network fault on the edge would act on its first replica only.
+func (d *decoder) replicaProxies(m mapping, edge string, f *File, l *lab.Lab) {
+	path := join(join("edges", edge), "replica_proxies")
+	want := 0
+	if l != nil {
+		if e, ok := l.Edge(edge); ok {
+			want = l.Replicas(e.To) - 1
+		}
+	}
+	n := resolve(m.get("replica_proxies"))
+	if n == nil {
+		if want > 0 {
+			d.errorf(m.at("proxy"), path, nil, "the callee of %s runs %d replicas: name the proxies to the other %d (replica_proxies: [...]), or a network fault on the edge would act on the first only", edge, want+1, want)
+		}
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, nil, "want a list of proxy names, got %s", describe(n))
+		return
+	}
+	var names []string
+	for _, c := range n.Content {
+		c = resolve(c)
+		if c.Kind != yaml.ScalarNode || strings.TrimSpace(c.Value) == "" {
+			d.errorf(c, path, nil, "want a proxy name, got %s", describe(c))
+			continue
+		}
+		names = append(names, strings.TrimSpace(c.Value))
+	}
+	if l != nil && len(names) != want {
+		d.errorf(n, path, nil, "the callee of %s runs %d replicas: name the proxies to the other %d, not %d", edge, want+1, want, len(names))
+	}
+	if f.ReplicaProxies == nil {
+		f.ReplicaProxies = map[string][]string{}
+	}
+	f.ReplicaProxies[edge] = names
 }
 
 func labServices(l *lab.Lab) []string {

@@ -156,7 +156,7 @@ func TestParseFileProblems(t *testing.T) {
 			want: []string{
 				"remote.yaml:9:5: services.api.metrics: missing: its Prometheus metrics URL, like http://host:9081/metrics",
 				`remote.yaml:10:12: services.api.ready: "tcp://api.example:7081": want an http:// or https:// URL, or grpc://host:port/<service>`,
-				"remote.yaml:11:5: services.api.health: unknown field; allowed: addr, metrics, ready, admin, admin_token, admin_token_file",
+				"remote.yaml:11:5: services.api.health: unknown field; allowed: addr, metrics, ready, admin, admin_token, admin_token_file, instances",
 				`remote.yaml:20:12: services.ledger.ready: "grpc://ledger.example": want grpc://host:port/<service> (grpc.health.v1; an empty service asks for the whole server)`,
 				"remote.yaml:21:5: services.ledger.admin: service ledger has no fault admin API in lab notes (no faults: at testdata/lab.yaml:23): remove admin",
 			}},

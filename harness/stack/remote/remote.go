@@ -169,6 +169,9 @@ func (f *File) Endpoints(l *lab.Lab, keyFile string) stack.Endpoints {
 				svc.Protocol = string(ls.Protocol)
 			}
 		}
+		for _, i := range s.Instances {
+			svc.Instances = append(svc.Instances, stack.Instance{Name: i.Name, Service: stack.Service{Protocol: svc.Protocol, AdminURL: i.Admin}})
+		}
 		e.Services[name] = svc
 	}
 	if l != nil {
@@ -177,7 +180,11 @@ func (f *File) Endpoints(l *lab.Lab, keyFile string) stack.Endpoints {
 		e.ServiceOrder = slices.Clone(f.ServiceNames)
 	}
 	for edge, proxy := range f.Proxies {
-		e.Edges[edge] = stack.Edge{Name: edge, Proxy: proxy}
+		se := stack.Edge{Name: edge, Proxy: proxy}
+		for _, p := range f.ReplicaProxies[edge] {
+			se.Replicas = append(se.Replicas, stack.Edge{Name: edge, Proxy: p})
+		}
+		e.Edges[edge] = se
 	}
 	return e
 }
@@ -344,18 +351,29 @@ func (l *Lab) Probe(ctx context.Context) []Check {
 		}
 		// Each proxy the file names must exist, as Toxiproxy lists them.
 		for _, edge := range sortedKeys(f.Proxies) {
-			name := f.Proxies[edge]
-			px, ok := proxies[name]
-			c := Check{Component: "proxy " + edge, What: "exists", URL: f.Toxiproxy + "/proxies/" + url.PathEscape(name)}
-			if !ok {
-				c.Err = fmt.Errorf("Toxiproxy has no proxy %q (it has %s): the remote stack never creates proxies; create it, or correct edges.%s.proxy",
-					name, orNone(sortedKeys(proxies)), edge)
-			} else {
-				l.mu.Lock()
-				l.e.Edges[edge] = stack.Edge{Name: edge, Proxy: name, Listen: px.Listen, Upstream: px.Upstream}
-				l.mu.Unlock()
+			se := stack.Edge{Name: edge}
+			for i, name := range append([]string{f.Proxies[edge]}, f.ReplicaProxies[edge]...) {
+				px, ok := proxies[name]
+				c := Check{Component: "proxy " + edge, What: "exists", URL: f.Toxiproxy + "/proxies/" + url.PathEscape(name)}
+				field := "proxy"
+				if i > 0 {
+					c.Component, field = fmt.Sprintf("proxy %s[%d]", edge, i), "replica_proxies"
+				}
+				if !ok {
+					c.Err = fmt.Errorf("Toxiproxy has no proxy %q (it has %s): the remote stack never creates proxies; create it, or correct edges.%s.%s",
+						name, orNone(sortedKeys(proxies)), edge, field)
+				}
+				p := stack.Edge{Name: edge, Proxy: name, Listen: px.Listen, Upstream: px.Upstream}
+				if i == 0 {
+					se = p
+				} else {
+					se.Replicas = append(se.Replicas, p)
+				}
+				out = append(out, c)
 			}
-			out = append(out, c)
+			l.mu.Lock()
+			l.e.Edges[edge] = se
+			l.mu.Unlock()
 		}
 	}
 	return out

@@ -29,11 +29,21 @@ func FromEndpoints(e stack.Endpoints) *File {
 	}
 	for _, name := range names {
 		s := e.Services[name]
-		f.Services[name] = Service{Addr: s.Addr, Metrics: s.MetricsURL, Ready: s.ReadyURL, Admin: s.AdminURL}
+		svc := Service{Addr: s.Addr, Metrics: s.MetricsURL, Ready: s.ReadyURL, Admin: s.AdminURL}
+		for _, i := range s.Instances {
+			svc.Instances = append(svc.Instances, Instance{Name: i.Name, Admin: i.AdminURL})
+		}
+		f.Services[name] = svc
 		f.ServiceNames = append(f.ServiceNames, name)
 	}
 	for name, edge := range e.Edges {
 		f.Proxies[name] = edge.Proxy
+		for _, r := range edge.Replicas {
+			if f.ReplicaProxies == nil {
+				f.ReplicaProxies = map[string][]string{}
+			}
+			f.ReplicaProxies[name] = append(f.ReplicaProxies[name], r.Proxy)
+		}
 	}
 	return f
 }
@@ -58,14 +68,19 @@ type (
 		KeyFile string `yaml:"key_file"`
 	}
 	serviceYAML struct {
-		Addr       string `yaml:"addr,omitempty"`
-		Metrics    string `yaml:"metrics,omitempty"`
-		Ready      string `yaml:"ready"`
-		Admin      string `yaml:"admin,omitempty"`
-		AdminToken string `yaml:"admin_token,omitempty"`
+		Addr       string                  `yaml:"addr,omitempty"`
+		Metrics    string                  `yaml:"metrics,omitempty"`
+		Ready      string                  `yaml:"ready"`
+		Admin      string                  `yaml:"admin,omitempty"`
+		AdminToken string                  `yaml:"admin_token,omitempty"`
+		Instances  map[string]instanceYAML `yaml:"instances,omitempty"`
+	}
+	instanceYAML struct {
+		Admin string `yaml:"admin"`
 	}
 	edgeYAML struct {
-		Proxy string `yaml:"proxy"`
+		Proxy          string   `yaml:"proxy"`
+		ReplicaProxies []string `yaml:"replica_proxies,omitempty,flow"`
 	}
 )
 
@@ -81,12 +96,19 @@ func (f *File) Marshal() ([]byte, error) {
 		out.Auth = &authYAML{KeyFile: f.KeyFile}
 	}
 	for name, s := range f.Services {
-		out.Services[name] = serviceYAML{Addr: s.Addr, Metrics: s.Metrics, Ready: s.Ready, Admin: s.Admin, AdminToken: s.AdminToken}
+		sy := serviceYAML{Addr: s.Addr, Metrics: s.Metrics, Ready: s.Ready, Admin: s.Admin, AdminToken: s.AdminToken}
+		for _, i := range s.Instances {
+			if sy.Instances == nil {
+				sy.Instances = map[string]instanceYAML{}
+			}
+			sy.Instances[i.Name] = instanceYAML{Admin: i.Admin}
+		}
+		out.Services[name] = sy
 	}
 	if len(f.Proxies) > 0 {
 		out.Edges = map[string]edgeYAML{}
 		for edge, proxy := range f.Proxies {
-			out.Edges[edge] = edgeYAML{Proxy: proxy}
+			out.Edges[edge] = edgeYAML{Proxy: proxy, ReplicaProxies: f.ReplicaProxies[edge]}
 		}
 	}
 	var b bytes.Buffer
