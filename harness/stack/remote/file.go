@@ -78,7 +78,7 @@ type Service struct {
 
 // Instance is one replica of a service with replicas of the remote lab.
 type Instance struct {
-	// Name is the replica's instance name ("payments-1").
+	// Name is the replica's instance name ("store-1").
 	Name string
 	// Admin is the base URL of its fault admin API.
 	Admin string
