@@ -4,7 +4,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -72,4 +74,53 @@ func TestInTxCommitsOrRollsBack(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(*) FROM kv`).Scan(&n))
 	require.Equal(t, 1, n, "the failed transaction left nothing")
+}
+
+// Two handles on one file are two writers, as two replicas sharing their
+// service's database are: every transaction of both commits (each waits
+// for the other's lock, none fails with SQLITE_BUSY), and the busy timeout
+// is back on the connection afterwards.
+func TestInTxWaitsForAnotherWritersLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	const schema = `CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`
+	a, err := Open(t.Context(), path, schema)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	b, err := Open(t.Context(), path, schema)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	_, err = a.ExecContext(t.Context(), `INSERT INTO counter VALUES (1, 0)`)
+	require.NoError(t, err)
+
+	const each = 60
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*each)
+	for _, db := range []*sql.DB{a, b} {
+		for range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- InTx(t.Context(), db, "incrementing", func(tx *sql.Tx) error {
+					var n int
+					if err := tx.QueryRow(`SELECT n FROM counter WHERE id = 1`).Scan(&n); err != nil {
+						return err
+					}
+					time.Sleep(200 * time.Microsecond) // hold the lock a moment
+					_, err := tx.Exec(`UPDATE counter SET n = ? WHERE id = 1`, n+1)
+					return err
+				})
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var n int
+	require.NoError(t, a.QueryRow(`SELECT n FROM counter WHERE id = 1`).Scan(&n))
+	require.Equal(t, 2*each, n, "no increment lost: the transactions were serialised across both handles")
+	var timeout int
+	require.NoError(t, b.QueryRow(`PRAGMA busy_timeout`).Scan(&timeout))
+	require.Equal(t, int(busyWait.Milliseconds()), timeout, "the busy timeout is back on")
 }
