@@ -165,3 +165,24 @@ func (e Endpoints) Instance(name string) (Service, bool) {
 	}
 	return Service{}, false
 }
+
+// Members returns what a name means to process control: the instance
+// names of a service with replicas, in order; the name itself for a
+// service of one replica, one replica's instance or a harness component.
+func (e Endpoints) Members(name string) []string {
+	if s, ok := e.Services[name]; ok && len(s.Instances) > 0 {
+		return s.InstanceNames()
+	}
+	return []string{name}
+}
+
+// ServiceOf returns the service a replica's instance name belongs to, or
+// name itself.
+func (e Endpoints) ServiceOf(name string) string {
+	for svc, s := range e.Services {
+		if slices.Contains(s.InstanceNames(), name) {
+			return svc
+		}
+	}
+	return name
+}

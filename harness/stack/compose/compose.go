@@ -242,7 +242,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 			logs, _ := r.compose(context.WithoutCancel(ctx), "logs", "--tail", "15", c.name)
 			return nil, fmt.Errorf("%s: %w; its last log lines:\n%s", c.name, err, strings.TrimSpace(logs))
 		}
-		if s, ok := cfg.Lab.Service(serviceOf(st.Endpoints, c.name)); ok && s.Metrics != nil {
+		if s, ok := cfg.Lab.Service(st.Endpoints.ServiceOf(c.name)); ok && s.Metrics != nil {
 			readyAt[s.Name] = time.Now() // its job is scraped when each replica is
 		}
 		cfg.progress("  %-11s ready after %4dms", c.name, time.Since(start).Milliseconds())
@@ -380,31 +380,10 @@ func endpoints(l *lab.Lab, keyFile, bridgeGW string) stack.Endpoints {
 	return e
 }
 
-// members are the compose services a name means: the replicas' of a lab
-// service with replicas, in order; the service's itself otherwise, and
-// for a replica's instance name or a harness component (toxiproxy, …).
-func members(e stack.Endpoints, name string) []string {
-	if s, ok := e.Services[name]; ok && len(s.Instances) > 0 {
-		return s.InstanceNames()
-	}
-	return []string{name}
-}
-
 // known says whether name is a lab service or one replica of one.
 func known(e stack.Endpoints, name string) bool {
 	_, ok := e.Instance(name)
 	return ok
-}
-
-// serviceOf is the lab service of a compose service: the service whose
-// replica it is, or itself.
-func serviceOf(e stack.Endpoints, name string) string {
-	for svc, s := range e.Services {
-		if slices.Contains(s.InstanceNames(), name) {
-			return svc
-		}
-	}
-	return name
 }
 
 // containers are the compose services of the lab services names, in order
@@ -412,7 +391,7 @@ func serviceOf(e stack.Endpoints, name string) string {
 func containers(e stack.Endpoints, names []string) []string {
 	var out []string
 	for _, n := range names {
-		out = append(out, members(e, n)...)
+		out = append(out, e.Members(n)...)
 	}
 	return out
 }

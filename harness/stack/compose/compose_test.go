@@ -155,9 +155,9 @@ func TestMembers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.members, members(e, tt.name))
+			assert.Equal(t, tt.members, e.Members(tt.name))
 			assert.Equal(t, tt.known, known(e, tt.name))
-			assert.Equal(t, tt.serviceOf, serviceOf(e, tt.name))
+			assert.Equal(t, tt.serviceOf, e.ServiceOf(tt.name))
 		})
 	}
 	assert.Equal(t, []string{"registry", "inventory-0", "inventory-1", "payments-0", "payments-1", "nats", "orders"},

@@ -37,7 +37,7 @@ func (l *Lab) container(ctx context.Context, service string) (string, error) {
 }
 
 // members are the compose services name means (members).
-func (l *Lab) members(name string) []string { return members(l.Endpoints(), name) }
+func (l *Lab) members(name string) []string { return l.Endpoints().Members(name) }
 
 // killSignals are the signals docker kill delivers, by their Docker names.
 var killSignals = map[syscall.Signal]string{syscall.SIGKILL: "KILL", syscall.SIGTERM: "TERM", syscall.SIGINT: "INT"}
@@ -71,7 +71,7 @@ func (l *Lab) Restart(ctx context.Context, service string, flags map[string]stri
 	if !known(e, service) {
 		return fmt.Errorf("no service %q in the lab", service)
 	}
-	for _, m := range members(e, service) {
+	for _, m := range e.Members(service) {
 		if err := l.recreate(ctx, m, flags); err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (l *Lab) recreate(ctx context.Context, container string, flags map[string]s
 	knobs := maps.Clone(l.st.Knobs)
 	e := l.st.Endpoints
 	l.mu.Unlock()
-	if err := writeKnobs(l.cfg.knobsFile(), knobs, func(c string) string { return serviceOf(e, c) }); err != nil {
+	if err := writeKnobs(l.cfg.knobsFile(), knobs, func(c string) string { return e.ServiceOf(c) }); err != nil {
 		return err
 	}
 	if err := l.writeState(); err != nil {

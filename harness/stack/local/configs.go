@@ -108,11 +108,7 @@ global:
 			}
 			b.WriteString("    static_configs:\n")
 			for r := range s.Replicas {
-				component := s.Name
-				if r > 0 {
-					component = s.Instance(r)
-				}
-				fmt.Fprintf(&b, "      - targets: [%q]\n        labels: {instance: %q}\n", p.Addr(component, s.Metrics.Port), s.Instance(r))
+				fmt.Fprintf(&b, "      - targets: [%q]\n        labels: {instance: %q}\n", p.Addr(portsKey(s, r), s.Metrics.Port), s.Instance(r))
 			}
 		default:
 			job(s.Name, s.Metrics.Path, p.Addr(s.Name, s.Metrics.Port))

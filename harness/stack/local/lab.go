@@ -177,7 +177,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		// Prometheus first: before 3.12 it hands its (static, known) targets
 		// to its scrapers only about 5 s after it starts (discovery batches),
 		// so that clock runs while the rest of the lab starts.
-		if _, err := lab.startComponent(ctx, "prometheus", "", tools["prometheus"], prometheusArgs(runDir, ports), nil, "",
+		if _, err := lab.startComponent(ctx, "prometheus", tools["prometheus"], prometheusArgs(runDir, ports), nil, "",
 			st.Endpoints.PrometheusURL+"/-/ready"); err != nil {
 			return nil, err
 		}
@@ -190,14 +190,14 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 		// receiver here, and on SIGTERM (receiver gone) waits 10 s for that
 		// export to time out. Its tracer honours only the sampler variable
 		// (OTEL_SDK_DISABLED leaves it on): sample nothing.
-		if _, err := lab.startComponent(ctx, "jaeger", "", tools["jaeger"],
+		if _, err := lab.startComponent(ctx, "jaeger", tools["jaeger"],
 			[]string{"--config", filepath.Join(runDir, "jaeger.yaml")},
 			[]string{"OTEL_TRACES_SAMPLER=always_off"}, "",
 			"http://"+st.Endpoints.JaegerHealthAddr+"/status"); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := lab.startComponent(ctx, "toxiproxy", "", tools["toxiproxy-server"], []string{
+	if _, err := lab.startComponent(ctx, "toxiproxy", tools["toxiproxy-server"], []string{
 		"-host", "127.0.0.1", "-port", fmt.Sprint(ports["toxiproxy"]["api"]), "-proxy-metrics", "-runtime-metrics",
 	}, nil, "", st.Endpoints.ToxiproxyURL+"/version"); err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func Up(ctx context.Context, cfg Config) (lab *Lab, err error) {
 	readyAt := map[string]time.Time{}
 	for _, svc := range pl.services {
 		st.ServiceArgs[svc.name] = svc.args
-		ready, err := lab.startComponent(ctx, svc.name, svc.service, svc.command, svc.args, svc.env, svc.dir, svc.ready)
+		ready, err := lab.startComponent(ctx, svc.name, svc.command, svc.args, svc.env, svc.dir, svc.ready)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +273,7 @@ func (l *Lab) waitObserved(ctx context.Context, start time.Time, readyAt map[str
 // startComponent spawns a component in dir ("": the harness's), records
 // it, and waits until ready; it returns when the component answered ready
 // (stack.Probe of readyURL). env is added to the component's environment.
-func (l *Lab) startComponent(ctx context.Context, name, service, path string, args, env []string, dir, readyURL string) (time.Time, error) {
+func (l *Lab) startComponent(ctx context.Context, name, path string, args, env []string, dir, readyURL string) (time.Time, error) {
 	start := time.Now()
 	logPath := filepath.Join(l.st.RunDir, "logs", name+".log")
 	p, wait, err := spawn(name, path, args, env, dir, logPath)
@@ -281,7 +281,7 @@ func (l *Lab) startComponent(ctx context.Context, name, service, path string, ar
 		return time.Time{}, err
 	}
 	go wait() // reap the child if this process outlives it
-	p.Ready, p.Service = readyURL, service
+	p.Ready = readyURL
 	l.mu.Lock()
 	l.st.Procs = append(l.st.Procs, p)
 	err = l.st.write()
@@ -441,7 +441,7 @@ func (l *Lab) restart(ctx context.Context, name string, flags map[string]string)
 	}
 	l.mu.Unlock()
 	// startComponent writes the state with the new process and its overrides.
-	_, err := l.startComponent(ctx, name, p.Service, p.Path, args, p.Env, p.Dir, p.Ready)
+	_, err := l.startComponent(ctx, name, p.Path, args, p.Env, p.Dir, p.Ready)
 	return err
 }
 

@@ -54,7 +54,7 @@ func PortsFor(l *lab.Lab, offset int) Ports {
 		component, name := pp.Component, pp.Name
 		if pp.Replica > 0 {
 			if s, ok := l.Service(component); ok {
-				component = s.Instance(pp.Replica)
+				component = portsKey(s, pp.Replica)
 			} else {
 				name = replicaPortName(name, pp.Replica)
 			}
@@ -65,6 +65,15 @@ func PortsFor(l *lab.Lab, offset int) Ports {
 		p[component][name] = pp.Number + offset
 	}
 	return p
+}
+
+// portsKey is the component under which PortsFor files replica r of s:
+// the service's name for the first, its instance name for the others.
+func portsKey(s *lab.Service, r int) string {
+	if r == 0 {
+		return s.Name
+	}
+	return s.Instance(r)
 }
 
 // replicaPortName names the port of a proxy to a callee's replica r > 0.
@@ -175,12 +184,9 @@ func EndpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 		svc := serviceEndpoints(l, s, func(port string) string { return ports.Addr(s.Name, port) })
 		if s.Replicas > 1 {
 			for r := range s.Replicas {
-				component := s.Name
-				if r > 0 {
-					component = s.Instance(r)
-				}
+				key := portsKey(s, r)
 				svc.Instances = append(svc.Instances, stack.Instance{Name: s.Instance(r),
-					Service: serviceEndpoints(l, s, func(port string) string { return ports.Addr(component, port) })})
+					Service: serviceEndpoints(l, s, func(port string) string { return ports.Addr(key, port) })})
 			}
 		}
 		e.Services[s.Name] = svc
@@ -191,12 +197,12 @@ func EndpointsFor(l *lab.Lab, ports Ports, keyFile string) stack.Endpoints {
 			Listen:   ports.Addr(lab.ComponentToxiproxy, lab.ProxyPortName(edge.Name)),
 			Upstream: ports.Addr(edge.To, edge.TargetPort),
 		}
+		to, _ := l.Service(edge.To)
 		for r := 1; r < l.Replicas(edge.To); r++ {
-			to, _ := l.Service(edge.To)
 			se.Replicas = append(se.Replicas, stack.Edge{
 				Name: edge.Name, Proxy: edge.ReplicaProxy(r),
 				Listen:   ports.Addr(lab.ComponentToxiproxy, replicaPortName(lab.ProxyPortName(edge.Name), r)),
-				Upstream: ports.Addr(to.Instance(r), edge.TargetPort),
+				Upstream: ports.Addr(portsKey(to, r), edge.TargetPort),
 			})
 		}
 		e.Edges[edge.Name] = se

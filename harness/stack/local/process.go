@@ -16,10 +16,7 @@ import (
 type Proc struct {
 	// Name is the component's name: a service's instance
 	// (faults.InstanceName: "store", "store-1"), "prometheus", ….
-	Name string `json:"name"`
-	// Service is the lab service a replica of a service with replicas
-	// belongs to ("" otherwise).
-	Service   string   `json:"service,omitempty"`
+	Name      string   `json:"name"`
 	PID       int      `json:"pid"`
 	StartTime uint64   `json:"start_time"`
 	Path      string   `json:"path"`

@@ -78,7 +78,7 @@ func TestReplicasAreStartedAndAddressedAsOneServiceOrOneInstance(t *testing.T) {
 	}
 	assert.Equal(t, []string{"store-0/store", "store-1/store", "ledger/ledger", "api/api"}, names, "each replica, dependencies first")
 
-	st := &State{Procs: []Proc{{Name: "store-0", Service: "store"}, {Name: "store-1", Service: "store"}, {Name: "api"}}}
+	st := &State{Endpoints: pl.endpoints}
 	assert.Equal(t, []string{"store-0", "store-1"}, st.members("store"), "a service with replicas means all of them")
 	assert.Equal(t, []string{"store-1"}, st.members("store-1"), "an instance, itself")
 	assert.Equal(t, []string{"api"}, st.members("api"))

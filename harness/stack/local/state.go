@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/chaoslab/chaoslab/harness/stack"
@@ -87,29 +86,12 @@ func (s *State) proc(name string) (int, bool) {
 	return 0, false
 }
 
-// members returns the processes a name means: the replicas of a service
-// with replicas (in start order), or the component of that name.
-func (s *State) members(name string) []string {
-	var out []string
-	for _, p := range s.Procs {
-		if p.Service == name && p.Name != name && !slices.Contains(out, p.Name) {
-			out = append(out, p.Name)
-		}
-	}
-	if len(out) == 0 {
-		return []string{name}
-	}
-	return out
-}
+// members returns the processes a name means (stack.Endpoints.Members).
+func (s *State) members(name string) []string { return s.Endpoints.Members(name) }
 
-// serviceOf returns the lab service of a component: its Service, or its
-// name.
-func (s *State) serviceOf(name string) string {
-	if i, ok := s.proc(name); ok && s.Procs[i].Service != "" {
-		return s.Procs[i].Service
-	}
-	return name
-}
+// serviceOf returns the lab service of a component
+// (stack.Endpoints.ServiceOf).
+func (s *State) serviceOf(name string) string { return s.Endpoints.ServiceOf(name) }
 
 func removeState(runDir string) error {
 	if err := os.Remove(statePath(runDir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
